@@ -1,0 +1,296 @@
+//! The JSON contract between the Hanko console and the Hanko api.
+//!
+//! Serde types only: no axum, no database, no AWS. The console compiles this crate to
+//! wasm32 and the server serialises the same types, so the two sides cannot disagree.
+//! Field names are camelCase on the wire; every time is RFC 3339 UTC.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `GET /api/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+}
+
+/// `POST /api/dev/login` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// `POST /api/dev/login` answer: a short-lived bearer token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `GET /api/me`: who the verified token says the caller is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: String,
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// Waiting for votes.
+    Pending,
+    /// The quorum approved; the workflow was (or is being) told.
+    Approved,
+    /// Someone rejected; the workflow was (or is being) told.
+    Rejected,
+    /// The deadline passed before a decision.
+    Expired,
+    /// The workflow no longer waits (its task token is gone: execution stopped, timed out).
+    Closed,
+}
+
+impl RequestStatus {
+    pub const ALL: [RequestStatus; 5] = [
+        RequestStatus::Pending,
+        RequestStatus::Approved,
+        RequestStatus::Rejected,
+        RequestStatus::Expired,
+        RequestStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Approved => "approved",
+            RequestStatus::Rejected => "rejected",
+            RequestStatus::Expired => "expired",
+            RequestStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// What one approver said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteChoice {
+    Approve,
+    Reject,
+}
+
+/// What the request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Approved,
+    Rejected,
+}
+
+/// `POST /api/approvals/{id}/decision` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub decision: VoteChoice,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// One recorded vote, as shown to people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vote {
+    pub approver: String,
+    pub name: String,
+    pub decision: VoteChoice,
+    pub comment: Option<String>,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// Whether the workflow has been told of the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Recorded, not yet accepted by Step Functions; Hanko keeps retrying.
+    Pending,
+    /// Step Functions accepted the callback.
+    Delivered,
+    /// Step Functions no longer knew the task (the execution ended or timed out).
+    TaskGone,
+}
+
+/// The final decision on a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionInfo {
+    pub outcome: Outcome,
+    pub decided_at: DateTime<Utc>,
+    /// Compact JWS (ES256) of the [`DecisionRecord`]; verify with `/.well-known/jwks.json`.
+    pub signature: String,
+    pub delivery: Delivery,
+}
+
+/// Why the caller may not vote on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteBlock {
+    NotAnApprover,
+    OwnRequest,
+    AlreadyVoted,
+    Decided,
+    Expired,
+    Closed,
+}
+
+/// One line of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalSummary {
+    pub id: String,
+    pub title: String,
+    pub requested_by: Option<String>,
+    pub state_machine_name: String,
+    pub execution_name: String,
+    pub status: RequestStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub required_approvals: u32,
+    pub approvals_so_far: u32,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Who cast the deciding votes, when decided.
+    pub decided_by: Vec<String>,
+}
+
+/// `GET /api/approvals` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalPage {
+    pub items: Vec<ApprovalSummary>,
+    pub next_cursor: Option<String>,
+}
+
+/// What the caller may do on a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Viewer {
+    pub can_vote: bool,
+    pub reason: Option<VoteBlock>,
+}
+
+/// `GET /api/approvals/{id}`: everything a person needs to decide.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    /// The JSON the workflow sent, as sent. Untrusted: render as text.
+    pub details: Value,
+    /// Emails and `group:NAME` entries.
+    pub approvers: Vec<String>,
+    pub required_approvals: u32,
+    pub allow_self_approval: bool,
+    pub requested_by: Option<String>,
+    pub status: RequestStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub execution_arn: String,
+    pub execution_name: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+    pub state_name: Option<String>,
+    /// AWS region of the execution, from its ARN, for a link to the AWS console.
+    pub region: Option<String>,
+    pub votes: Vec<Vote>,
+    pub decision: Option<DecisionInfo>,
+    /// Why a closed request was closed.
+    pub closed_reason: Option<String>,
+    pub viewer: Viewer,
+}
+
+/// One approval inside the workflow's task output and the decision record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedVote {
+    pub approver: String,
+    pub comment: Option<String>,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// The claims of the signed decision (the JWS payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionRecord {
+    /// Always `hanko`.
+    pub iss: String,
+    pub request_id: String,
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub title: String,
+    pub decision: Outcome,
+    pub approvals: Vec<RecordedVote>,
+    pub rejections: Vec<RecordedVote>,
+    /// Lowercase hex SHA-256 of the request as it was shown to approvers.
+    pub request_digest: String,
+    pub decided_at: DateTime<Utc>,
+    /// Seconds since the epoch, for JWT-aware verifiers.
+    pub iat: i64,
+}
+
+/// What the workflow's task gets back (approve, or reject with `onReject: succeed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskOutput {
+    pub decision: Outcome,
+    pub request_id: String,
+    pub approvals: Vec<RecordedVote>,
+    pub rejections: Vec<RecordedVote>,
+    pub signature: String,
+}
+
+/// Every error body: `{"error":{"code","message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// snake_case, stable: clients branch on it.
+    pub code: String,
+    /// Words a person can act on.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_round_trips_through_its_wire_name() {
+        for st in RequestStatus::ALL {
+            assert_eq!(RequestStatus::parse(st.as_str()), Some(st));
+            assert_eq!(
+                serde_json::to_value(st).unwrap(),
+                Value::String(st.as_str().into())
+            );
+        }
+        assert_eq!(RequestStatus::parse("PENDING"), None);
+    }
+
+    #[test]
+    fn a_decision_body_with_an_unknown_field_is_refused() {
+        let r: Result<DecisionRequest, _> =
+            serde_json::from_str(r#"{"decision":"approve","extra":1}"#);
+        assert!(r.is_err());
+        let ok: DecisionRequest =
+            serde_json::from_str(r#"{"decision":"reject","comment":"no"}"#).expect("valid body");
+        assert_eq!(ok.decision, VoteChoice::Reject);
+    }
+}

@@ -1,0 +1,292 @@
+//! Identity comes only from a verified JWT (RFC 8725).
+//!
+//! Each trusted issuer pins its algorithm and audience and has a key set looked up by
+//! `kid`. The header's `alg` must equal the pinned one; `jku`, `jwk` and `x5u` are never
+//! used. The dev identity provider is just another issuer verified by this same code.
+
+pub mod dev;
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+use crate::domain::Caller;
+
+/// Seconds of clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECONDS: u64 = 30;
+
+/// One issuer whose tokens we accept.
+pub struct TrustedIssuer {
+    pub issuer: String,
+    /// Accepted `aud` (ID tokens) or `client_id` (Cognito access tokens) values.
+    pub audiences: Vec<String>,
+    pub algorithm: Algorithm,
+    pub keys: HashMap<String, DecodingKey>,
+    /// The claim listing the caller's groups (`groups`, `cognito:groups`...).
+    pub groups_claim: String,
+    /// When set, the `token_use` claim must equal it (Cognito: `id` or `access`).
+    pub token_use: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Authenticator {
+    issuers: Vec<TrustedIssuer>,
+}
+
+/// Why a token was refused. The message is for logs; callers answer a plain 401.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("token refused: {0}")]
+    Invalid(String),
+}
+
+fn invalid(s: impl Into<String>) -> AuthError {
+    AuthError::Invalid(s.into())
+}
+
+impl Authenticator {
+    pub fn new(issuers: Vec<TrustedIssuer>) -> Self {
+        Self { issuers }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.issuers.is_empty()
+    }
+
+    /// Verifies `token` and returns who it names.
+    pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
+        // The issuer is read unverified only to choose which keys and rules apply; the
+        // verification below checks it again with the signature.
+        let iss = unverified_issuer(token)?;
+        let trusted = self
+            .issuers
+            .iter()
+            .find(|i| i.issuer == iss)
+            .ok_or_else(|| invalid("unknown issuer"))?;
+        if header.alg != trusted.algorithm {
+            return Err(invalid(format!("algorithm {:?} not accepted", header.alg)));
+        }
+        let kid = header.kid.ok_or_else(|| invalid("no kid"))?;
+        let key = trusted
+            .keys
+            .get(&kid)
+            .ok_or_else(|| invalid("unknown kid"))?;
+
+        let mut v = Validation::new(trusted.algorithm);
+        v.leeway = LEEWAY_SECONDS;
+        v.validate_nbf = true;
+        v.set_issuer(&[&trusted.issuer]);
+        v.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // `aud` (ID tokens) or `client_id` (Cognito access tokens) is checked below.
+        v.validate_aud = false;
+        let data =
+            jsonwebtoken::decode::<Value>(token, key, &v).map_err(|e| invalid(format!("{e}")))?;
+        let c = data.claims;
+
+        let aud_ok = match c.get("aud") {
+            Some(Value::String(a)) => trusted.audiences.contains(a),
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| trusted.audiences.iter().any(|t| t == a)),
+            _ => c
+                .get("client_id")
+                .and_then(Value::as_str)
+                .is_some_and(|a| trusted.audiences.iter().any(|t| t == a)),
+        };
+        if !aud_ok {
+            return Err(invalid("audience not accepted"));
+        }
+        if let Some(want) = &trusted.token_use
+            && c.get("token_use").and_then(Value::as_str) != Some(want.as_str())
+        {
+            return Err(invalid(format!("token_use is not {want}")));
+        }
+        let subject = c
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| invalid("no sub"))?
+            .to_string();
+        let email = c
+            .get("email")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| invalid("no email claim"))?
+            .trim()
+            .to_lowercase();
+        let name = c
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&email)
+            .to_string();
+        let groups = match c.get(&trusted.groups_claim) {
+            Some(Value::Array(g)) => g
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(Value::String(g)) => g.split(',').map(|s| s.trim().to_string()).collect(),
+            _ => Vec::new(),
+        };
+        Ok(Caller {
+            subject,
+            email,
+            name,
+            groups,
+        })
+    }
+}
+
+fn unverified_issuer(token: &str) -> Result<String, AuthError> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| invalid("not a compact JWT"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| invalid("payload is not base64url"))?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| invalid("payload is not JSON"))?;
+    v.get("iss")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| invalid("no iss"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::EcKey;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::json;
+
+    const ISS: &str = "https://issuer.example";
+    const AUD: &str = "hanko-console";
+
+    fn setup() -> (EcKey, Authenticator) {
+        let key = EcKey::generate().unwrap();
+        let mut keys = HashMap::new();
+        keys.insert(key.kid().to_string(), key.decoding_key().clone());
+        let auth = Authenticator::new(vec![TrustedIssuer {
+            issuer: ISS.into(),
+            audiences: vec![AUD.into()],
+            algorithm: Algorithm::ES256,
+            keys,
+            groups_claim: "groups".into(),
+            token_use: None,
+        }]);
+        (key, auth)
+    }
+
+    fn claims() -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({"iss": ISS, "aud": AUD, "sub": "u1", "email": "Alice@Example.com", "name": "Alice",
+               "groups": ["ops"], "iat": now, "exp": now + 600})
+    }
+
+    fn b64(v: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    }
+
+    #[test]
+    fn a_well_signed_token_names_the_caller_and_their_groups() {
+        let (key, auth) = setup();
+        let caller = auth.verify(&key.sign(&claims(), "JWT").unwrap()).unwrap();
+        assert_eq!(caller.email, "alice@example.com");
+        assert_eq!(caller.subject, "u1");
+        assert_eq!(caller.groups, vec!["ops"]);
+    }
+
+    #[test]
+    fn an_unsigned_token_with_alg_none_is_refused() {
+        let (key, auth) = setup();
+        let token = format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "typ": "JWT", "kid": key.kid()})),
+            b64(&claims())
+        );
+        assert!(auth.verify(&token).is_err());
+    }
+
+    #[test]
+    fn a_token_signed_by_another_key_with_the_same_kid_is_refused() {
+        let (key, auth) = setup();
+        let other = EcKey::generate().unwrap();
+        let forged = other.sign(&claims(), "JWT").unwrap();
+        // Put the trusted kid in the forged header.
+        let mut parts: Vec<String> = forged.split('.').map(str::to_string).collect();
+        parts[0] = b64(&json!({"alg": "ES256", "typ": "JWT", "kid": key.kid()}));
+        assert!(auth.verify(&parts.join(".")).is_err());
+    }
+
+    #[test]
+    fn a_token_whose_claims_were_altered_after_signing_is_refused() {
+        let (key, auth) = setup();
+        let token = key.sign(&claims(), "JWT").unwrap();
+        let mut c = claims();
+        c["email"] = json!("mallory@example.com");
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[1] = b64(&c);
+        assert!(auth.verify(&parts.join(".")).is_err());
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let (key, auth) = setup();
+        let mut c = claims();
+        c["exp"] = json!(chrono::Utc::now().timestamp() - 120);
+        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_token_not_yet_valid_is_refused() {
+        let (key, auth) = setup();
+        let mut c = claims();
+        c["nbf"] = json!(chrono::Utc::now().timestamp() + 600);
+        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_token_from_another_issuer_or_for_another_audience_is_refused() {
+        let (key, auth) = setup();
+        let mut c = claims();
+        c["iss"] = json!("https://evil.example");
+        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).is_err());
+        let mut c = claims();
+        c["aud"] = json!("someone-else");
+        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).is_err());
+    }
+
+    #[test]
+    fn an_hs256_token_using_the_public_key_as_secret_is_refused() {
+        let (key, auth) = setup();
+        let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+        header.kid = Some(key.kid().into());
+        let secret = serde_json::to_vec(&key.public_jwk()).unwrap();
+        let token = jsonwebtoken::encode(
+            &header,
+            &claims(),
+            &jsonwebtoken::EncodingKey::from_secret(&secret),
+        )
+        .unwrap();
+        assert!(auth.verify(&token).is_err());
+    }
+
+    #[test]
+    fn an_unknown_kid_is_refused() {
+        let (_, auth) = setup();
+        let stranger = EcKey::generate().unwrap();
+        assert!(
+            auth.verify(&stranger.sign(&claims(), "JWT").unwrap())
+                .is_err()
+        );
+    }
+}

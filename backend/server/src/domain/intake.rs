@@ -1,0 +1,411 @@
+//! The message a workflow sends to ask for approval (DESIGN.md, "the contract with state
+//! machines"), and its validation. Everything in it is untrusted.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::principal::{Principal, is_email};
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
+pub const MAX_APPROVERS: usize = 100;
+pub const MIN_TIMEOUT_SECONDS: i64 = 60;
+pub const MAX_TIMEOUT_SECONDS: i64 = 365 * 24 * 3600;
+pub const DEFAULT_TIMEOUT_SECONDS: i64 = 24 * 3600;
+/// The largest task token Step Functions issues is far below this.
+const MAX_TOKEN_LEN: usize = 4096;
+
+/// What to tell the workflow on rejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnReject {
+    /// `SendTaskFailure` with error `Hanko.Rejected`.
+    Fail,
+    /// `SendTaskSuccess` with `"decision":"rejected"`, for a Choice state.
+    Succeed,
+}
+
+/// A validated approval request, without its task token (kept apart: it is a secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewRequest {
+    pub title: String,
+    pub description: Option<String>,
+    pub details: Value,
+    /// Emails (lowercased) and `group:NAME`, as strings, deduplicated, in the order given.
+    pub approvers: Vec<String>,
+    pub required_approvals: u32,
+    pub allow_self_approval: bool,
+    /// Lowercased when it is an email.
+    pub requested_by: Option<String>,
+    pub on_reject: OnReject,
+    pub execution_arn: String,
+    pub execution_name: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+    pub state_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl NewRequest {
+    pub fn principals(&self) -> Vec<Principal> {
+        self.approvers
+            .iter()
+            .filter_map(|a| Principal::parse(a).ok())
+            .collect()
+    }
+
+    /// The AWS region, from the execution ARN (`arn:aws:states:REGION:...`).
+    pub fn region(&self) -> Option<String> {
+        let mut parts = self.execution_arn.split(':');
+        let region = parts.nth(3)?;
+        (!region.is_empty()).then(|| region.to_string())
+    }
+}
+
+/// A message that passed validation: the token and the request it asks for.
+#[derive(Debug, Clone)]
+pub struct IntakeMessage {
+    pub task_token: String,
+    pub request: NewRequest,
+}
+
+/// Why a message was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeError {
+    /// No usable task token: nobody can be told; the message is dropped (and logged).
+    NoToken(String),
+    /// The workflow can be told what is wrong: `SendTaskFailure` `Hanko.InvalidRequest`.
+    Invalid {
+        task_token: String,
+        problems: Vec<String>,
+    },
+}
+
+impl IntakeError {
+    /// The `cause` sent with `Hanko.InvalidRequest`: JSON naming each problem.
+    pub fn cause(problems: &[String]) -> String {
+        serde_json::json!({
+            "message": format!("Hanko refused the approval request: {}", problems.join("; ")),
+            "problems": problems,
+        })
+        .to_string()
+    }
+}
+
+impl IntakeMessage {
+    /// Validates a message. `now` is when it arrived: the deadline counts from then.
+    pub fn parse(raw: &Value, now: DateTime<Utc>) -> Result<Self, IntakeError> {
+        let Some(obj) = raw.as_object() else {
+            return Err(IntakeError::NoToken(
+                "the message is not a JSON object".into(),
+            ));
+        };
+        let task_token = match obj.get("taskToken") {
+            Some(Value::String(t)) if !t.trim().is_empty() && t.len() <= MAX_TOKEN_LEN => t.clone(),
+            Some(_) => {
+                return Err(IntakeError::NoToken(
+                    "taskToken is not a non-empty string".into(),
+                ));
+            }
+            None => {
+                return Err(IntakeError::NoToken(
+                    "taskToken is missing (pass \"taskToken.$\": \"$$.Task.Token\")".into(),
+                ));
+            }
+        };
+        let mut p = Vec::new();
+
+        let title = match obj.get("title") {
+            Some(Value::String(t)) if !t.trim().is_empty() => {
+                if t.chars().count() > MAX_TITLE_CHARS {
+                    p.push(format!("title is longer than {MAX_TITLE_CHARS} characters"));
+                }
+                t.trim().to_string()
+            }
+            Some(Value::String(_)) => {
+                p.push("title is empty".into());
+                String::new()
+            }
+            Some(_) => {
+                p.push("title must be a string".into());
+                String::new()
+            }
+            None => {
+                p.push("title is missing".into());
+                String::new()
+            }
+        };
+
+        let description = match obj.get("description") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(d)) => {
+                if d.chars().count() > MAX_DESCRIPTION_CHARS {
+                    p.push(format!(
+                        "description is longer than {MAX_DESCRIPTION_CHARS} characters"
+                    ));
+                }
+                Some(d.clone())
+            }
+            Some(_) => {
+                p.push("description must be a string".into());
+                None
+            }
+        };
+
+        let details = obj.get("details").cloned().unwrap_or(Value::Null);
+
+        let mut approvers: Vec<String> = Vec::new();
+        let mut has_group = false;
+        match obj.get("approvers") {
+            Some(Value::Array(list)) if !list.is_empty() => {
+                if list.len() > MAX_APPROVERS {
+                    p.push(format!("approvers has more than {MAX_APPROVERS} entries"));
+                }
+                for a in list {
+                    match a.as_str().map(Principal::parse) {
+                        Some(Ok(pr)) => {
+                            has_group |= matches!(pr, Principal::Group(_));
+                            let s = pr.to_string();
+                            if !approvers.contains(&s) {
+                                approvers.push(s);
+                            }
+                        }
+                        Some(Err(e)) => p.push(e),
+                        None => p.push(format!("approver {a} is not a string")),
+                    }
+                }
+            }
+            Some(Value::Array(_)) => p.push("approvers is empty: name at least one".into()),
+            Some(_) => p.push("approvers must be an array of emails or group:NAME".into()),
+            None => p.push("approvers is missing".into()),
+        }
+
+        let required_approvals = match obj.get("requiredApprovals") {
+            None | Some(Value::Null) => 1,
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=100).contains(&n) => n as u32,
+                _ => {
+                    p.push("requiredApprovals must be a whole number from 1 to 100".into());
+                    1
+                }
+            },
+        };
+        if !has_group && !approvers.is_empty() && required_approvals as usize > approvers.len() {
+            p.push(format!(
+                "requiredApprovals is {required_approvals} but only {} approvers are named",
+                approvers.len()
+            ));
+        }
+
+        let allow_self_approval = match obj.get("allowSelfApproval") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                p.push("allowSelfApproval must be true or false".into());
+                false
+            }
+        };
+
+        let requested_by = match obj.get("requestedBy") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                let s = s.trim();
+                Some(if is_email(s) {
+                    s.to_lowercase()
+                } else {
+                    s.to_string()
+                })
+            }
+            Some(_) => {
+                p.push("requestedBy must be a non-empty string".into());
+                None
+            }
+        };
+
+        let timeout = match obj.get("timeoutSeconds") {
+            None | Some(Value::Null) => DEFAULT_TIMEOUT_SECONDS,
+            Some(v) => match v.as_i64() {
+                Some(n) if (MIN_TIMEOUT_SECONDS..=MAX_TIMEOUT_SECONDS).contains(&n) => n,
+                _ => {
+                    p.push(format!(
+                        "timeoutSeconds must be a whole number from {MIN_TIMEOUT_SECONDS} to {MAX_TIMEOUT_SECONDS}"
+                    ));
+                    DEFAULT_TIMEOUT_SECONDS
+                }
+            },
+        };
+
+        let on_reject = match obj.get("onReject") {
+            None | Some(Value::Null) => OnReject::Fail,
+            Some(Value::String(s)) if s == "fail" => OnReject::Fail,
+            Some(Value::String(s)) if s == "succeed" => OnReject::Succeed,
+            Some(_) => {
+                p.push("onReject must be \"fail\" or \"succeed\"".into());
+                OnReject::Fail
+            }
+        };
+
+        let field = |o: Option<&Value>, k: &str| -> Option<String> {
+            o.and_then(|v| v.get(k))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let execution = obj.get("execution");
+        let execution_arn = field(execution, "Id").unwrap_or_default();
+        if !execution_arn.starts_with("arn:") || execution_arn.split(':').count() < 8 {
+            p.push(
+                "execution.Id is missing or not an execution ARN (pass \"execution.$\": \"$$.Execution\")"
+                    .into(),
+            );
+        }
+        // arn:PARTITION:states:REGION:ACCOUNT:execution:STATE_MACHINE:EXECUTION
+        let arn_parts: Vec<&str> = execution_arn.split(':').collect();
+        let execution_name = field(execution, "Name")
+            .or_else(|| arn_parts.get(7).map(|s| s.to_string()))
+            .unwrap_or_default();
+        let state_machine = obj.get("stateMachine");
+        let state_machine_name = field(state_machine, "Name")
+            .or_else(|| arn_parts.get(6).map(|s| s.to_string()))
+            .unwrap_or_default();
+        let state_machine_arn = field(state_machine, "Id")
+            .or_else(|| {
+                (arn_parts.len() >= 8)
+                    .then(|| format!("{}:stateMachine:{}", arn_parts[..5].join(":"), arn_parts[6]))
+            })
+            .unwrap_or_default();
+        let state_name = field(obj.get("state"), "Name");
+
+        if !p.is_empty() {
+            return Err(IntakeError::Invalid {
+                task_token,
+                problems: p,
+            });
+        }
+        Ok(IntakeMessage {
+            task_token,
+            request: NewRequest {
+                title,
+                description,
+                details,
+                approvers,
+                required_approvals,
+                allow_self_approval,
+                requested_by,
+                on_reject,
+                execution_arn,
+                execution_name,
+                state_machine_arn,
+                state_machine_name,
+                state_name,
+                created_at: now,
+                expires_at: now + Duration::seconds(timeout),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn message() -> Value {
+        json!({
+            "taskToken": "AQCEAAAAKgAAAAMAAAAAAAAAAZ",
+            "execution": {"Id": "arn:aws:states:ap-northeast-1:123456789012:execution:deploy:run-42", "Name": "run-42"},
+            "stateMachine": {"Id": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:deploy", "Name": "deploy"},
+            "state": {"Name": "AskForApproval"},
+            "title": "Deploy shop-api v1.4.2 to production",
+            "details": {"version": "1.4.2"},
+            "approvers": ["Alice@example.com", "group:release-managers", "alice@example.com"],
+            "requestedBy": "bob@example.com",
+            "timeoutSeconds": 3600
+        })
+    }
+
+    #[test]
+    fn a_complete_message_becomes_a_request_with_defaults_filled_in() {
+        let now = Utc::now();
+        let m = IntakeMessage::parse(&message(), now).expect("valid");
+        let r = m.request;
+        assert_eq!(
+            r.approvers,
+            vec!["alice@example.com", "group:release-managers"]
+        );
+        assert_eq!(r.required_approvals, 1);
+        assert!(!r.allow_self_approval);
+        assert_eq!(r.on_reject, OnReject::Fail);
+        assert_eq!(r.expires_at - r.created_at, Duration::seconds(3600));
+        assert_eq!(r.execution_name, "run-42");
+        assert_eq!(r.state_machine_name, "deploy");
+        assert_eq!(r.region().as_deref(), Some("ap-northeast-1"));
+    }
+
+    #[test]
+    fn a_message_without_a_token_cannot_be_answered() {
+        let mut m = message();
+        m.as_object_mut().unwrap().remove("taskToken");
+        assert!(matches!(
+            IntakeMessage::parse(&m, Utc::now()),
+            Err(IntakeError::NoToken(_))
+        ));
+        assert!(matches!(
+            IntakeMessage::parse(&json!([1]), Utc::now()),
+            Err(IntakeError::NoToken(_))
+        ));
+    }
+
+    #[test]
+    fn every_problem_of_an_invalid_message_is_named() {
+        let mut m = message();
+        let o = m.as_object_mut().unwrap();
+        o.insert("title".into(), json!(""));
+        o.insert("approvers".into(), json!(["not-an-email"]));
+        o.insert("timeoutSeconds".into(), json!(5));
+        o.insert("onReject".into(), json!("maybe"));
+        match IntakeMessage::parse(&m, Utc::now()) {
+            Err(IntakeError::Invalid { problems, .. }) => {
+                assert_eq!(problems.len(), 4, "{problems:?}");
+                let cause: Value = serde_json::from_str(&IntakeError::cause(&problems)).unwrap();
+                assert!(
+                    cause["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("title is empty")
+                );
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_quorum_larger_than_the_named_people_is_refused() {
+        let mut m = message();
+        let o = m.as_object_mut().unwrap();
+        o.insert(
+            "approvers".into(),
+            json!(["a@example.com", "b@example.com"]),
+        );
+        o.insert("requiredApprovals".into(), json!(3));
+        assert!(matches!(
+            IntakeMessage::parse(&m, Utc::now()),
+            Err(IntakeError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn the_state_machine_is_derived_from_the_execution_arn_when_absent() {
+        let mut m = message();
+        m.as_object_mut().unwrap().remove("stateMachine");
+        let r = IntakeMessage::parse(&m, Utc::now()).unwrap().request;
+        assert_eq!(
+            r.state_machine_arn,
+            "arn:aws:states:ap-northeast-1:123456789012:stateMachine:deploy"
+        );
+        assert_eq!(r.state_machine_name, "deploy");
+    }
+}

@@ -1,0 +1,132 @@
+//! Who may be named as an approver, and who is calling.
+
+use std::fmt;
+
+/// An entry of a request's `approvers`: one person by email, or everyone in a group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Principal {
+    /// Stored lowercased.
+    User(String),
+    Group(String),
+}
+
+impl Principal {
+    /// Parses `alice@example.com` or `group:release-managers`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if let Some(name) = s.strip_prefix("group:") {
+            let ok = !name.is_empty()
+                && name.len() <= 128
+                && name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '@'));
+            if ok {
+                Ok(Principal::Group(name.to_string()))
+            } else {
+                Err(format!(
+                    "approver {raw:?} is not a valid group (use group:NAME with letters, digits, - _ . + @)"
+                ))
+            }
+        } else if is_email(s) {
+            Ok(Principal::User(s.to_lowercase()))
+        } else {
+            Err(format!(
+                "approver {raw:?} is neither an email address nor group:NAME"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Principal::User(e) => f.write_str(e),
+            Principal::Group(g) => write!(f, "group:{g}"),
+        }
+    }
+}
+
+/// A deliberately plain check: one `@`, something on each side, a dot in the domain,
+/// no whitespace or control characters. Delivery is what proves an address.
+pub fn is_email(s: &str) -> bool {
+    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        }
+        None => false,
+    }
+}
+
+/// The verified identity behind a request to the api.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    /// Lowercased.
+    pub email: String,
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+impl Caller {
+    /// True when `p` names this caller or one of their groups.
+    pub fn is(&self, p: &Principal) -> bool {
+        match p {
+            Principal::User(e) => *e == self.email,
+            Principal::Group(g) => self.groups.iter().any(|mine| mine == g),
+        }
+    }
+
+    /// The principals this caller stands for, as stored (`email`, `group:NAME`...).
+    pub fn principals(&self) -> Vec<String> {
+        let mut v = vec![self.email.clone()];
+        v.extend(self.groups.iter().map(|g| format!("group:{g}")));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_email_is_lowercased_and_a_group_keeps_its_case() {
+        assert_eq!(
+            Principal::parse(" Alice@Example.COM ").unwrap(),
+            Principal::User("alice@example.com".into())
+        );
+        assert_eq!(
+            Principal::parse("group:Release-Managers").unwrap(),
+            Principal::Group("Release-Managers".into())
+        );
+    }
+
+    #[test]
+    fn something_that_is_neither_an_email_nor_a_group_is_refused() {
+        for bad in ["", "alice", "group:", "group:a b", "a@b", "a b@c.d", "@x.y"] {
+            assert!(Principal::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn a_caller_matches_their_email_and_their_groups_only() {
+        let c = Caller {
+            subject: "s".into(),
+            email: "alice@example.com".into(),
+            name: "Alice".into(),
+            groups: vec!["ops".into()],
+        };
+        assert!(c.is(&Principal::User("alice@example.com".into())));
+        assert!(c.is(&Principal::Group("ops".into())));
+        assert!(!c.is(&Principal::Group("Ops".into())));
+        assert!(!c.is(&Principal::User("bob@example.com".into())));
+        assert_eq!(c.principals(), vec!["alice@example.com", "group:ops"]);
+    }
+}

@@ -1,0 +1,253 @@
+//! Who may vote, when the quorum is met, when a request has expired.
+
+use chrono::{DateTime, Utc};
+use hanko_api::{Outcome, RequestStatus, VoteBlock, VoteChoice};
+
+use super::{Caller, NewRequest};
+
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+/// One person's vote, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ballot {
+    /// The voter's email, lowercased: one vote per person.
+    pub voter: String,
+    pub subject: String,
+    pub name: String,
+    pub choice: VoteChoice,
+    pub comment: Option<String>,
+    pub decided_at: DateTime<Utc>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The status a person should see: a pending request past its deadline is expired even
+/// before the sweeper has written so.
+pub fn effective_status(
+    stored: RequestStatus,
+    req: &NewRequest,
+    now: DateTime<Utc>,
+) -> RequestStatus {
+    if stored == RequestStatus::Pending && now >= req.expires_at {
+        RequestStatus::Expired
+    } else {
+        stored
+    }
+}
+
+/// Why `caller` may not vote, or `None` when they may. The order matters: someone who
+/// could never vote hears so (403) before hearing that the request is over.
+pub fn vote_block(
+    req: &NewRequest,
+    stored: RequestStatus,
+    votes: &[Ballot],
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> Option<VoteBlock> {
+    if !req.principals().iter().any(|p| caller.is(p)) {
+        return Some(VoteBlock::NotAnApprover);
+    }
+    if !req.allow_self_approval && req.requested_by.as_deref() == Some(caller.email.as_str()) {
+        return Some(VoteBlock::OwnRequest);
+    }
+    if votes.iter().any(|v| v.voter == caller.email) {
+        return Some(VoteBlock::AlreadyVoted);
+    }
+    match effective_status(stored, req, now) {
+        RequestStatus::Pending => None,
+        RequestStatus::Approved | RequestStatus::Rejected => Some(VoteBlock::Decided),
+        RequestStatus::Expired => Some(VoteBlock::Expired),
+        RequestStatus::Closed => Some(VoteBlock::Closed),
+    }
+}
+
+/// The outcome once these votes are in: the first reject decides; otherwise the request
+/// is approved when `required` distinct people approved.
+pub fn tally(votes: &[Ballot], required: u32) -> Option<Outcome> {
+    if votes.iter().any(|v| v.choice == VoteChoice::Reject) {
+        return Some(Outcome::Rejected);
+    }
+    let approvals = votes
+        .iter()
+        .filter(|v| v.choice == VoteChoice::Approve)
+        .count();
+    (approvals >= required as usize).then_some(Outcome::Approved)
+}
+
+/// Checks a vote's comment: required on reject, bounded in length. Returns it trimmed.
+pub fn check_comment(choice: VoteChoice, comment: Option<&str>) -> Result<Option<String>, String> {
+    let c = comment.map(str::trim).filter(|c| !c.is_empty());
+    if let Some(c) = c
+        && c.chars().count() > MAX_COMMENT_CHARS
+    {
+        return Err(format!(
+            "the comment is longer than {MAX_COMMENT_CHARS} characters"
+        ));
+    }
+    if choice == VoteChoice::Reject && c.is_none() {
+        return Err("a rejection needs a comment saying why".into());
+    }
+    Ok(c.map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::OnReject;
+    use chrono::Duration;
+    use serde_json::Value;
+
+    fn request(approvers: &[&str], required: u32) -> NewRequest {
+        let now = Utc::now();
+        NewRequest {
+            title: "t".into(),
+            description: None,
+            details: Value::Null,
+            approvers: approvers.iter().map(|s| s.to_string()).collect(),
+            required_approvals: required,
+            allow_self_approval: false,
+            requested_by: Some("bob@example.com".into()),
+            on_reject: OnReject::Fail,
+            execution_arn: "arn:aws:states:us-east-1:1:execution:m:e".into(),
+            execution_name: "e".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+            state_machine_name: "m".into(),
+            state_name: None,
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+        }
+    }
+
+    fn caller(email: &str, groups: &[&str]) -> Caller {
+        Caller {
+            subject: email.into(),
+            email: email.into(),
+            name: email.into(),
+            groups: groups.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn ballot(voter: &str, choice: VoteChoice) -> Ballot {
+        Ballot {
+            voter: voter.into(),
+            subject: voter.into(),
+            name: voter.into(),
+            choice,
+            comment: None,
+            decided_at: Utc::now(),
+            source_ip: None,
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn a_named_approver_or_a_group_member_may_vote() {
+        let r = request(&["alice@example.com", "group:ops"], 1);
+        let now = Utc::now();
+        let p = RequestStatus::Pending;
+        assert_eq!(
+            vote_block(&r, p, &[], &caller("alice@example.com", &[]), now),
+            None
+        );
+        assert_eq!(
+            vote_block(&r, p, &[], &caller("carol@example.com", &["ops"]), now),
+            None
+        );
+        assert_eq!(
+            vote_block(&r, p, &[], &caller("mallory@example.com", &["dev"]), now),
+            Some(VoteBlock::NotAnApprover)
+        );
+    }
+
+    #[test]
+    fn the_requester_cannot_approve_their_own_request_unless_allowed() {
+        let mut r = request(&["group:ops"], 1);
+        let bob = caller("bob@example.com", &["ops"]);
+        let now = Utc::now();
+        assert_eq!(
+            vote_block(&r, RequestStatus::Pending, &[], &bob, now),
+            Some(VoteBlock::OwnRequest)
+        );
+        r.allow_self_approval = true;
+        assert_eq!(vote_block(&r, RequestStatus::Pending, &[], &bob, now), None);
+    }
+
+    #[test]
+    fn a_second_vote_by_the_same_approver_is_refused() {
+        let r = request(&["alice@example.com", "carol@example.com"], 2);
+        let votes = [ballot("alice@example.com", VoteChoice::Approve)];
+        assert_eq!(
+            vote_block(
+                &r,
+                RequestStatus::Pending,
+                &votes,
+                &caller("alice@example.com", &[]),
+                Utc::now()
+            ),
+            Some(VoteBlock::AlreadyVoted)
+        );
+    }
+
+    #[test]
+    fn nobody_votes_on_a_decided_expired_or_closed_request() {
+        let r = request(&["alice@example.com"], 1);
+        let a = caller("alice@example.com", &[]);
+        let now = Utc::now();
+        assert_eq!(
+            vote_block(&r, RequestStatus::Approved, &[], &a, now),
+            Some(VoteBlock::Decided)
+        );
+        assert_eq!(
+            vote_block(&r, RequestStatus::Closed, &[], &a, now),
+            Some(VoteBlock::Closed)
+        );
+        assert_eq!(
+            vote_block(&r, RequestStatus::Pending, &[], &a, r.expires_at),
+            Some(VoteBlock::Expired)
+        );
+    }
+
+    #[test]
+    fn a_pending_request_past_its_deadline_reads_as_expired() {
+        let r = request(&["alice@example.com"], 1);
+        assert_eq!(
+            effective_status(
+                RequestStatus::Pending,
+                &r,
+                r.expires_at - Duration::seconds(1)
+            ),
+            RequestStatus::Pending
+        );
+        assert_eq!(
+            effective_status(RequestStatus::Pending, &r, r.expires_at),
+            RequestStatus::Expired
+        );
+        assert_eq!(
+            effective_status(RequestStatus::Approved, &r, r.expires_at),
+            RequestStatus::Approved
+        );
+    }
+
+    #[test]
+    fn the_quorum_is_met_by_enough_distinct_approvals_and_one_reject_decides() {
+        let a = ballot("a@x.io", VoteChoice::Approve);
+        let b = ballot("b@x.io", VoteChoice::Approve);
+        let c = ballot("c@x.io", VoteChoice::Reject);
+        assert_eq!(tally(&[], 1), None);
+        assert_eq!(tally(std::slice::from_ref(&a), 2), None);
+        assert_eq!(tally(&[a.clone(), b.clone()], 2), Some(Outcome::Approved));
+        assert_eq!(tally(&[a, b, c], 2), Some(Outcome::Rejected));
+    }
+
+    #[test]
+    fn a_rejection_without_a_comment_is_refused_and_an_approval_needs_none() {
+        assert!(check_comment(VoteChoice::Reject, None).is_err());
+        assert!(check_comment(VoteChoice::Reject, Some("   ")).is_err());
+        assert_eq!(
+            check_comment(VoteChoice::Reject, Some(" too risky ")).unwrap(),
+            Some("too risky".into())
+        );
+        assert_eq!(check_comment(VoteChoice::Approve, None).unwrap(), None);
+        assert!(check_comment(VoteChoice::Approve, Some(&"x".repeat(2001))).is_err());
+    }
+}

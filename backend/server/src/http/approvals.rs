@@ -1,0 +1,244 @@
+//! `/api/approvals`: list, read, decide.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::USER_AGENT;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use hanko_api::{
+    Approval, ApprovalPage, ApprovalSummary, DecisionInfo, DecisionRequest, Delivery,
+    RequestStatus, Viewer, Vote, VoteChoice,
+};
+use std::collections::HashMap;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{AppJson, SourceIp};
+use crate::domain::Caller;
+use crate::domain::rules;
+use crate::store::{ListQuery, StoredRequest};
+
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 200;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/approvals", get(list))
+        .route("/approvals/{id}", get(read))
+        .route("/approvals/{id}/decision", post(decide))
+}
+
+fn bad_query(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+/// Ids are UUIDs; anything else cannot name a request.
+fn check_id(id: &str) -> Result<(), ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map(|_| ())
+        .map_err(|_| ApiError::not_found())
+}
+
+fn encode_cursor(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(id)
+}
+
+fn decode_cursor(c: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+        .ok_or_else(|| {
+            bad_query(
+                "invalid_cursor",
+                "cursor is not one this api gave out; start again without it",
+            )
+        })
+}
+
+async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<ApprovalPage>, ApiError> {
+    let status = match params.get("status").map(String::as_str) {
+        None | Some("all") => None,
+        Some(st) => Some(RequestStatus::parse(st).ok_or_else(|| {
+            bad_query(
+                "invalid_status",
+                "status must be one of pending, approved, rejected, expired, closed, all",
+            )
+        })?),
+    };
+    let mine = match params.get("mine").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(bad_query("invalid_mine", "mine must be true or false")),
+    };
+    let limit = match params.get("limit") {
+        None => DEFAULT_PAGE,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                bad_query(
+                    "invalid_limit",
+                    format!("limit must be a whole number from 1 to {MAX_PAGE}"),
+                )
+            })?,
+    };
+    let after = params.get("cursor").map(|c| decode_cursor(c)).transpose()?;
+    let q = ListQuery {
+        status,
+        votable_by: mine.then(|| (caller.email.clone(), caller.principals())),
+        limit,
+        after,
+        now: Utc::now(),
+    };
+    let (items, more) = s.hanko.store.list(&q).await?;
+    let next_cursor = if more {
+        items.last().map(|r| encode_cursor(&r.id))
+    } else {
+        None
+    };
+    Ok(Json(ApprovalPage {
+        items: items.iter().map(|r| summary(r, q.now)).collect(),
+        next_cursor,
+    }))
+}
+
+async fn read(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Approval>, ApiError> {
+    check_id(&id)?;
+    let r = s
+        .hanko
+        .store
+        .get(&id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(detail(&r, &caller)))
+}
+
+async fn decide(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    SourceIp(source_ip): SourceIp,
+    headers: HeaderMap,
+    AppJson(body): AppJson<DecisionRequest>,
+) -> Result<Json<Approval>, ApiError> {
+    check_id(&id)?;
+    let user_agent = headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect());
+    let r = s
+        .hanko
+        .vote(
+            &id,
+            &caller,
+            body.decision,
+            body.comment.as_deref(),
+            source_ip,
+            user_agent,
+        )
+        .await?;
+    Ok(Json(detail(&r, &caller)))
+}
+
+fn votes_of(r: &StoredRequest) -> Vec<Vote> {
+    r.votes
+        .iter()
+        .map(|b| Vote {
+            approver: b.voter.clone(),
+            name: b.name.clone(),
+            decision: b.choice,
+            comment: b.comment.clone(),
+            decided_at: b.decided_at,
+        })
+        .collect()
+}
+
+pub fn summary(r: &StoredRequest, now: chrono::DateTime<Utc>) -> ApprovalSummary {
+    let q = &r.request;
+    let decided_by = match &r.decision {
+        Some(d) => {
+            let choice = match d.outcome {
+                hanko_api::Outcome::Approved => VoteChoice::Approve,
+                hanko_api::Outcome::Rejected => VoteChoice::Reject,
+            };
+            r.votes
+                .iter()
+                .filter(|v| v.choice == choice)
+                .map(|v| v.voter.clone())
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    ApprovalSummary {
+        id: r.id.clone(),
+        title: q.title.clone(),
+        requested_by: q.requested_by.clone(),
+        state_machine_name: q.state_machine_name.clone(),
+        execution_name: q.execution_name.clone(),
+        status: rules::effective_status(r.status, q, now),
+        created_at: q.created_at,
+        expires_at: q.expires_at,
+        required_approvals: q.required_approvals,
+        approvals_so_far: r
+            .votes
+            .iter()
+            .filter(|v| v.choice == VoteChoice::Approve)
+            .count() as u32,
+        decided_at: r.decision.as_ref().map(|d| d.decided_at),
+        decided_by,
+    }
+}
+
+pub fn detail(r: &StoredRequest, caller: &Caller) -> Approval {
+    let now = Utc::now();
+    let q = &r.request;
+    let block = rules::vote_block(q, r.status, &r.votes, caller, now);
+    Approval {
+        id: r.id.clone(),
+        title: q.title.clone(),
+        description: q.description.clone(),
+        details: q.details.clone(),
+        approvers: q.approvers.clone(),
+        required_approvals: q.required_approvals,
+        allow_self_approval: q.allow_self_approval,
+        requested_by: q.requested_by.clone(),
+        status: rules::effective_status(r.status, q, now),
+        created_at: q.created_at,
+        expires_at: q.expires_at,
+        execution_arn: q.execution_arn.clone(),
+        execution_name: q.execution_name.clone(),
+        state_machine_arn: q.state_machine_arn.clone(),
+        state_machine_name: q.state_machine_name.clone(),
+        state_name: q.state_name.clone(),
+        region: q.region(),
+        votes: votes_of(r),
+        decision: r.decision.as_ref().map(|d| DecisionInfo {
+            outcome: d.outcome,
+            decided_at: d.decided_at,
+            signature: d.signature.clone(),
+            delivery: r.delivery.unwrap_or(Delivery::Pending),
+        }),
+        closed_reason: r.closed_reason.clone(),
+        viewer: Viewer {
+            can_vote: block.is_none(),
+            reason: block,
+        },
+    }
+}

@@ -1,0 +1,161 @@
+//! The one error type of the api. Every error body is
+//! `{"error":{"code":"snake_case","message":"words a person can act on"}}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hanko_api::{ErrorBody, ErrorDetail, VoteBlock};
+
+use crate::service::VoteError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: a query parameter is wrong.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 401: no token, or a token we do not accept.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: you may not do this.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// 404.
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// 405.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    /// 409: the request's state does not allow it any more.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 410: the request is over (expired, or the workflow stopped waiting).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
+    /// 413.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// 415.
+    #[error("send the body as JSON with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 422: the body is not what this endpoint takes.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// 429.
+    #[error("too many attempts; wait a minute and try again")]
+    TooManyRequests,
+    /// 500: logged in full, answered with a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn not_found() -> Self {
+        ApiError::NotFound {
+            code: "not_found",
+            message: "there is no approval request with this id".into(),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Gone { code, .. } => (StatusCode::GONE, code),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "something went wrong on our side; try again, and tell the operators if it persists"
+                    .to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message,
+            },
+        };
+        let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<VoteError> for ApiError {
+    fn from(e: VoteError) -> Self {
+        match e {
+            VoteError::NotFound => ApiError::not_found(),
+            VoteError::Blocked(b) => block_error(b),
+            VoteError::BadComment(m) => ApiError::Unprocessable {
+                code: "invalid_comment",
+                message: m,
+            },
+            VoteError::WorkflowGone(code) => ApiError::Gone {
+                code: "workflow_gone",
+                message: format!(
+                    "your vote was recorded, but the workflow no longer waits for this request ({code}): it was stopped, timed out or already answered"
+                ),
+            },
+            VoteError::Store(e) => e.into(),
+            VoteError::Signing(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// The error for a vote the rules refuse.
+pub fn block_error(b: VoteBlock) -> ApiError {
+    match b {
+        VoteBlock::NotAnApprover => ApiError::Forbidden {
+            code: "not_an_approver",
+            message: "you are not among the approvers of this request".into(),
+        },
+        VoteBlock::OwnRequest => ApiError::Forbidden {
+            code: "own_request",
+            message: "you asked for this approval, so someone else must decide".into(),
+        },
+        VoteBlock::AlreadyVoted => ApiError::Conflict {
+            code: "already_voted",
+            message: "you have already voted on this request".into(),
+        },
+        VoteBlock::Decided => ApiError::Conflict {
+            code: "already_decided",
+            message: "this request has already been decided".into(),
+        },
+        VoteBlock::Expired => ApiError::Gone {
+            code: "expired",
+            message: "the deadline of this request has passed; it can no longer be decided".into(),
+        },
+        VoteBlock::Closed => ApiError::Gone {
+            code: "closed",
+            message: "the workflow no longer waits for this request".into(),
+        },
+    }
+}

@@ -1,0 +1,91 @@
+//! The HTTP api: one axum `Router`, served by tokio locally and by `lambda_http` on AWS.
+//! Each feature owns its routes; handlers stay thin and call [`crate::service::Hanko`].
+
+pub mod approvals;
+pub mod error;
+pub mod extract;
+pub mod meta;
+pub mod session;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Authenticator;
+use crate::auth::dev::DevIdp;
+use crate::service::Hanko;
+use error::ApiError;
+
+/// Largest request body the api reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The console's Content-Security-Policy: only our own scripts (WASM needs
+/// `wasm-unsafe-eval`), no framing, no plugins, nothing from elsewhere.
+pub const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub hanko: Arc<Hanko>,
+    pub auth: Arc<Authenticator>,
+    pub dev_idp: Option<Arc<DevIdp>>,
+}
+
+/// The whole api, plus the built console when `console_dir` is given.
+pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .merge(meta::router())
+        .merge(session::router())
+        .merge(approvals::router())
+        .fallback(|| async {
+            ApiError::NotFound {
+                code: "no_such_route",
+                message: "there is no such api route".into(),
+            }
+        })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+
+    let mut app = Router::new()
+        .nest("/api", api)
+        .merge(meta::well_known())
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    if let Some(dir) = console_dir {
+        // Every path that is not the api is the console; unknown paths get index.html so
+        // that deep links like /approvals/{id} work on a reload.
+        let index = dir.join("index.html");
+        app = app.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
+    }
+    app.layer(SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONSOLE_CSP),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    ))
+    .layer(TraceLayer::new_for_http())
+}

@@ -1,0 +1,121 @@
+//! The `hanko` binary: reads configuration and chooses how to serve. On Lambda (when
+//! `AWS_LAMBDA_RUNTIME_API` is set) it runs the handler named by `HANKO_HANDLER`.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hanko::config::{LogFormat, ServeArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "hanko",
+    version,
+    about = "Human approval for AWS Step Functions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the api (and the console), poll the intake queue, expire and retry.
+    Serve(ServeArgs),
+    /// Read a password from standard input and print its argon2id hash, for a dev users file.
+    HashPassword,
+}
+
+/// On Lambda there are no arguments: everything comes from the environment.
+#[derive(Parser)]
+struct LambdaCli {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+    });
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => fmt.json().init(),
+        LogFormat::Text => fmt.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hanko: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        let args = LambdaCli::parse_from(["hanko"]).args;
+        init_logs(LogFormat::Json);
+        runtime
+            .block_on(hanko::lambda::run(args))
+            .map_err(|e| anyhow::anyhow!(e))
+    } else {
+        match Cli::parse().command {
+            Command::Serve(args) => {
+                init_logs(args.log_format);
+                runtime.block_on(serve(args))
+            }
+            Command::HashPassword => hash_password(),
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hanko: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let running = hanko::serve::start(args, None).await?;
+    eprintln!("Hanko is running at {}/", running.public_url);
+    let stop = running.stop_token();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate() => {}
+        _ = stop.cancelled() => {}
+    }
+    tracing::info!("stopping");
+    running.stop().await
+}
+
+#[cfg(unix)]
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate() {
+    std::future::pending().await
+}
+
+fn hash_password() -> anyhow::Result<()> {
+    if std::io::stdin().is_terminal() {
+        eprintln!("Type the password and press Enter:");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        anyhow::bail!("the password is empty");
+    }
+    println!("{}", hanko::auth::dev::hash_password(password)?);
+    Ok(())
+}

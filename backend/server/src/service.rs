@@ -1,0 +1,344 @@
+//! What Hanko does, independent of how it is reached: take in a request, count a vote,
+//! sign and deliver the decision, expire what is overdue. HTTP handlers, the SQS poller
+//! and the Lambda handlers all call this.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use hanko_api::{
+    DecisionRecord, Delivery, Outcome, RecordedVote, RequestStatus, TaskOutput, VoteBlock,
+    VoteChoice,
+};
+use serde_json::{Value, json};
+
+use crate::domain::rules::{self, Ballot};
+use crate::domain::{Caller, IntakeError, IntakeMessage, NewRequest, OnReject};
+use crate::keys::EcKey;
+use crate::notifier::Notifier;
+use crate::store::{
+    Callback, Inserted, Store, StoreError, StoredDecision, StoredRequest, VoteWrite,
+};
+use crate::workflow::{CallbackError, Workflow};
+
+pub const REJECTED_ERROR: &str = "Hanko.Rejected";
+pub const INVALID_ERROR: &str = "Hanko.InvalidRequest";
+pub const EXPIRED_ERROR: &str = "Hanko.Expired";
+
+/// Longest wait between two delivery attempts.
+const MAX_BACKOFF_SECONDS: i64 = 300;
+
+pub struct Hanko {
+    pub store: Arc<dyn Store>,
+    pub workflow: Arc<dyn Workflow>,
+    pub notifier: Arc<dyn Notifier>,
+    pub signer: Arc<EcKey>,
+}
+
+/// What happened to an intake message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeOutcome {
+    Created {
+        id: String,
+    },
+    /// The same task token was delivered before.
+    Duplicate {
+        id: String,
+    },
+    /// Invalid: the workflow was failed with `Hanko.InvalidRequest`.
+    Refused {
+        problems: Vec<String>,
+    },
+    /// No task token: nobody to tell; dropped.
+    Dropped {
+        reason: String,
+    },
+}
+
+/// The message could not be handled now; it should be offered again later.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeRetry {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not fail the invalid request's task: {0}")]
+    Callback(CallbackError),
+}
+
+/// Why a vote was not counted.
+#[derive(Debug, thiserror::Error)]
+pub enum VoteError {
+    #[error("no such request")]
+    NotFound,
+    #[error("vote refused: {0:?}")]
+    Blocked(VoteBlock),
+    #[error("{0}")]
+    BadComment(String),
+    /// The decision was recorded but Step Functions no longer knows the task.
+    #[error("the workflow no longer waits for this request ({0})")]
+    WorkflowGone(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("signing the decision: {0}")]
+    Signing(String),
+}
+
+/// Where a delivery stands after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    Yes,
+    TaskGone(String),
+    Later(String),
+    NothingOwed,
+}
+
+/// SHA-256 (hex) of the request as shown to approvers.
+pub fn request_digest(req: &NewRequest) -> String {
+    let bytes = serde_json::to_vec(req).unwrap_or_default();
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn recorded(votes: &[Ballot], choice: VoteChoice) -> Vec<RecordedVote> {
+    votes
+        .iter()
+        .filter(|v| v.choice == choice)
+        .map(|v| RecordedVote {
+            approver: v.voter.clone(),
+            comment: v.comment.clone(),
+            decided_at: v.decided_at,
+        })
+        .collect()
+}
+
+impl Hanko {
+    /// Takes in one message from a workflow.
+    pub async fn intake(&self, raw: &Value) -> Result<IntakeOutcome, IntakeRetry> {
+        let now = Utc::now();
+        match IntakeMessage::parse(raw, now) {
+            Err(IntakeError::NoToken(reason)) => {
+                tracing::warn!(%reason, "dropped an intake message without a usable task token");
+                Ok(IntakeOutcome::Dropped { reason })
+            }
+            Err(IntakeError::Invalid {
+                task_token,
+                problems,
+            }) => {
+                let cb = Callback::Failure {
+                    error: INVALID_ERROR.into(),
+                    cause: IntakeError::cause(&problems),
+                };
+                match self.workflow.send(&task_token, &cb).await {
+                    Ok(()) | Err(CallbackError::TaskGone(_)) => {
+                        tracing::warn!(?problems, "refused an invalid approval request");
+                        Ok(IntakeOutcome::Refused { problems })
+                    }
+                    Err(e) => Err(IntakeRetry::Callback(e)),
+                }
+            }
+            Ok(msg) => {
+                let id = uuid::Uuid::now_v7().to_string();
+                match self
+                    .store
+                    .insert(&id, &msg.task_token, &msg.request)
+                    .await?
+                {
+                    Inserted::Duplicate { existing_id } => {
+                        tracing::info!(request_id = %existing_id, "the same task token arrived again; kept one request");
+                        Ok(IntakeOutcome::Duplicate { id: existing_id })
+                    }
+                    Inserted::Created => {
+                        if let Err(e) = self.notifier.request_created(&id, &msg.request).await {
+                            // The request is stored and visible in the console; only the
+                            // email is missing.
+                            tracing::error!(request_id = %id, error = %format!("{e:#}"), "could not notify approvers");
+                        }
+                        Ok(IntakeOutcome::Created { id })
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts `caller`'s vote; when it decides the request, signs the decision and tells
+    /// the workflow. Returns the request as it now stands.
+    pub async fn vote(
+        &self,
+        id: &str,
+        caller: &Caller,
+        choice: VoteChoice,
+        comment: Option<&str>,
+        source_ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Result<StoredRequest, VoteError> {
+        // A racing vote changes the version; read again and re-check the rules.
+        let mut decided = false;
+        for _ in 0..20 {
+            let now = Utc::now();
+            let req = self.store.get(id).await?.ok_or(VoteError::NotFound)?;
+            if let Some(block) =
+                rules::vote_block(&req.request, req.status, &req.votes, caller, now)
+            {
+                return Err(VoteError::Blocked(block));
+            }
+            let comment = rules::check_comment(choice, comment).map_err(VoteError::BadComment)?;
+            let ballot = Ballot {
+                voter: caller.email.clone(),
+                subject: caller.subject.clone(),
+                name: caller.name.clone(),
+                choice,
+                comment,
+                decided_at: now,
+                source_ip: source_ip.clone(),
+                user_agent: user_agent.clone(),
+            };
+            let mut votes = req.votes.clone();
+            votes.push(ballot.clone());
+            let decision = match rules::tally(&votes, req.request.required_approvals) {
+                None => None,
+                Some(outcome) => Some(self.decide(&req, &votes, outcome, now)?),
+            };
+            decided = decision.is_some();
+            let written = self
+                .store
+                .record_vote(VoteWrite {
+                    id,
+                    expected_version: req.version,
+                    ballot: &ballot,
+                    decision,
+                })
+                .await?;
+            if written {
+                break;
+            }
+        }
+        if decided {
+            match self.deliver(id).await? {
+                Delivered::TaskGone(code) => return Err(VoteError::WorkflowGone(code)),
+                Delivered::Later(e) => {
+                    tracing::warn!(request_id = %id, error = %e, "decision recorded; delivery will be retried");
+                }
+                Delivered::Yes | Delivered::NothingOwed => {}
+            }
+        }
+        self.store.get(id).await?.ok_or(VoteError::NotFound)
+    }
+
+    /// Builds and signs the decision record and the callback it causes.
+    fn decide(
+        &self,
+        req: &StoredRequest,
+        votes: &[Ballot],
+        outcome: Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<(StoredDecision, Callback), VoteError> {
+        let approvals = recorded(votes, VoteChoice::Approve);
+        let rejections = recorded(votes, VoteChoice::Reject);
+        let record = DecisionRecord {
+            iss: "hanko".into(),
+            request_id: req.id.clone(),
+            execution_arn: req.request.execution_arn.clone(),
+            state_machine_arn: req.request.state_machine_arn.clone(),
+            title: req.request.title.clone(),
+            decision: outcome,
+            approvals: approvals.clone(),
+            rejections: rejections.clone(),
+            request_digest: request_digest(&req.request),
+            decided_at: now,
+            iat: now.timestamp(),
+        };
+        let signature = self
+            .signer
+            .sign(&record, "hanko-decision+jwt")
+            .map_err(|e| VoteError::Signing(format!("{e:#}")))?;
+        let output = TaskOutput {
+            decision: outcome,
+            request_id: req.id.clone(),
+            approvals,
+            rejections,
+            signature: signature.clone(),
+        };
+        let output_json =
+            serde_json::to_string(&output).map_err(|e| VoteError::Signing(e.to_string()))?;
+        let callback = match (outcome, req.request.on_reject) {
+            (Outcome::Approved, _) | (Outcome::Rejected, OnReject::Succeed) => Callback::Success {
+                output: output_json,
+            },
+            (Outcome::Rejected, OnReject::Fail) => Callback::Failure {
+                error: REJECTED_ERROR.into(),
+                cause: output_json,
+            },
+        };
+        Ok((
+            StoredDecision {
+                outcome,
+                decided_at: now,
+                signature,
+            },
+            callback,
+        ))
+    }
+
+    /// Sends the callback owed for `id`, if any, and records how it went.
+    pub async fn deliver(&self, id: &str) -> Result<Delivered, StoreError> {
+        let Some(cb) = self.store.pending_callback(id).await? else {
+            return Ok(Delivered::NothingOwed);
+        };
+        let Some(token) = self.store.task_token(id).await? else {
+            return Ok(Delivered::NothingOwed);
+        };
+        let attempts = self.store.get(id).await?.map_or(0, |r| r.delivery_attempts);
+        match self.workflow.send(&token, &cb).await {
+            Ok(()) => {
+                self.store
+                    .record_delivery(id, Delivery::Delivered, None, None)
+                    .await?;
+                tracing::info!(request_id = %id, "the workflow was told");
+                Ok(Delivered::Yes)
+            }
+            Err(CallbackError::TaskGone(code)) => {
+                let reason = format!("Step Functions no longer waits for this task ({code})");
+                self.store
+                    .record_delivery(id, Delivery::TaskGone, Some(&reason), None)
+                    .await?;
+                tracing::warn!(request_id = %id, %code, "the workflow no longer waits; request closed");
+                Ok(Delivered::TaskGone(code))
+            }
+            Err(CallbackError::Transient(e)) => {
+                let wait = 2i64
+                    .saturating_pow(attempts.min(16))
+                    .min(MAX_BACKOFF_SECONDS);
+                let at = Utc::now() + Duration::seconds(wait);
+                self.store
+                    .record_delivery(id, Delivery::Pending, Some(&e), Some(at))
+                    .await?;
+                Ok(Delivered::Later(e))
+            }
+        }
+    }
+
+    /// One pass of housekeeping: expire what is overdue, retry what is owed.
+    pub async fn sweep(&self) -> Result<(), StoreError> {
+        let now = Utc::now();
+        for id in self.store.overdue(now, 100).await? {
+            let cause = json!({"message": "nobody decided before the deadline", "requestId": id});
+            let closed = self
+                .store
+                .close_pending(
+                    &id,
+                    RequestStatus::Expired,
+                    "the deadline passed before a decision",
+                    Some(Callback::Failure {
+                        error: EXPIRED_ERROR.into(),
+                        cause: cause.to_string(),
+                    }),
+                )
+                .await?;
+            if closed {
+                tracing::info!(request_id = %id, "request expired");
+            }
+        }
+        for id in self.store.due_deliveries(now, 100).await? {
+            self.deliver(&id).await?;
+        }
+        Ok(())
+    }
+}

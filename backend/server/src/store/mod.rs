@@ -1,0 +1,147 @@
+//! Where requests, votes and decisions live. A small trait so the api does not care
+//! whether it is SQLite on this machine or DynamoDB on AWS.
+//!
+//! The task token is stored apart from everything else and comes out only through
+//! [`Store::task_token`], which only delivery calls.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hanko_api::{Delivery, Outcome, RequestStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::NewRequest;
+use crate::domain::rules::Ballot;
+
+pub mod sqlite;
+
+/// What Hanko owes the workflow: one `SendTaskSuccess` or one `SendTaskFailure`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Callback {
+    Success { output: String },
+    Failure { error: String, cause: String },
+}
+
+/// The decision on a request, once there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDecision {
+    pub outcome: Outcome,
+    pub decided_at: DateTime<Utc>,
+    /// Compact JWS of the decision record.
+    pub signature: String,
+}
+
+/// A request as stored (without its task token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRequest {
+    pub id: String,
+    pub request: NewRequest,
+    pub status: RequestStatus,
+    /// Bumped by every vote: the condition that makes racing votes safe.
+    pub version: i64,
+    pub votes: Vec<Ballot>,
+    pub decision: Option<StoredDecision>,
+    pub delivery: Option<Delivery>,
+    pub delivery_attempts: u32,
+    pub last_delivery_error: Option<String>,
+    pub closed_reason: Option<String>,
+}
+
+/// What [`Store::insert`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    Created,
+    /// The same task token was seen before; this is the request it made.
+    Duplicate {
+        existing_id: String,
+    },
+}
+
+/// A vote and, when it completes the request, the decision and the callback it causes.
+#[derive(Debug, Clone)]
+pub struct VoteWrite<'a> {
+    pub id: &'a str,
+    /// The version read before deciding; the write happens only if it is unchanged.
+    pub expected_version: i64,
+    pub ballot: &'a Ballot,
+    pub decision: Option<(StoredDecision, Callback)>,
+}
+
+/// Which requests to list.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// `None` lists every status.
+    pub status: Option<RequestStatus>,
+    /// Only requests this caller may still vote on: (email, principals).
+    pub votable_by: Option<(String, Vec<String>)>,
+    pub limit: usize,
+    /// The id of the last item of the previous page.
+    pub after: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Backend(format!("stored JSON: {e}"))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new request; the same task token twice makes one request.
+    async fn insert(&self, id: &str, task_token: &str, req: &NewRequest) -> StoreResult<Inserted>;
+
+    async fn get(&self, id: &str) -> StoreResult<Option<StoredRequest>>;
+
+    /// Newest first; returns one page and whether more follow.
+    async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)>;
+
+    /// Writes the vote (and decision) only if the request is still pending at
+    /// `expected_version` and this voter has not voted. `false` means: read again.
+    async fn record_vote(&self, w: VoteWrite<'_>) -> StoreResult<bool>;
+
+    /// Closes a pending request without a decision (expired or the workflow is gone),
+    /// with the callback owed to the workflow, if any. `false` when it was not pending.
+    async fn close_pending(
+        &self,
+        id: &str,
+        status: RequestStatus,
+        reason: &str,
+        callback: Option<Callback>,
+    ) -> StoreResult<bool>;
+
+    /// The secret. Only the delivery of a callback asks for it.
+    async fn task_token(&self, id: &str) -> StoreResult<Option<String>>;
+
+    /// The callback owed for a request whose delivery is pending.
+    async fn pending_callback(&self, id: &str) -> StoreResult<Option<Callback>>;
+
+    /// Records a delivery attempt's result. `TaskGone` also closes the request with `reason`.
+    async fn record_delivery(
+        &self,
+        id: &str,
+        result: Delivery,
+        error: Option<&str>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
+
+    /// Requests whose callback is still owed and due by `now`.
+    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>>;
+
+    /// Pending requests whose deadline has passed.
+    async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>>;
+}

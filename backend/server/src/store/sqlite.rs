@@ -1,0 +1,577 @@
+//! The embedded store: one SQLite file, created with its schema on first start.
+//!
+//! One connection behind a mutex, used from `spawn_blocking`; votes run in an
+//! `IMMEDIATE` transaction with a version check, so two racing approvers cannot both
+//! complete a request, even from two processes sharing the file.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+
+use super::{
+    Callback, Inserted, ListQuery, Store, StoreError, StoreResult, StoredDecision, StoredRequest,
+    VoteWrite,
+};
+use crate::domain::NewRequest;
+use crate::domain::rules::Ballot;
+
+/// Schema versions, applied in order; `PRAGMA user_version` says how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE requests (
+    id                TEXT PRIMARY KEY,
+    token_hash        TEXT NOT NULL UNIQUE,
+    task_token        TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    created_ms        INTEGER NOT NULL,
+    expires_ms        INTEGER NOT NULL,
+    requested_by      TEXT,
+    allow_self        INTEGER NOT NULL,
+    body              TEXT NOT NULL,
+    version           INTEGER NOT NULL DEFAULT 0,
+    outcome           TEXT,
+    decided_ms        INTEGER,
+    signature         TEXT,
+    callback          TEXT,
+    delivery          TEXT,
+    delivery_attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms   INTEGER,
+    last_error        TEXT,
+    closed_reason     TEXT
+) STRICT;
+CREATE INDEX requests_by_status ON requests (status, id);
+CREATE INDEX requests_by_delivery ON requests (delivery, next_attempt_ms);
+CREATE TABLE approvers (
+    principal  TEXT NOT NULL,
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    PRIMARY KEY (principal, request_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE votes (
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    voter      TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    choice     TEXT NOT NULL,
+    comment    TEXT,
+    decided_ms INTEGER NOT NULL,
+    source_ip  TEXT,
+    user_agent TEXT,
+    PRIMARY KEY (request_id, voter)
+) STRICT;
+"#];
+
+const COLUMNS: &str = "id, status, body, version, outcome, decided_ms, signature, delivery, \
+                       delivery_attempts, last_error, closed_reason";
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        Self::setup(Connection::open(path)?)
+    }
+
+    /// A private database in memory, for tests.
+    pub fn in_memory() -> StoreResult<Self> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> StoreResult<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Backend("database lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("database task failed: {e}")))?
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+fn token_hash(token: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn bad(what: &str, v: &str) -> StoreError {
+    StoreError::Backend(format!("unexpected {what} {v:?} in the database"))
+}
+
+fn choice_str(c: VoteChoice) -> &'static str {
+    match c {
+        VoteChoice::Approve => "approve",
+        VoteChoice::Reject => "reject",
+    }
+}
+
+fn outcome_str(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Approved => "approved",
+        Outcome::Rejected => "rejected",
+    }
+}
+
+fn delivery_str(d: Delivery) -> &'static str {
+    match d {
+        Delivery::Pending => "pending",
+        Delivery::Delivered => "delivered",
+        Delivery::TaskGone => "task_gone",
+    }
+}
+
+/// A row of `COLUMNS`, before its votes are attached.
+struct Row {
+    id: String,
+    status: String,
+    body: String,
+    version: i64,
+    outcome: Option<String>,
+    decided_ms: Option<i64>,
+    signature: Option<String>,
+    delivery: Option<String>,
+    delivery_attempts: i64,
+    last_error: Option<String>,
+    closed_reason: Option<String>,
+}
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        status: r.get(1)?,
+        body: r.get(2)?,
+        version: r.get(3)?,
+        outcome: r.get(4)?,
+        decided_ms: r.get(5)?,
+        signature: r.get(6)?,
+        delivery: r.get(7)?,
+        delivery_attempts: r.get(8)?,
+        last_error: r.get(9)?,
+        closed_reason: r.get(10)?,
+    })
+}
+
+impl Row {
+    fn into_request(self, votes: Vec<Ballot>) -> StoreResult<StoredRequest> {
+        let request: NewRequest = serde_json::from_str(&self.body)?;
+        let status =
+            RequestStatus::parse(&self.status).ok_or_else(|| bad("status", &self.status))?;
+        let decision = match (self.outcome, self.decided_ms, self.signature) {
+            (Some(o), Some(at), Some(sig)) => Some(StoredDecision {
+                outcome: match o.as_str() {
+                    "approved" => Outcome::Approved,
+                    "rejected" => Outcome::Rejected,
+                    other => return Err(bad("outcome", other)),
+                },
+                decided_at: from_ms(at),
+                signature: sig,
+            }),
+            _ => None,
+        };
+        let delivery = match self.delivery.as_deref() {
+            None => None,
+            Some("pending") => Some(Delivery::Pending),
+            Some("delivered") => Some(Delivery::Delivered),
+            Some("task_gone") => Some(Delivery::TaskGone),
+            Some(other) => return Err(bad("delivery", other)),
+        };
+        Ok(StoredRequest {
+            id: self.id,
+            request,
+            status,
+            version: self.version,
+            votes,
+            decision,
+            delivery,
+            delivery_attempts: self.delivery_attempts.max(0) as u32,
+            last_delivery_error: self.last_error,
+            closed_reason: self.closed_reason,
+        })
+    }
+}
+
+fn votes_for(conn: &Connection, ids: &[String]) -> StoreResult<Vec<(String, Ballot)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; ids.len()].join(",");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT request_id, voter, subject, name, choice, comment, decided_ms, source_ip, user_agent \
+         FROM votes WHERE request_id IN ({marks}) ORDER BY decided_ms, voter"
+    ))?;
+    let rows = stmt.query_map(params_from_iter(ids.iter()), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, i64>(6)?,
+            r.get::<_, Option<String>>(7)?,
+            r.get::<_, Option<String>>(8)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (rid, voter, subject, name, choice, comment, at, source_ip, user_agent) = row?;
+        let choice = match choice.as_str() {
+            "approve" => VoteChoice::Approve,
+            "reject" => VoteChoice::Reject,
+            other => return Err(bad("vote", other)),
+        };
+        out.push((
+            rid,
+            Ballot {
+                voter,
+                subject,
+                name,
+                choice,
+                comment,
+                decided_at: from_ms(at),
+                source_ip,
+                user_agent,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+fn attach_votes(conn: &Connection, rows: Vec<Row>) -> StoreResult<Vec<StoredRequest>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut votes = votes_for(conn, &ids)?;
+    rows.into_iter()
+        .map(|row| {
+            let mine: Vec<Ballot> = votes
+                .extract_if(.., |(rid, _)| *rid == row.id)
+                .map(|(_, b)| b)
+                .collect();
+            row.into_request(mine)
+        })
+        .collect()
+}
+
+fn get_one(conn: &Connection, id: &str) -> StoreResult<Option<StoredRequest>> {
+    let row = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE id = ?1"))?
+        .query_row([id], read_row)
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some(row) => Ok(attach_votes(conn, vec![row])?.pop()),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert(&self, id: &str, task_token: &str, req: &NewRequest) -> StoreResult<Inserted> {
+        let (id, token, req) = (id.to_string(), task_token.to_string(), req.clone());
+        self.with(move |conn| {
+            let hash = token_hash(&token);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM requests WHERE token_hash = ?1",
+                    [&hash],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(existing_id) = existing {
+                return Ok(Inserted::Duplicate { existing_id });
+            }
+            tx.execute(
+                "INSERT INTO requests (id, token_hash, task_token, status, created_ms, expires_ms, \
+                 requested_by, allow_self, body) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id,
+                    hash,
+                    token,
+                    ms(req.created_at),
+                    ms(req.expires_at),
+                    req.requested_by,
+                    req.allow_self_approval,
+                    serde_json::to_string(&req)?,
+                ],
+            )?;
+            for p in &req.approvers {
+                tx.execute(
+                    "INSERT OR IGNORE INTO approvers (principal, request_id) VALUES (?1, ?2)",
+                    params![p, id],
+                )?;
+            }
+            tx.commit()?;
+            Ok(Inserted::Created)
+        })
+        .await
+    }
+
+    async fn get(&self, id: &str) -> StoreResult<Option<StoredRequest>> {
+        let id = id.to_string();
+        self.with(move |conn| get_one(conn, &id)).await
+    }
+
+    async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)> {
+        let q = q.clone();
+        self.with(move |conn| {
+            let now = ms(q.now);
+            let mut sql = format!("SELECT {COLUMNS} FROM requests r WHERE 1 = 1");
+            let mut args: Vec<Sql> = Vec::new();
+            match q.status {
+                None => {}
+                Some(RequestStatus::Pending) => {
+                    sql.push_str(" AND r.status = 'pending' AND r.expires_ms > ?");
+                    args.push(Sql::Integer(now));
+                }
+                Some(RequestStatus::Expired) => {
+                    sql.push_str(
+                        " AND (r.status = 'expired' OR (r.status = 'pending' AND r.expires_ms <= ?))",
+                    );
+                    args.push(Sql::Integer(now));
+                }
+                Some(other) => {
+                    sql.push_str(" AND r.status = ?");
+                    args.push(Sql::Text(other.as_str().into()));
+                }
+            }
+            if let Some((email, principals)) = &q.votable_by {
+                let marks = vec!["?"; principals.len()].join(",");
+                sql.push_str(&format!(
+                    " AND r.status = 'pending' AND r.expires_ms > ? \
+                      AND r.id IN (SELECT request_id FROM approvers WHERE principal IN ({marks})) \
+                      AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.request_id = r.id AND v.voter = ?) \
+                      AND (r.allow_self = 1 OR r.requested_by IS NULL OR r.requested_by <> ?)"
+                ));
+                args.push(Sql::Integer(now));
+                args.extend(principals.iter().map(|p| Sql::Text(p.clone())));
+                args.push(Sql::Text(email.clone()));
+                args.push(Sql::Text(email.clone()));
+            }
+            if let Some(after) = &q.after {
+                sql.push_str(" AND r.id < ?");
+                args.push(Sql::Text(after.clone()));
+            }
+            sql.push_str(" ORDER BY r.id DESC LIMIT ?");
+            args.push(Sql::Integer(q.limit as i64 + 1));
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt
+                .query_map(params_from_iter(args), read_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = rows.len() > q.limit;
+            rows.truncate(q.limit);
+            drop(stmt);
+            Ok((attach_votes(conn, rows)?, more))
+        })
+        .await
+    }
+
+    async fn record_vote(&self, w: VoteWrite<'_>) -> StoreResult<bool> {
+        let id = w.id.to_string();
+        let expected = w.expected_version;
+        let b = w.ballot.clone();
+        let decision = w.decision.clone();
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT status, version FROM requests WHERE id = ?1",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match current {
+                Some((status, version)) if status == "pending" && version == expected => {}
+                _ => return Ok(false),
+            }
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO votes (request_id, voter, subject, name, choice, comment, \
+                 decided_ms, source_ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    id,
+                    b.voter,
+                    b.subject,
+                    b.name,
+                    choice_str(b.choice),
+                    b.comment,
+                    ms(b.decided_at),
+                    b.source_ip,
+                    b.user_agent,
+                ],
+            )?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+            match decision {
+                None => {
+                    tx.execute(
+                        "UPDATE requests SET version = version + 1 WHERE id = ?1",
+                        [&id],
+                    )?;
+                }
+                Some((d, cb)) => {
+                    tx.execute(
+                        "UPDATE requests SET version = version + 1, status = ?2, outcome = ?2, \
+                         decided_ms = ?3, signature = ?4, callback = ?5, delivery = 'pending', \
+                         next_attempt_ms = ?3 WHERE id = ?1",
+                        params![
+                            id,
+                            outcome_str(d.outcome),
+                            ms(d.decided_at),
+                            d.signature,
+                            serde_json::to_string(&cb)?,
+                        ],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn close_pending(
+        &self,
+        id: &str,
+        status: RequestStatus,
+        reason: &str,
+        callback: Option<Callback>,
+    ) -> StoreResult<bool> {
+        let (id, reason) = (id.to_string(), reason.to_string());
+        self.with(move |conn| {
+            let cb = callback.as_ref().map(serde_json::to_string).transpose()?;
+            let delivery = cb.as_ref().map(|_| "pending");
+            let n = conn.execute(
+                "UPDATE requests SET status = ?2, closed_reason = ?3, callback = ?4, delivery = ?5, \
+                 next_attempt_ms = ?6, version = version + 1 WHERE id = ?1 AND status = 'pending'",
+                params![id, status.as_str(), reason, cb, delivery, ms(Utc::now())],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn task_token(&self, id: &str) -> StoreResult<Option<String>> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT task_token FROM requests WHERE id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn pending_callback(&self, id: &str) -> StoreResult<Option<Callback>> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            let cb: Option<Option<String>> = conn
+                .query_row(
+                    "SELECT callback FROM requests WHERE id = ?1 AND delivery = 'pending'",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match cb.flatten() {
+                Some(s) => Ok(Some(serde_json::from_str(&s)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: &str,
+        result: Delivery,
+        error: Option<&str>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let (id, error) = (id.to_string(), error.map(str::to_string));
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE requests SET delivery = ?2, delivery_attempts = delivery_attempts + 1, \
+                 last_error = ?3, next_attempt_ms = ?4 WHERE id = ?1",
+                params![id, delivery_str(result), error, retry_at.map(ms)],
+            )?;
+            if result == Delivery::TaskGone {
+                // The workflow no longer waits: whatever was decided, the request is closed.
+                conn.execute(
+                    "UPDATE requests SET status = CASE WHEN status = 'expired' THEN status ELSE 'closed' END, \
+                     closed_reason = COALESCE(closed_reason, ?2) WHERE id = ?1",
+                    params![id, error],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
+        self.with(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM requests WHERE delivery = 'pending' AND \
+                 (next_attempt_ms IS NULL OR next_attempt_ms <= ?1) ORDER BY next_attempt_ms LIMIT ?2",
+            )?;
+            let ids = stmt
+                .query_map(params![ms(now), limit as i64], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
+        self.with(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM requests WHERE status = 'pending' AND expires_ms <= ?1 LIMIT ?2",
+            )?;
+            let ids = stmt
+                .query_map(params![ms(now), limit as i64], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+}
