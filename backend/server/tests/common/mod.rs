@@ -1,0 +1,219 @@
+//! An in-process Hanko for Router tests: SQLite in memory, a file outbox in a temp dir,
+//! the dev identity provider, and a recording stand-in for Step Functions (the real one
+//! runs in the end-to-end tests under tests/).
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use hanko::auth::Authenticator;
+use hanko::auth::dev::{DevIdp, DevUser, hash_password};
+use hanko::http::{AppState, router};
+use hanko::keys::EcKey;
+use hanko::notifier::FileOutbox;
+use hanko::service::Hanko;
+use hanko::store::Callback;
+use hanko::store::sqlite::SqliteStore;
+use hanko::workflow::{CallbackError, Workflow};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "hanko-test-password";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Gone,
+    Throttled,
+}
+
+/// Records every callback; answers as told.
+pub struct RecordingWorkflow {
+    pub sent: Mutex<Vec<(String, Callback)>>,
+    pub answer: Mutex<Answer>,
+}
+
+#[async_trait]
+impl Workflow for RecordingWorkflow {
+    async fn send(&self, token: &str, cb: &Callback) -> Result<(), CallbackError> {
+        let answer = *self.answer.lock().unwrap();
+        match answer {
+            Answer::Accept => {
+                self.sent.lock().unwrap().push((token.to_string(), cb.clone()));
+                Ok(())
+            }
+            Answer::Gone => Err(CallbackError::TaskGone("InvalidToken".into())),
+            Answer::Throttled => Err(CallbackError::Transient("ThrottlingException".into())),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub app: Router,
+    pub hanko: Arc<Hanko>,
+    pub workflow: Arc<RecordingWorkflow>,
+    pub outbox: tempfile::TempDir,
+}
+
+fn users() -> Vec<DevUser> {
+    static HASH: OnceLock<String> = OnceLock::new();
+    let hash = HASH.get_or_init(|| hash_password(PASSWORD).unwrap()).clone();
+    let user = |email: &str, name: &str, groups: &[&str]| DevUser {
+        email: email.into(),
+        name: name.into(),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        password_hash: hash.clone(),
+    };
+    vec![
+        user("alice@example.com", "Alice", &["release-managers"]),
+        user("bob@example.com", "Bob", &["developers", "release-managers"]),
+        user("carol@example.com", "Carol", &["release-managers"]),
+        user("mallory@example.com", "Mallory", &["developers"]),
+    ]
+}
+
+pub fn test_app() -> TestApp {
+    test_app_with(true)
+}
+
+pub fn test_app_with(dev_login: bool) -> TestApp {
+    let outbox = tempfile::tempdir().unwrap();
+    let workflow = Arc::new(RecordingWorkflow {
+        sent: Mutex::new(Vec::new()),
+        answer: Mutex::new(Answer::Accept),
+    });
+    let idp = Arc::new(DevIdp::new(users(), EcKey::generate().unwrap()).unwrap());
+    let hanko = Arc::new(Hanko {
+        store: Arc::new(SqliteStore::in_memory().unwrap()),
+        workflow: workflow.clone(),
+        notifier: Arc::new(FileOutbox {
+            dir: outbox.path().to_path_buf(),
+            from: "hanko@example.com".into(),
+            public_url: "http://console.example".into(),
+            directory: idp.clone(),
+        }),
+        signer: Arc::new(EcKey::generate().unwrap()),
+    });
+    let state = AppState {
+        hanko: hanko.clone(),
+        auth: Arc::new(Authenticator::new(vec![idp.trusted_issuer()])),
+        dev_idp: dev_login.then_some(idp),
+    };
+    TestApp {
+        app: router(state, None),
+        hanko,
+        workflow,
+        outbox,
+    }
+}
+
+pub fn intake_message(token: &str, overrides: Value) -> Value {
+    // The execution name must not repeat the token: the test checks the token never shows.
+    let run = format!("run-{}", token.bytes().map(u32::from).sum::<u32>());
+    let mut m = json!({
+        "taskToken": token,
+        "execution": {"Id": format!("arn:aws:states:ap-northeast-1:123456789012:execution:deploy:{run}"), "Name": run},
+        "stateMachine": {"Id": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:deploy", "Name": "deploy"},
+        "state": {"Name": "AskForApproval"},
+        "title": "Deploy shop-api v1.4.2 to production",
+        "description": "Release notes: fixes checkout rounding.",
+        "details": {"service": "shop-api", "version": "1.4.2"},
+        "approvers": ["alice@example.com", "group:release-managers"],
+        "requiredApprovals": 1,
+        "requestedBy": "bob@example.com",
+        "timeoutSeconds": 3600
+    });
+    for (k, v) in overrides.as_object().unwrap() {
+        m[k] = v.clone();
+    }
+    m
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    /// Creates a request through the intake, as a workflow would; returns its id.
+    pub async fn seed(&self, token: &str, overrides: Value) -> String {
+        match self.hanko.intake(&intake_message(token, overrides)).await.unwrap() {
+            hanko::service::IntakeOutcome::Created { id } => id,
+            other => panic!("seed failed: {other:?}"),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(v.to_string()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(req).await
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn login(&self, email: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                "/api/dev/login",
+                None,
+                Some(json!({"email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "login {email}: {}", r.text);
+        r.body["token"].as_str().unwrap().to_string()
+    }
+
+    pub fn callbacks(&self) -> Vec<(String, Callback)> {
+        self.workflow.sent.lock().unwrap().clone()
+    }
+
+    pub fn answer(&self, a: Answer) {
+        *self.workflow.answer.lock().unwrap() = a;
+    }
+}
+
+/// Asserts the error shape and code.
+pub fn assert_error(r: &Resp, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "body: {}", r.text);
+    assert_eq!(r.body["error"]["code"], code, "body: {}", r.text);
+    assert!(
+        r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no message: {}",
+        r.text
+    );
+}
