@@ -1,1 +1,231 @@
+//! One approval the whole way on this machine: a real moto server runs the example state
+//! machine, which waits on its task token; `hanko serve` takes the request from the intake
+//! queue; people log in and decide over HTTP; the execution goes on down the right branch.
 
+use aws_sdk_sfn::types::ExecutionStatus;
+use hanko_api::{DecisionRecord, TaskOutput};
+use hanko_e2e::{APPROVER_PASSWORD, Stack, example_input};
+use serde_json::{Value, json};
+
+const ALICE: (&str, &str) = ("alice@example.com", "alice-approves");
+const MALLORY: (&str, &str) = ("mallory@example.com", "mallory-watches");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_execution_resumes_on_the_approved_branch_with_a_verifiable_signature() {
+    let stack = Stack::start().await.expect("stack");
+    let exec = stack
+        .start_execution(
+            "deploy-approve",
+            example_input("Deploy shop-api v1.4.2", json!(["alice@example.com"]), 1),
+        )
+        .await
+        .unwrap();
+    let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
+    let id = stack.wait_for_request("deploy-approve", &alice).await.unwrap();
+
+    let (_, inbox) = stack.get("/api/approvals?status=pending&mine=true", &alice).await.unwrap();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|i| i["id"] == id.as_str()));
+
+    let mallory = stack.login(MALLORY.0, MALLORY.1).await.unwrap();
+    let (status, body) = stack
+        .decide(&id, &mallory, json!({"decision": "approve"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{body}");
+
+    let (status, body) = stack
+        .decide(&id, &alice, json!({"decision": "approve", "comment": "Go ahead"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "approved");
+
+    let run = stack.wait_for_end(&exec).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert!(run.states_entered.contains(&"Approved".to_string()), "{run:?}");
+    assert!(!run.states_entered.contains(&"Rejected".to_string()));
+    assert_eq!(run.task_results, 1);
+
+    // The task output carries a signature that verifies with the published key.
+    let output: TaskOutput =
+        serde_json::from_value(run.output.unwrap()["approval"].clone()).unwrap();
+    assert_eq!(output.request_id, id);
+    let jwks: jsonwebtoken::jwk::JwkSet = stack
+        .http
+        .get(format!("{}/.well-known/jwks.json", stack.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = jsonwebtoken::decode_header(&output.signature).unwrap().kid.unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.required_spec_claims.clear();
+    v.validate_exp = false;
+    let record = jsonwebtoken::decode::<DecisionRecord>(&output.signature, &key, &v)
+        .expect("signature verifies")
+        .claims;
+    assert_eq!(record.execution_arn, exec);
+    assert_eq!(record.approvals[0].approver, "alice@example.com");
+    assert_eq!(record.approvals[0].comment.as_deref(), Some("Go ahead"));
+
+    // The email carried the deep link and nothing that decides.
+    let mails: Vec<String> = std::fs::read_dir(stack.outbox())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("To: <alice@example.com>"));
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_execution_resumes_on_the_rejected_branch() {
+    let stack = Stack::start().await.expect("stack");
+    let exec = stack
+        .start_execution(
+            "deploy-reject",
+            example_input("Deploy during the sale", json!(["group:release-managers"]), 1),
+        )
+        .await
+        .unwrap();
+    let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
+    let id = stack.wait_for_request("deploy-reject", &alice).await.unwrap();
+    let (status, body) = stack
+        .decide(&id, &alice, json!({"decision": "reject"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "a rejection needs a comment: {body}");
+    let (status, body) = stack
+        .decide(&id, &alice, json!({"decision": "reject", "comment": "Not during the sale"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "rejected");
+
+    let run = stack.wait_for_end(&exec).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert!(run.states_entered.contains(&"Rejected".to_string()), "{run:?}");
+    assert!(!run.states_entered.contains(&"Approved".to_string()));
+    let output = run.output.unwrap();
+    assert_eq!(output["rejection"]["Error"], "Hanko.Rejected");
+    // moto 5.2 drops the `cause` of SendTaskFailure; the Router tests check what Hanko
+    // sends as the cause (the signed decision).
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_request_fails_the_execution_with_hanko_invalid_request() {
+    let stack = Stack::start().await.expect("stack");
+    let exec = stack
+        .start_execution(
+            "deploy-invalid",
+            example_input("Nobody can approve this", json!(["not an email"]), 1),
+        )
+        .await
+        .unwrap();
+    let run = stack.wait_for_end(&exec).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.error.as_deref(), Some("Hanko.InvalidRequest"));
+    // The cause naming each problem is checked in the Router tests (moto drops it).
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_token_delivered_twice_makes_one_request() {
+    let stack = Stack::start().await.expect("stack");
+    let message = json!({
+        "taskToken": "duplicate-delivery-token",
+        "execution": {"Id": "arn:aws:states:ap-northeast-1:123456789012:execution:hanko-example:dup", "Name": "dup"},
+        "title": "Delivered twice",
+        "approvers": ["alice@example.com"],
+        "requestedBy": "bob@example.com"
+    });
+    stack.send_intake(&message).await.unwrap();
+    stack.send_intake(&message).await.unwrap();
+    let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
+    stack.wait_for_request("dup", &alice).await.unwrap();
+    // Let the poller take the second copy too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let attrs = stack
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&stack.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            )
+            .send()
+            .await
+            .unwrap();
+        let left: i64 = attrs
+            .attributes()
+            .map(|a| a.values().map(|v| v.parse::<i64>().unwrap_or(0)).sum())
+            .unwrap_or(0);
+        if left == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "queue never drained");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let (_, page) = stack.get("/api/approvals?status=all", &alice).await.unwrap();
+    let same: Vec<&Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["executionName"] == "dup")
+        .collect();
+    assert_eq!(same.len(), 1, "{page}");
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_approvals_by_different_approvers_make_one_decision_and_one_callback() {
+    let stack = Stack::start().await.expect("stack");
+    let exec = stack
+        .start_execution(
+            "deploy-race",
+            example_input("Race to approve", json!(["group:approvers"]), 1),
+        )
+        .await
+        .unwrap();
+    let mut tokens = Vec::new();
+    for i in 1..=20 {
+        tokens.push(
+            stack
+                .login(&format!("approver{i:02}@example.com"), APPROVER_PASSWORD)
+                .await
+                .unwrap(),
+        );
+    }
+    let id = stack.wait_for_request("deploy-race", &tokens[0]).await.unwrap();
+    let stack = std::sync::Arc::new(stack);
+    let mut handles = Vec::new();
+    for token in tokens {
+        let (stack, id) = (stack.clone(), id.clone());
+        handles.push(tokio::spawn(async move {
+            stack
+                .decide(&id, &token, json!({"decision": "approve"}))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        let (status, body) = h.await.unwrap();
+        match status {
+            200 => ok += 1,
+            409 => assert_eq!(body["error"]["code"], "already_decided", "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let run = stack.wait_for_end(&exec).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Succeeded);
+    assert_eq!(run.task_results, 1, "exactly one callback: {run:?}");
+    let stack = std::sync::Arc::into_inner(stack).expect("all tasks done");
+    stack.stop().await.unwrap();
+}

@@ -1,1 +1,371 @@
+//! The end-to-end harness: a real moto server (local AWS) with Step Functions execution
+//! switched on, the intake queue and the example state machine from `infra/`, and a real
+//! `hanko serve` on a free port. Every test stops what it started.
 
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use clap::Parser;
+use hanko::config::ServeArgs;
+use hanko::serve::Running;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+/// The workspace root (tests/ is one level down).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// `moto_server` from the project's venv (made by scripts/setup.sh), or `HANKO_MOTO_SERVER`.
+pub fn moto_server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("HANKO_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    root().join(".venv/bin/moto_server")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A moto server on 127.0.0.1; killed when dropped.
+pub struct Moto {
+    pub endpoint: String,
+    pub sdk: SdkConfig,
+    _child: Child,
+}
+
+impl Moto {
+    pub async fn start() -> anyhow::Result<Self> {
+        let bin = moto_server_bin();
+        if !bin.exists() {
+            bail!(
+                "{} is missing: run scripts/setup.sh (or set HANKO_MOTO_SERVER)",
+                bin.display()
+            );
+        }
+        let port = free_port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if http
+                .get(format!("{endpoint}/moto-api/"))
+                .send()
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("moto did not start on {endpoint}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Must come before any state machine is created.
+        http.post(format!("{endpoint}/moto-api/config"))
+            .json(&json!({"stepfunctions": {"execute_state_machine": true}}))
+            .send()
+            .await?
+            .error_for_status()?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(aws_config::Region::new("ap-northeast-1"))
+            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+                "test", "test", None, None, "moto",
+            ))
+            .load()
+            .await;
+        Ok(Self {
+            endpoint,
+            sdk,
+            _child: child,
+        })
+    }
+}
+
+/// Password of the generated `approverNN@example.com` users.
+pub const APPROVER_PASSWORD: &str = "many-approvers";
+
+/// Users: those of infra/dev-users.json, plus approver01..20@example.com in group `approvers`.
+fn write_users_file(dir: &Path) -> anyhow::Result<PathBuf> {
+    let base: Value = serde_json::from_str(&std::fs::read_to_string(
+        root().join("infra/dev-users.json"),
+    )?)?;
+    let mut users = base["users"].as_array().cloned().unwrap_or_default();
+    let hash = hanko::auth::dev::hash_password(APPROVER_PASSWORD)?;
+    for i in 1..=20 {
+        users.push(json!({
+            "email": format!("approver{i:02}@example.com"),
+            "name": format!("Approver {i}"),
+            "groups": ["approvers"],
+            "passwordHash": hash,
+        }));
+    }
+    let path = dir.join("users.json");
+    std::fs::write(&path, serde_json::to_vec(&json!({"users": users}))?)?;
+    Ok(path)
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+/// moto + intake queue + example state machine + `hanko serve`.
+pub struct Stack {
+    pub moto: Moto,
+    pub hanko: Option<Running>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub state_machine_arn: String,
+    pub data: tempfile::TempDir,
+}
+
+impl Stack {
+    pub async fn start() -> anyhow::Result<Self> {
+        let moto = Moto::start().await?;
+        let sqs = aws_sdk_sqs::Client::new(&moto.sdk);
+        let sfn = aws_sdk_sfn::Client::new(&moto.sdk);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("hanko-intake")
+            .send()
+            .await?
+            .queue_url()
+            .context("queue url")?
+            .to_string();
+        let asl = std::fs::read_to_string(root().join("infra/example-state-machine.asl.json"))?
+            .replace("${IntakeQueueUrl}", &queue_url);
+        let state_machine_arn = sfn
+            .create_state_machine()
+            .name("hanko-example")
+            .definition(asl)
+            .role_arn("arn:aws:iam::123456789012:role/hanko-example")
+            .send()
+            .await?
+            .state_machine_arn()
+            .to_string();
+        let data = tempfile::tempdir()?;
+        let users = write_users_file(data.path())?;
+        let args = Cli::try_parse_from([
+            "hanko",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.path().to_str().context("utf-8 temp path")?,
+            "--dev-users",
+            users.to_str().context("utf-8 temp path")?,
+            "--intake-queue-url",
+            &queue_url,
+            "--intake-wait-seconds",
+            "1",
+            "--sweep-interval-seconds",
+            "1",
+            "--aws-endpoint-url",
+            &moto.endpoint,
+        ])?
+        .args;
+        let running = hanko::serve::start(args, Some(moto.sdk.clone())).await?;
+        let base = format!("http://{}", running.addr);
+        Ok(Self {
+            moto,
+            hanko: Some(running),
+            base,
+            http: reqwest::Client::new(),
+            sfn,
+            sqs,
+            queue_url,
+            state_machine_arn,
+            data,
+        })
+    }
+
+    /// Stops `hanko serve`; moto stops when the stack is dropped.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(h) = self.hanko.take() {
+            h.stop().await?;
+        }
+        Ok(())
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.data.path().join("outbox")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let r = self
+            .http
+            .post(format!("{}/api/dev/login", self.base))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("login {email}: {} {}", r.status(), r.text().await?);
+        }
+        let v: Value = r.json().await?;
+        Ok(v["token"].as_str().context("token")?.to_string())
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<(u16, Value)> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    pub async fn decide(&self, id: &str, token: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        let r = self
+            .http
+            .post(format!("{}/api/approvals/{id}/decision", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    pub async fn start_execution(&self, name: &str, input: Value) -> anyhow::Result<String> {
+        Ok(self
+            .sfn
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await?
+            .execution_arn()
+            .to_string())
+    }
+
+    /// Waits until the request of `execution_name` shows up in the api; returns its id.
+    pub async fn wait_for_request(&self, execution_name: &str, token: &str) -> anyhow::Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, page) = self.get("/api/approvals?status=all&limit=200", token).await?;
+            if let Some(item) = page["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|i| i["executionName"] == execution_name)
+            {
+                return Ok(item["id"].as_str().context("id")?.to_string());
+            }
+            if Instant::now() > deadline {
+                bail!("no request appeared for execution {execution_name}: {page}");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Waits until the execution is no longer running.
+    pub async fn wait_for_end(&self, execution_arn: &str) -> anyhow::Result<Execution> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let d = self
+                .sfn
+                .describe_execution()
+                .execution_arn(execution_arn)
+                .send()
+                .await?;
+            if d.status() != &ExecutionStatus::Running {
+                let history = self
+                    .sfn
+                    .get_execution_history()
+                    .execution_arn(execution_arn)
+                    .max_results(1000)
+                    .send()
+                    .await?;
+                let events = history.events();
+                let entered = events
+                    .iter()
+                    .filter_map(|e| e.state_entered_event_details())
+                    .map(|d| d.name().to_string())
+                    .collect();
+                let task_results = events
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e.r#type(),
+                            HistoryEventType::TaskSucceeded | HistoryEventType::TaskFailed
+                        )
+                    })
+                    .count();
+                return Ok(Execution {
+                    status: d.status().clone(),
+                    output: d.output().map(|o| serde_json::from_str(o).unwrap_or(Value::Null)),
+                    error: d.error().map(str::to_string),
+                    cause: d.cause().map(str::to_string),
+                    states_entered: entered,
+                    task_results,
+                });
+            }
+            if Instant::now() > deadline {
+                bail!("execution {execution_arn} still running");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Sends a raw message to the intake queue, as a state machine would.
+    pub async fn send_intake(&self, body: &Value) -> anyhow::Result<()> {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body.to_string())
+            .send()
+            .await?;
+        Ok(())
+    }
+}
+
+/// How an execution ended.
+#[derive(Debug)]
+pub struct Execution {
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub states_entered: Vec<String>,
+    /// TaskSucceeded + TaskFailed events: callbacks Step Functions accepted.
+    pub task_results: usize,
+}
+
+/// The input of the example state machine.
+pub fn example_input(title: &str, approvers: Value, required: u32) -> Value {
+    json!({
+        "title": title,
+        "description": "Release notes: fixes checkout rounding. <b>bold?</b>",
+        "details": {"service": "shop-api", "version": "1.4.2", "note": "<img src=x onerror=alert(1)>"},
+        "approvers": approvers,
+        "requiredApprovals": required,
+        "requestedBy": "bob@example.com",
+        "timeoutSeconds": 3600
+    })
+}
