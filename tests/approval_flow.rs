@@ -21,10 +21,22 @@ async fn an_approved_execution_resumes_on_the_approved_branch_with_a_verifiable_
         .await
         .unwrap();
     let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
-    let id = stack.wait_for_request("deploy-approve", &alice).await.unwrap();
+    let id = stack
+        .wait_for_request("deploy-approve", &alice)
+        .await
+        .unwrap();
 
-    let (_, inbox) = stack.get("/api/approvals?status=pending&mine=true", &alice).await.unwrap();
-    assert!(inbox["items"].as_array().unwrap().iter().any(|i| i["id"] == id.as_str()));
+    let (_, inbox) = stack
+        .get("/api/approvals?status=pending&mine=true", &alice)
+        .await
+        .unwrap();
+    assert!(
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id.as_str())
+    );
 
     let mallory = stack.login(MALLORY.0, MALLORY.1).await.unwrap();
     let (status, body) = stack
@@ -34,7 +46,11 @@ async fn an_approved_execution_resumes_on_the_approved_branch_with_a_verifiable_
     assert_eq!(status, 403, "{body}");
 
     let (status, body) = stack
-        .decide(&id, &alice, json!({"decision": "approve", "comment": "Go ahead"}))
+        .decide(
+            &id,
+            &alice,
+            json!({"decision": "approve", "comment": "Go ahead"}),
+        )
         .await
         .unwrap();
     assert_eq!(status, 200, "{body}");
@@ -42,7 +58,10 @@ async fn an_approved_execution_resumes_on_the_approved_branch_with_a_verifiable_
 
     let run = stack.wait_for_end(&exec).await.unwrap();
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
-    assert!(run.states_entered.contains(&"Approved".to_string()), "{run:?}");
+    assert!(
+        run.states_entered.contains(&"Approved".to_string()),
+        "{run:?}"
+    );
     assert!(!run.states_entered.contains(&"Rejected".to_string()));
     assert_eq!(run.task_results, 1);
 
@@ -59,7 +78,10 @@ async fn an_approved_execution_resumes_on_the_approved_branch_with_a_verifiable_
         .json()
         .await
         .unwrap();
-    let kid = jsonwebtoken::decode_header(&output.signature).unwrap().kid.unwrap();
+    let kid = jsonwebtoken::decode_header(&output.signature)
+        .unwrap()
+        .kid
+        .unwrap();
     let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     v.required_spec_claims.clear();
@@ -87,19 +109,30 @@ async fn a_rejected_execution_resumes_on_the_rejected_branch() {
     let exec = stack
         .start_execution(
             "deploy-reject",
-            example_input("Deploy during the sale", json!(["group:release-managers"]), 1),
+            example_input(
+                "Deploy during the sale",
+                json!(["group:release-managers"]),
+                1,
+            ),
         )
         .await
         .unwrap();
     let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
-    let id = stack.wait_for_request("deploy-reject", &alice).await.unwrap();
+    let id = stack
+        .wait_for_request("deploy-reject", &alice)
+        .await
+        .unwrap();
     let (status, body) = stack
         .decide(&id, &alice, json!({"decision": "reject"}))
         .await
         .unwrap();
     assert_eq!(status, 422, "a rejection needs a comment: {body}");
     let (status, body) = stack
-        .decide(&id, &alice, json!({"decision": "reject", "comment": "Not during the sale"}))
+        .decide(
+            &id,
+            &alice,
+            json!({"decision": "reject", "comment": "Not during the sale"}),
+        )
         .await
         .unwrap();
     assert_eq!(status, 200, "{body}");
@@ -107,7 +140,10 @@ async fn a_rejected_execution_resumes_on_the_rejected_branch() {
 
     let run = stack.wait_for_end(&exec).await.unwrap();
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
-    assert!(run.states_entered.contains(&"Rejected".to_string()), "{run:?}");
+    assert!(
+        run.states_entered.contains(&"Rejected".to_string()),
+        "{run:?}"
+    );
     assert!(!run.states_entered.contains(&"Approved".to_string()));
     let output = run.output.unwrap();
     assert_eq!(output["rejection"]["Error"], "Hanko.Rejected");
@@ -171,7 +207,10 @@ async fn a_task_token_delivered_twice_makes_one_request() {
         assert!(std::time::Instant::now() < deadline, "queue never drained");
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
-    let (_, page) = stack.get("/api/approvals?status=all", &alice).await.unwrap();
+    let (_, page) = stack
+        .get("/api/approvals?status=all", &alice)
+        .await
+        .unwrap();
     let same: Vec<&Value> = page["items"]
         .as_array()
         .unwrap()
@@ -201,7 +240,10 @@ async fn twenty_concurrent_approvals_by_different_approvers_make_one_decision_an
                 .unwrap(),
         );
     }
-    let id = stack.wait_for_request("deploy-race", &tokens[0]).await.unwrap();
+    let id = stack
+        .wait_for_request("deploy-race", &tokens[0])
+        .await
+        .unwrap();
     let stack = std::sync::Arc::new(stack);
     let mut handles = Vec::new();
     for token in tokens {

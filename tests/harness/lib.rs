@@ -265,10 +265,16 @@ impl Stack {
     }
 
     /// Waits until the request of `execution_name` shows up in the api; returns its id.
-    pub async fn wait_for_request(&self, execution_name: &str, token: &str) -> anyhow::Result<String> {
+    pub async fn wait_for_request(
+        &self,
+        execution_name: &str,
+        token: &str,
+    ) -> anyhow::Result<String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (_, page) = self.get("/api/approvals?status=all&limit=200", token).await?;
+            let (_, page) = self
+                .get("/api/approvals?status=all&limit=200", token)
+                .await?;
             if let Some(item) = page["items"]
                 .as_array()
                 .into_iter()
@@ -319,7 +325,9 @@ impl Stack {
                     .count();
                 return Ok(Execution {
                     status: d.status().clone(),
-                    output: d.output().map(|o| serde_json::from_str(o).unwrap_or(Value::Null)),
+                    output: d
+                        .output()
+                        .map(|o| serde_json::from_str(o).unwrap_or(Value::Null)),
                     error: d.error().map(str::to_string),
                     cause: d.cause().map(str::to_string),
                     states_entered: entered,

@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the api (and the console), poll the intake queue, expire and retry.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Read a password from standard input and print its argon2id hash, for a dev users file.
     HashPassword,
 }
@@ -64,7 +64,7 @@ fn main() -> ExitCode {
         match Cli::parse().command {
             Command::Serve(args) => {
                 init_logs(args.log_format);
-                runtime.block_on(serve(args))
+                runtime.block_on(serve(*args))
             }
             Command::HashPassword => hash_password(),
         }

@@ -66,7 +66,11 @@ async fn a_login_body_that_is_not_json_is_422_and_without_content_type_415() {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from("{not json"))
         .unwrap();
-    assert_error(&t.send(req).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_json");
+    assert_error(
+        &t.send(req).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_json",
+    );
     let req = Request::post("/api/dev/login")
         .body(Body::from("{}"))
         .unwrap();
@@ -102,11 +106,19 @@ async fn the_inbox_lists_only_what_i_may_still_vote_on_newest_first() {
     let a = t.seed("tok-a", json!({"title": "first"})).await;
     let b = t.seed("tok-b", json!({"title": "second"})).await;
     let _not_mine = t
-        .seed("tok-c", json!({"approvers": ["carol@example.com"], "title": "carol only"}))
+        .seed(
+            "tok-c",
+            json!({"approvers": ["carol@example.com"], "title": "carol only"}),
+        )
         .await;
     let alice = t.login("alice@example.com").await;
     let r = t
-        .call("GET", "/api/approvals?status=pending&mine=true", Some(&alice), None)
+        .call(
+            "GET",
+            "/api/approvals?status=pending&mine=true",
+            Some(&alice),
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let ids: Vec<&str> = r.body["items"]
@@ -120,7 +132,9 @@ async fn the_inbox_lists_only_what_i_may_still_vote_on_newest_first() {
 
     // Bob asked for these: they are not his to approve, although he is in the group.
     let bob = t.login("bob@example.com").await;
-    let r = t.call("GET", "/api/approvals?mine=true", Some(&bob), None).await;
+    let r = t
+        .call("GET", "/api/approvals?mine=true", Some(&bob), None)
+        .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
 }
 
@@ -175,7 +189,10 @@ async fn a_request_shows_everything_needed_to_decide_but_never_its_task_token() 
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["title"], "Deploy shop-api v1.4.2 to production");
-    assert_eq!(r.body["details"], json!({"service": "shop-api", "version": "1.4.2"}));
+    assert_eq!(
+        r.body["details"],
+        json!({"service": "shop-api", "version": "1.4.2"})
+    );
     assert_eq!(r.body["status"], "pending");
     assert_eq!(r.body["region"], "ap-northeast-1");
     assert_eq!(r.body["stateMachineName"], "deploy");
@@ -192,14 +209,21 @@ async fn a_request_shows_everything_needed_to_decide_but_never_its_task_token() 
     let r = t
         .call("GET", &format!("/api/approvals/{id}"), Some(&mallory), None)
         .await;
-    assert_eq!(r.body["viewer"], json!({"canVote": false, "reason": "not_an_approver"}));
+    assert_eq!(
+        r.body["viewer"],
+        json!({"canVote": false, "reason": "not_an_approver"})
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_or_malformed_id_is_404() {
     let t = test_app();
     let alice = t.login("alice@example.com").await;
-    for id in ["0190e4b2-7c1e-7000-8000-000000000000", "nope", "..%2F..%2Fetc"] {
+    for id in [
+        "0190e4b2-7c1e-7000-8000-000000000000",
+        "nope",
+        "..%2F..%2Fetc",
+    ] {
         let r = t
             .call("GET", &format!("/api/approvals/{id}"), Some(&alice), None)
             .await;
@@ -334,7 +358,11 @@ async fn a_malformed_or_oversized_decision_body_is_refused() {
     let id = t.seed("tok-body", json!({})).await;
     let alice = t.login("alice@example.com").await;
     let uri = format!("/api/approvals/{id}/decision");
-    for body in [json!({"decision": "maybe"}), json!({}), json!({"decision": "approve", "extra": 1})] {
+    for body in [
+        json!({"decision": "maybe"}),
+        json!({}),
+        json!({"decision": "approve", "extra": 1}),
+    ] {
         let r = t.call("POST", &uri, Some(&alice), Some(body)).await;
         assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
     }
@@ -352,7 +380,8 @@ async fn someone_who_is_not_an_approver_or_who_asked_gets_403() {
     let body = json!({"decision": "approve"});
     let mallory = t.login("mallory@example.com").await;
     assert_error(
-        &t.call("POST", &uri, Some(&mallory), Some(body.clone())).await,
+        &t.call("POST", &uri, Some(&mallory), Some(body.clone()))
+            .await,
         StatusCode::FORBIDDEN,
         "not_an_approver",
     );
@@ -373,18 +402,34 @@ async fn a_second_vote_is_409_and_a_quorum_of_two_needs_two_people() {
     let alice = t.login("alice@example.com").await;
     let carol = t.login("carol@example.com").await;
     let r = t
-        .call("POST", &uri, Some(&alice), Some(json!({"decision": "approve"})))
+        .call(
+            "POST",
+            &uri,
+            Some(&alice),
+            Some(json!({"decision": "approve"})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "pending");
     assert!(t.callbacks().is_empty());
     assert_error(
-        &t.call("POST", &uri, Some(&alice), Some(json!({"decision": "approve"}))).await,
+        &t.call(
+            "POST",
+            &uri,
+            Some(&alice),
+            Some(json!({"decision": "approve"})),
+        )
+        .await,
         StatusCode::CONFLICT,
         "already_voted",
     );
     let r = t
-        .call("POST", &uri, Some(&carol), Some(json!({"decision": "approve"})))
+        .call(
+            "POST",
+            &uri,
+            Some(&carol),
+            Some(json!({"decision": "approve"})),
+        )
         .await;
     assert_eq!(r.body["status"], "approved");
     assert_eq!(t.callbacks().len(), 1);
@@ -397,10 +442,21 @@ async fn a_decided_request_is_409_for_the_other_approvers() {
     let uri = format!("/api/approvals/{id}/decision");
     let alice = t.login("alice@example.com").await;
     let carol = t.login("carol@example.com").await;
-    t.call("POST", &uri, Some(&alice), Some(json!({"decision": "approve"})))
-        .await;
+    t.call(
+        "POST",
+        &uri,
+        Some(&alice),
+        Some(json!({"decision": "approve"})),
+    )
+    .await;
     assert_error(
-        &t.call("POST", &uri, Some(&carol), Some(json!({"decision": "reject", "comment": "late"}))).await,
+        &t.call(
+            "POST",
+            &uri,
+            Some(&carol),
+            Some(json!({"decision": "reject", "comment": "late"})),
+        )
+        .await,
         StatusCode::CONFLICT,
         "already_decided",
     );
@@ -409,23 +465,37 @@ async fn a_decided_request_is_409_for_the_other_approvers() {
 
 #[tokio::test]
 async fn an_expired_request_is_410_and_the_sweeper_tells_the_workflow() {
-    use hanko::store::Store;
     let t = test_app();
     let id = t.seed("tok-expired", json!({"timeoutSeconds": 60})).await;
     // A request whose deadline has passed, as time would make it.
     let mut req = t.hanko.store.get(&id).await.unwrap().unwrap().request;
     req.expires_at = chrono::Utc::now() - chrono::Duration::seconds(1);
     let expired = "0190e4b2-7c1e-7000-8000-0000000000aa";
-    t.hanko.store.insert(expired, "tok-expired-2", &req).await.unwrap();
+    t.hanko
+        .store
+        .insert(expired, "tok-expired-2", &req)
+        .await
+        .unwrap();
     let alice = t.login("alice@example.com").await;
     let r = t
-        .call("GET", &format!("/api/approvals/{expired}"), Some(&alice), None)
+        .call(
+            "GET",
+            &format!("/api/approvals/{expired}"),
+            Some(&alice),
+            None,
+        )
         .await;
     assert_eq!(r.body["status"], "expired");
     assert_eq!(r.body["viewer"]["reason"], "expired");
     let uri = format!("/api/approvals/{expired}/decision");
     assert_error(
-        &t.call("POST", &uri, Some(&alice), Some(json!({"decision": "approve"}))).await,
+        &t.call(
+            "POST",
+            &uri,
+            Some(&alice),
+            Some(json!({"decision": "approve"})),
+        )
+        .await,
         StatusCode::GONE,
         "expired",
     );
@@ -460,7 +530,12 @@ async fn when_the_workflow_no_longer_waits_the_vote_is_410_and_the_request_close
         .await;
     assert_eq!(r.body["status"], "closed");
     assert_eq!(r.body["decision"]["delivery"], "task_gone");
-    assert!(r.body["closedReason"].as_str().unwrap().contains("InvalidToken"));
+    assert!(
+        r.body["closedReason"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidToken")
+    );
 }
 
 #[tokio::test]
@@ -526,7 +601,10 @@ async fn the_same_task_token_twice_makes_one_request() {
         .intake(&common::intake_message("tok-dup", json!({})))
         .await
         .unwrap();
-    assert_eq!(again, hanko::service::IntakeOutcome::Duplicate { id: first });
+    assert_eq!(
+        again,
+        hanko::service::IntakeOutcome::Duplicate { id: first }
+    );
 }
 
 #[tokio::test]
@@ -552,7 +630,12 @@ async fn an_invalid_intake_message_fails_the_task_with_hanko_invalid_request() {
 #[tokio::test]
 async fn twenty_concurrent_approvals_make_one_decision() {
     let t = std::sync::Arc::new(test_app());
-    let id = t.seed("tok-race", json!({"approvers": ["group:release-managers"], "requestedBy": "someone@example.com"})).await;
+    let id = t
+        .seed(
+            "tok-race",
+            json!({"approvers": ["group:release-managers"], "requestedBy": "someone@example.com"}),
+        )
+        .await;
     let mut tokens = Vec::new();
     for email in ["alice@example.com", "bob@example.com", "carol@example.com"] {
         tokens.push(t.login(email).await);
@@ -563,9 +646,14 @@ async fn twenty_concurrent_approvals_make_one_decision() {
         let token = tokens[i % 3].clone();
         let uri = format!("/api/approvals/{id}/decision");
         handles.push(tokio::spawn(async move {
-            t.call("POST", &uri, Some(&token), Some(json!({"decision": "approve"})))
-                .await
-                .status
+            t.call(
+                "POST",
+                &uri,
+                Some(&token),
+                Some(json!({"decision": "approve"})),
+            )
+            .await
+            .status
         }));
     }
     let mut ok = 0;

@@ -8,8 +8,11 @@ use hanko::store::Callback;
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap()
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 async fn via_lambda(t: &common::TestApp, name: &str) -> common::Resp {
@@ -38,7 +41,9 @@ async fn a_function_url_decision_without_a_token_is_401() {
 async fn a_direct_invoke_stores_the_request_once() {
     let t = test_app();
     let event: Value = serde_json::from_str(&fixture("invoke-intake.json")).unwrap();
-    let first = hanko::intake::handle_invoke(&t.hanko, event.clone()).await.unwrap();
+    let first = hanko::intake::handle_invoke(&t.hanko, event.clone())
+        .await
+        .unwrap();
     assert_eq!(first["status"], "created");
     let again = hanko::intake::handle_invoke(&t.hanko, event).await.unwrap();
     assert_eq!(again["status"], "duplicate");
@@ -62,8 +67,12 @@ async fn an_sqs_batch_with_one_invalid_message_reports_no_retries_and_fails_that
     let sent = t.callbacks();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, "sqs-fixture-token-2");
-    assert!(matches!(&sent[0].1, Callback::Failure { error, .. } if error == "Hanko.InvalidRequest"));
+    assert!(
+        matches!(&sent[0].1, Callback::Failure { error, .. } if error == "Hanko.InvalidRequest")
+    );
     let alice = t.login("alice@example.com").await;
-    let r = t.call("GET", "/api/approvals?mine=true", Some(&alice), None).await;
+    let r = t
+        .call("GET", "/api/approvals?mine=true", Some(&alice), None)
+        .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
 }

@@ -43,7 +43,10 @@ impl Workflow for RecordingWorkflow {
         let answer = *self.answer.lock().unwrap();
         match answer {
             Answer::Accept => {
-                self.sent.lock().unwrap().push((token.to_string(), cb.clone()));
+                self.sent
+                    .lock()
+                    .unwrap()
+                    .push((token.to_string(), cb.clone()));
                 Ok(())
             }
             Answer::Gone => Err(CallbackError::TaskGone("InvalidToken".into())),
@@ -61,7 +64,9 @@ pub struct TestApp {
 
 fn users() -> Vec<DevUser> {
     static HASH: OnceLock<String> = OnceLock::new();
-    let hash = HASH.get_or_init(|| hash_password(PASSWORD).unwrap()).clone();
+    let hash = HASH
+        .get_or_init(|| hash_password(PASSWORD).unwrap())
+        .clone();
     let user = |email: &str, name: &str, groups: &[&str]| DevUser {
         email: email.into(),
         name: name.into(),
@@ -70,7 +75,11 @@ fn users() -> Vec<DevUser> {
     };
     vec![
         user("alice@example.com", "Alice", &["release-managers"]),
-        user("bob@example.com", "Bob", &["developers", "release-managers"]),
+        user(
+            "bob@example.com",
+            "Bob",
+            &["developers", "release-managers"],
+        ),
         user("carol@example.com", "Carol", &["release-managers"]),
         user("mallory@example.com", "Mallory", &["developers"]),
     ]
@@ -143,7 +152,12 @@ pub struct Resp {
 impl TestApp {
     /// Creates a request through the intake, as a workflow would; returns its id.
     pub async fn seed(&self, token: &str, overrides: Value) -> String {
-        match self.hanko.intake(&intake_message(token, overrides)).await.unwrap() {
+        match self
+            .hanko
+            .intake(&intake_message(token, overrides))
+            .await
+            .unwrap()
+        {
             hanko::service::IntakeOutcome::Created { id } => id,
             other => panic!("seed failed: {other:?}"),
         }
@@ -212,7 +226,9 @@ pub fn assert_error(r: &Resp, status: StatusCode, code: &str) {
     assert_eq!(r.status, status, "body: {}", r.text);
     assert_eq!(r.body["error"]["code"], code, "body: {}", r.text);
     assert!(
-        r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "no message: {}",
         r.text
     );

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs the whole local stack: moto (local AWS) with the intake queue, the example state
+# machine and three waiting executions, and `hanko serve` with the dev login and the file
+# outbox. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+MOTO_PORT="${HANKO_MOTO_PORT:-5005}"
+HANKO_PORT="${HANKO_PORT:-8080}"
+DATA_DIR="${HANKO_DATA_DIR:-.local/hanko}"
+mkdir -p .local "$DATA_DIR"
+
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+export AWS_REGION="${AWS_REGION:-ap-northeast-1}"
+export AWS_DEFAULT_REGION="$AWS_REGION"
+export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
+
+echo "Building hanko..."
+cargo build --quiet -p hanko
+
+CONSOLE_ARGS=()
+if [ -x scripts/build-console.sh ]; then
+  scripts/build-console.sh
+fi
+if [ -f dist/index.html ]; then
+  CONSOLE_ARGS=(--console-dir dist)
+fi
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "Stopped."
+}
+trap cleanup EXIT INT TERM
+
+.venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" > .local/moto.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fs "${AWS_ENDPOINT_URL}/moto-api/" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+seed="$(.venv/bin/python scripts/seed-local.py)"
+QUEUE_URL="$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["queueUrl"])' "$seed")"
+
+target/debug/hanko serve \
+  --listen "127.0.0.1:${HANKO_PORT}" \
+  --data-dir "$DATA_DIR" \
+  --dev-users infra/dev-users.json \
+  --intake-queue-url "$QUEUE_URL" \
+  --intake-wait-seconds 5 \
+  "${CONSOLE_ARGS[@]}" &
+pids+=($!)
+
+cat <<MSG
+
+  Hanko:   http://127.0.0.1:${HANKO_PORT}/
+  Outbox:  ${DATA_DIR}/outbox  (one .eml per notification)
+  Local AWS (moto): ${AWS_ENDPOINT_URL}   intake queue: ${QUEUE_URL}
+
+  Dev users (password):
+    alice@example.com   (alice-approves)    approver: release-managers, finance
+    carol@example.com   (carol-approves)    approver: release-managers, legal
+    bob@example.com     (bob-requests)      the requester
+    mallory@example.com (mallory-watches)   not an approver
+
+  Ctrl-C stops everything.
+
+MSG
+wait "${pids[@]}"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what Hanko's local stack and tests need, skipping what is already there:
+# the Rust components, and a Python venv (.venv) with moto[server] as the local AWS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_VERSION="5.2.5"
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo is missing; install Rust with rustup first" >&2
+  exit 1
+fi
+if command -v rustup >/dev/null; then
+  for c in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+  done
+fi
+
+if [ -x .venv/bin/moto_server ] && .venv/bin/python -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+  echo "setup: moto $MOTO_VERSION already in .venv"
+else
+  echo "setup: creating .venv with moto[server]==$MOTO_VERSION"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
