@@ -40,10 +40,16 @@ trap cleanup EXIT INT TERM
 
 .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" > .local/moto.log 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  curl -fs "${AWS_ENDPOINT_URL}/moto-api/" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+.venv/bin/python - "$AWS_ENDPOINT_URL" <<'PY'
+import sys, time, urllib.request
+for _ in range(150):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=2)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit("moto did not start; see .local/moto.log")
+PY
 
 seed="$(.venv/bin/python scripts/seed-local.py)"
 QUEUE_URL="$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["queueUrl"])' "$seed")"

@@ -75,6 +75,9 @@ pub enum VoteError {
     /// The decision was recorded but Step Functions no longer knows the task.
     #[error("the workflow no longer waits for this request ({0})")]
     WorkflowGone(String),
+    /// Other votes kept changing the request; nothing was recorded.
+    #[error("the request is busy")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("signing the decision: {0}")]
@@ -171,6 +174,7 @@ impl Hanko {
     ) -> Result<StoredRequest, VoteError> {
         // A racing vote changes the version; read again and re-check the rules.
         let mut decided = false;
+        let mut written = false;
         for _ in 0..20 {
             let now = Utc::now();
             let req = self.store.get(id).await?.ok_or(VoteError::NotFound)?;
@@ -197,7 +201,7 @@ impl Hanko {
                 Some(outcome) => Some(self.decide(&req, &votes, outcome, now)?),
             };
             decided = decision.is_some();
-            let written = self
+            written = self
                 .store
                 .record_vote(VoteWrite {
                     id,
@@ -209,6 +213,9 @@ impl Hanko {
             if written {
                 break;
             }
+        }
+        if !written {
+            return Err(VoteError::Busy);
         }
         if decided {
             match self.deliver(id).await? {
