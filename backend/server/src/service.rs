@@ -341,9 +341,10 @@ impl Hanko {
                 .await?;
             if closed {
                 tracing::info!(request_id = %id, "request expired");
+                self.deliver(&id).await?;
             }
         }
-        for id in self.store.due_deliveries(now, 100).await? {
+        for id in self.store.due_deliveries(Utc::now(), 100).await? {
             self.deliver(&id).await?;
         }
         Ok(())
