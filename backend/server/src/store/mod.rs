@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
 
+#[cfg(test)]
+mod conformance;
 pub mod sqlite;
 
 /// What Hanko owes the workflow: one `SendTaskSuccess` or one `SendTaskFailure`.

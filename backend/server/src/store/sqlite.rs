@@ -575,3 +575,36 @@ impl Store for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_sqlite_store_passes_the_store_conformance_suite() {
+        let store = SqliteStore::in_memory().unwrap();
+        crate::store::conformance::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_database_file_is_created_with_its_schema_and_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/hanko.db");
+        let store = SqliteStore::open(&path).unwrap();
+        crate::store::conformance::run_all(&store).await;
+        drop(store);
+        let again = SqliteStore::open(&path).unwrap();
+        let version: i64 = again
+            .with(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert!(
+            again
+                .get("0190e4b2-7c1e-7000-8000-000000000003")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
