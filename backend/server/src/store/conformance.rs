@@ -209,7 +209,12 @@ async fn lists_filter_by_status_and_by_who_may_vote(s: &dyn Store) {
 }
 
 async fn a_delivery_is_owed_until_recorded(s: &dyn Store) {
-    let due = s.due_deliveries(Utc::now(), 10).await.unwrap();
+    // A fresh decision is left to its voter's request for a while.
+    assert!(s.due_deliveries(Utc::now(), 10).await.unwrap().is_empty());
+    let due = s
+        .due_deliveries(Utc::now() + Duration::minutes(1), 10)
+        .await
+        .unwrap();
     assert_eq!(due, vec![id(3)]);
     let later = Utc::now() + Duration::minutes(5);
     s.record_delivery(&id(3), Delivery::Pending, Some("throttled"), Some(later))
@@ -225,6 +230,13 @@ async fn a_delivery_is_owed_until_recorded(s: &dyn Store) {
     assert_eq!(got.delivery, Some(Delivery::Delivered));
     assert_eq!(got.delivery_attempts, 2);
     assert!(s.pending_callback(&id(3)).await.unwrap().is_none());
+    // A late "task gone" from a duplicate attempt changes nothing.
+    s.record_delivery(&id(3), Delivery::TaskGone, Some("InvalidToken"), None)
+        .await
+        .unwrap();
+    let got = s.get(&id(3)).await.unwrap().unwrap();
+    assert_eq!(got.status, RequestStatus::Approved);
+    assert_eq!(got.delivery, Some(Delivery::Delivered));
 }
 
 async fn only_a_pending_request_can_be_closed(s: &dyn Store) {

@@ -64,6 +64,10 @@ CREATE TABLE votes (
 ) STRICT;
 "#];
 
+/// How long a fresh decision is left to the request that made it before the sweeper
+/// delivers it.
+const INLINE_DELIVERY_GRACE_MS: i64 = 30_000;
+
 const COLUMNS: &str = "id, status, body, version, outcome, decided_ms, signature, delivery, \
                        delivery_attempts, last_error, closed_reason";
 
@@ -451,13 +455,16 @@ impl Store for SqliteStore {
                     tx.execute(
                         "UPDATE requests SET version = version + 1, status = ?2, outcome = ?2, \
                          decided_ms = ?3, signature = ?4, callback = ?5, delivery = 'pending', \
-                         next_attempt_ms = ?3 WHERE id = ?1",
+                         next_attempt_ms = ?6 WHERE id = ?1",
                         params![
                             id,
                             outcome_str(d.outcome),
                             ms(d.decided_at),
                             d.signature,
                             serde_json::to_string(&cb)?,
+                            // The voter's request delivers at once; the sweeper steps in
+                            // only if that attempt never recorded an outcome.
+                            ms(d.decided_at) + INLINE_DELIVERY_GRACE_MS,
                         ],
                     )?;
                 }
@@ -530,12 +537,14 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let (id, error) = (id.to_string(), error.map(str::to_string));
         self.with(move |conn| {
-            conn.execute(
+            // Only a delivery still owed changes: a late answer to a duplicate attempt must
+            // not turn a delivered decision into a closed request.
+            let changed = conn.execute(
                 "UPDATE requests SET delivery = ?2, delivery_attempts = delivery_attempts + 1, \
-                 last_error = ?3, next_attempt_ms = ?4 WHERE id = ?1",
+                 last_error = ?3, next_attempt_ms = ?4 WHERE id = ?1 AND delivery = 'pending'",
                 params![id, delivery_str(result), error, retry_at.map(ms)],
             )?;
-            if result == Delivery::TaskGone {
+            if changed == 1 && result == Delivery::TaskGone {
                 // The workflow no longer waits: whatever was decided, the request is closed.
                 conn.execute(
                     "UPDATE requests SET status = CASE WHEN status = 'expired' THEN status ELSE 'closed' END, \
