@@ -1,0 +1,49 @@
+//! The app: the router, the page frame, and the session rules (a logged-out visit goes to
+//! the login page; a session that runs out mid-page does too, keeping the path).
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::header::Header;
+use crate::components::require_login::RequireLogin;
+use crate::routes::approvals::Approvals;
+use crate::routes::history::History;
+use crate::routes::inbox::Inbox;
+use crate::routes::login::Login;
+use crate::routes::not_found::NotFound;
+use crate::routes::request::RequestPage;
+use crate::{auth, clock};
+
+#[component]
+pub fn App() -> impl IntoView {
+    // A token past its expiry ends the session without waiting for the api's 401.
+    Effect::new(move |_| {
+        if let Some(s) = auth::session()
+            && clock::now() >= s.expires_at
+        {
+            auth::expire();
+        }
+    });
+
+    view! {
+        <Router>
+            <Header/>
+            <main id="main" tabindex="-1">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/login") view=Login/>
+                    <Route path=path!("/") view=|| view! { <RequireLogin><Inbox/></RequireLogin> }/>
+                    <Route
+                        path=path!("/approvals")
+                        view=|| view! { <RequireLogin><Approvals/></RequireLogin> }
+                    />
+                    <Route
+                        path=path!("/approvals/:id")
+                        view=|| view! { <RequireLogin><RequestPage/></RequireLogin> }
+                    />
+                    <Route path=path!("/history") view=|| view! { <RequireLogin><History/></RequireLogin> }/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

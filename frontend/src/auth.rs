@@ -1,0 +1,135 @@
+//! The login session: the bearer token in `sessionStorage` (gone when the tab closes), a
+//! reactive view of it, and the safe handling of the `next` path to return to after login.
+
+use hanko_api::LoginResponse;
+use leptos::prelude::*;
+use web_sys::Storage;
+
+const TOKEN_KEY: &str = "hanko.token";
+const EXPIRES_KEY: &str = "hanko.expiresAt";
+
+/// A logged-in session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub token: String,
+    /// Milliseconds since the epoch.
+    pub expires_at: f64,
+}
+
+thread_local! {
+    static SESSION: ArcRwSignal<Option<Session>> = ArcRwSignal::new(load());
+    static EXPIRED: ArcRwSignal<bool> = ArcRwSignal::new(false);
+}
+
+fn storage() -> Option<Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+fn load() -> Option<Session> {
+    let s = storage()?;
+    let token = s.get_item(TOKEN_KEY).ok().flatten()?;
+    let expires_at = s
+        .get_item(EXPIRES_KEY)
+        .ok()
+        .flatten()?
+        .parse::<f64>()
+        .ok()?;
+    (!token.is_empty() && expires_at > js_sys::Date::now()).then_some(Session { token, expires_at })
+}
+
+/// The current session (reactive).
+pub fn session() -> Option<Session> {
+    SESSION.with(|s| s.get())
+}
+
+/// Whether someone is logged in (reactive).
+pub fn logged_in() -> bool {
+    SESSION.with(|s| s.with(Option::is_some))
+}
+
+/// The bearer token, read without tracking.
+pub fn token() -> Option<String> {
+    SESSION.with(|s| s.with_untracked(|s| s.as_ref().map(|s| s.token.clone())))
+}
+
+/// Keeps a fresh login.
+pub fn store(login: &LoginResponse) {
+    let expires_at = login.expires_at.timestamp_millis() as f64;
+    if let Some(s) = storage() {
+        let _ = s.set_item(TOKEN_KEY, &login.token);
+        let _ = s.set_item(EXPIRES_KEY, &expires_at.to_string());
+    }
+    EXPIRED.with(|e| e.set(false));
+    SESSION.with(|s| {
+        s.set(Some(Session {
+            token: login.token.clone(),
+            expires_at,
+        }))
+    });
+}
+
+fn clear() {
+    if let Some(s) = storage() {
+        let _ = s.remove_item(TOKEN_KEY);
+        let _ = s.remove_item(EXPIRES_KEY);
+    }
+    SESSION.with(|s| s.set(None));
+}
+
+/// Logs out on purpose.
+pub fn logout() {
+    EXPIRED.with(|e| e.set(false));
+    clear();
+}
+
+/// Ends a session the server no longer accepts (a 401) or whose token ran out.
+pub fn expire() {
+    if SESSION.with(|s| s.with_untracked(Option::is_some)) {
+        EXPIRED.with(|e| e.set(true));
+        clear();
+    }
+}
+
+/// Whether the last session ended by itself rather than by logging out (reactive).
+pub fn ended_by_expiry() -> bool {
+    EXPIRED.with(|e| e.get())
+}
+
+/// Accepts a return path only when it stays on this site: it must be an absolute path
+/// ("/…", not "//host" or "/\host"), with no control characters, and must resolve to this
+/// origin. Anything else returns to the inbox.
+pub fn safe_next(next: Option<&str>) -> String {
+    let Some(next) = next else {
+        return "/".into();
+    };
+    let plain = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\')
+        && !next.starts_with("/login");
+    if !plain {
+        return "/".into();
+    }
+    let Some(origin) = web_sys::window().and_then(|w| w.location().origin().ok()) else {
+        return "/".into();
+    };
+    match web_sys::Url::new_with_base(next, &origin) {
+        Ok(url) if url.origin() == origin => {
+            format!("{}{}{}", url.pathname(), url.search(), url.hash())
+        }
+        _ => "/".into(),
+    }
+}
+
+/// The login page's address that returns to `next` afterwards.
+pub fn login_path(next: &str) -> String {
+    let next = safe_next(Some(next));
+    if next == "/" {
+        "/login".into()
+    } else {
+        format!(
+            "/login?next={}",
+            String::from(js_sys::encode_uri_component(&next))
+        )
+    }
+}

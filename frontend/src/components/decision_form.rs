@@ -1,0 +1,138 @@
+//! Approve or reject: a comment (required to reject), two buttons, the confirmation dialog,
+//! and the api's answer. A failed vote shows the api's words and leaves the form as it was;
+//! it never looks like a success.
+
+use hanko_api::{Approval, VoteChoice};
+use leptos::html::Textarea;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api;
+use crate::components::confirm_dialog::ConfirmDialog;
+use crate::i18n::t;
+
+/// Longest comment the form accepts (the api has its own limit too).
+const MAX_COMMENT: usize = 2000;
+
+#[component]
+pub fn DecisionForm(
+    /// The request's id.
+    id: String,
+    /// The request's title, restated in the confirmation.
+    title: String,
+    /// Gets the request as it is after a recorded vote.
+    on_decided: Callback<Approval>,
+    /// Loads the request again (offered when the vote was refused because it changed).
+    on_reload: Callback<()>,
+) -> impl IntoView {
+    let comment = RwSignal::new(String::new());
+    let choice = RwSignal::new(None::<VoteChoice>);
+    let sending = RwSignal::new(false);
+    let error = RwSignal::new(None::<api::ApiError>);
+    let comment_missing = RwSignal::new(false);
+    let textarea = NodeRef::<Textarea>::new();
+
+    let ask = move |c: VoteChoice| {
+        error.set(None);
+        if c == VoteChoice::Reject && comment.with_untracked(|s| s.trim().is_empty()) {
+            comment_missing.set(true);
+            if let Some(el) = textarea.get_untracked() {
+                let _ = el.focus();
+            }
+            return;
+        }
+        comment_missing.set(false);
+        choice.set(Some(c));
+    };
+
+    let id = StoredValue::new(id);
+    let send = Callback::new(move |c: VoteChoice| {
+        if sending.get_untracked() {
+            return;
+        }
+        sending.set(true);
+        let text = comment.get_untracked().trim().to_string();
+        let text = (!text.is_empty()).then_some(text);
+        let id = id.get_value();
+        spawn_local(async move {
+            let result = api::decide(&id, c, text).await;
+            sending.set(false);
+            choice.set(None);
+            match result {
+                Ok(approval) => on_decided.run(approval),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    });
+
+    view! {
+        <section class="card decision-form" aria-labelledby="decision-form-title">
+            <h2 id="decision-form-title">{move || t().your_decision}</h2>
+            <form on:submit=move |ev| {
+                ev.prevent_default();
+                ask(VoteChoice::Approve);
+            }>
+                <div class="field">
+                    <label for="decision-comment">{move || t().comment}</label>
+                    <textarea
+                        id="decision-comment"
+                        name="comment"
+                        rows="4"
+                        maxlength=MAX_COMMENT.to_string()
+                        node_ref=textarea
+                        aria-describedby="decision-comment-hint"
+                        aria-invalid=move || comment_missing.get().then_some("true")
+                        bind:value=comment
+                        on:input=move |_| comment_missing.set(false)
+                    ></textarea>
+                    <p class="hint" id="decision-comment-hint">{move || t().comment_hint}</p>
+                    <Show when=move || comment_missing.get()>
+                        <p class="field-error" id="comment-error" role="alert">
+                            {move || t().comment_required}
+                        </p>
+                    </Show>
+                </div>
+                <Show when=move || error.with(Option::is_some)>
+                    <div class="error-panel" id="decision-error" role="alert">
+                        <h3 class="error-title">{move || t().decision_failed}</h3>
+                        <p class="error-message">
+                            {move || error.get().map(|e| e.message()).unwrap_or_default()}
+                        </p>
+                        <Show when=move || {
+                            error.with(|e| e.as_ref().is_some_and(|e| e.changed_meanwhile()))
+                        }>
+                            <button
+                                type="button"
+                                id="decision-reload"
+                                class="button secondary"
+                                on:click=move |_| on_reload.run(())
+                            >
+                                {move || t().reload_request}
+                            </button>
+                        </Show>
+                    </div>
+                </Show>
+                <div class="decision-actions">
+                    <button
+                        type="button"
+                        id="reject-button"
+                        class="button danger"
+                        disabled=move || sending.get()
+                        on:click=move |_| ask(VoteChoice::Reject)
+                    >
+                        {move || t().reject}
+                    </button>
+                    <button
+                        type="submit"
+                        id="approve-button"
+                        class="button approve"
+                        disabled=move || sending.get()
+                    >
+                        {move || t().approve}
+                    </button>
+                </div>
+            </form>
+            <ConfirmDialog choice title comment sending on_confirm=send/>
+        </section>
+    }
+}

@@ -1,0 +1,74 @@
+//! The top bar: the Hanko mark, the main navigation, who is logged in, the language switch
+//! and logging out.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+use crate::components::lang_switch::LangSwitch;
+use crate::i18n::t;
+use crate::{api, auth};
+
+#[component]
+pub fn Header() -> impl IntoView {
+    view! {
+        <a class="skip-link" href="#main">{move || t().skip_to_content}</a>
+        <header class="site-header">
+            <div class="header-inner">
+                <A href="/" attr:class="brand">
+                    <span class="brand-mark" aria-hidden="true">"判"</span>
+                    <span class="brand-name">{move || t().app_name}</span>
+                </A>
+                <Show when=auth::logged_in>
+                    <MainNav/>
+                </Show>
+                <div class="header-tools">
+                    <LangSwitch/>
+                    <Show when=auth::logged_in>
+                        <UserMenu/>
+                    </Show>
+                </div>
+            </div>
+        </header>
+    }
+}
+
+#[component]
+fn MainNav() -> impl IntoView {
+    view! {
+        <nav class="main-nav" aria-label=move || t().nav_label>
+            <A href="/" exact=true attr:id="nav-inbox">{move || t().nav_inbox}</A>
+            <A href="/approvals" attr:id="nav-all">{move || t().nav_all}</A>
+            <A href="/history" attr:id="nav-history">{move || t().nav_history}</A>
+        </nav>
+    }
+}
+
+#[component]
+fn UserMenu() -> impl IntoView {
+    let me = LocalResource::new(api::me);
+    let navigate = use_navigate();
+    let logout = move |_| {
+        auth::logout();
+        navigate("/login", Default::default());
+    };
+    view! {
+        <div class="user">
+            {move || {
+                me.get()
+                    .and_then(Result::ok)
+                    .map(|me| {
+                        view! {
+                            <span class="user-name" id="current-user" title=me.email.clone()>
+                                <span class="visually-hidden">{move || t().signed_in_as} " "</span>
+                                {me.name}
+                            </span>
+                        }
+                    })
+            }}
+            <button type="button" id="logout" class="button ghost" on:click=logout>
+                {move || t().logout}
+            </button>
+        </div>
+    }
+}

@@ -1,0 +1,113 @@
+//! `/login`: the dev login (email and password). After logging in, the person goes back to
+//! `?next=` when it is a path on this site, else to the inbox.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::{self, ApiError};
+use crate::auth;
+use crate::i18n::t;
+
+#[component]
+pub fn Login() -> impl IntoView {
+    let query = use_query_map();
+    let next = Memo::new(move |_| auth::safe_next(query.with(|q| q.get("next")).as_deref()));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if auth::logged_in() {
+            navigate(
+                &next.get_untracked(),
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+
+    crate::title::follow(|| t().login_submit.to_string());
+
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let (e, p) = (email.get_untracked(), password.get_untracked());
+        if e.trim().is_empty() || p.is_empty() {
+            error.set(Some(t().login_missing.into()));
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let result = api::login(e.trim().to_string(), p).await;
+            busy.set(false);
+            match result {
+                Ok(login) => {
+                    password.set(String::new());
+                    auth::store(&login);
+                }
+                Err(ApiError::Unauthorized(_)) => error.set(Some(t().login_wrong.into())),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+
+    view! {
+        <section class="login-page" aria-labelledby="login-title">
+            <div class="login-card card">
+                <div class="login-mark" aria-hidden="true">"判"</div>
+                <h1 id="login-title">{move || t().login_title}</h1>
+                <p class="lead">{move || t().login_intro}</p>
+                <Show when=auth::ended_by_expiry>
+                    <p class="notice" id="session-ended" role="status">{move || t().login_expired}</p>
+                </Show>
+                <form id="login-form" on:submit=submit novalidate>
+                    <div class="field">
+                        <label for="login-email">{move || t().email}</label>
+                        <input
+                            id="login-email"
+                            name="email"
+                            type="email"
+                            autocomplete="username"
+                            inputmode="email"
+                            required
+                            autofocus
+                            bind:value=email
+                        />
+                    </div>
+                    <div class="field">
+                        <label for="login-password">{move || t().password}</label>
+                        <input
+                            id="login-password"
+                            name="password"
+                            type="password"
+                            autocomplete="current-password"
+                            required
+                            bind:value=password
+                        />
+                    </div>
+                    {move || {
+                        error
+                            .get()
+                            .map(|message| {
+                                view! {
+                                    <p class="field-error" id="login-error" role="alert">{message}</p>
+                                }
+                            })
+                    }}
+                    <button type="submit" id="login-submit" class="button primary wide" disabled=move || busy.get()>
+                        {move || if busy.get() { t().logging_in } else { t().login_submit }}
+                    </button>
+                </form>
+            </div>
+        </section>
+    }
+}

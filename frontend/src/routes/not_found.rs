@@ -1,0 +1,19 @@
+//! Any other address.
+
+use leptos::prelude::*;
+
+use crate::i18n::t;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    crate::title::follow(|| t().not_found_title.to_string());
+    view! {
+        <section class="page narrow" aria-labelledby="page-title">
+            <h1 id="page-title">{move || t().not_found_title}</h1>
+            <p>{move || t().not_found_body}</p>
+            <p>
+                <a href="/">{move || t().back_to_inbox}</a>
+            </p>
+        </section>
+    }
+}

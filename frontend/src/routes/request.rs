@@ -1,0 +1,370 @@
+//! `/approvals/:id`, the deep-link target: everything a person needs to decide one
+//! request, and the place to decide it.
+
+use gloo_timers::future::TimeoutFuture;
+use hanko_api::{Approval, Delivery, VoteChoice};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{self, ApiError};
+use crate::clock;
+use crate::components::countdown::Countdown;
+use crate::components::decision_form::DecisionForm;
+use crate::components::decision_result::DecisionResult;
+use crate::components::details_json::DetailsJson;
+use crate::components::error_panel::ErrorPanel;
+use crate::components::loading::Loading;
+use crate::components::relative_time::{DateTimeText, RelativeTime};
+use crate::components::status_badge::StatusBadge;
+use crate::i18n::{self, t};
+
+/// How often, and how many times, the page asks again while a decision is not yet
+/// handed to the workflow.
+const DELIVERY_POLL_MS: u32 = 2000;
+const DELIVERY_POLLS: u32 = 30;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Load {
+    Loading,
+    Ready(Box<Approval>),
+    Failed(ApiError),
+}
+
+/// The execution's page in the AWS console, only for a region that looks like one.
+pub fn aws_console_url(region: &str, execution_arn: &str) -> Option<String> {
+    let valid = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    valid.then(|| {
+        format!(
+            "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{}",
+            String::from(js_sys::encode_uri_component(execution_arn))
+        )
+    })
+}
+
+#[component]
+pub fn RequestPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id")).unwrap_or_default());
+    let state = RwSignal::new(Load::Loading);
+    let just_voted = RwSignal::new(false);
+    let generation = StoredValue::new(0u64);
+    let polls = StoredValue::new(0u32);
+
+    let fetch = move || {
+        generation.update_value(|g| *g += 1);
+        let mine = generation.get_value();
+        polls.set_value(0);
+        just_voted.set(false);
+        state.set(Load::Loading);
+        let id = id.get_untracked();
+        spawn_local(async move {
+            let result = api::approval(&id).await;
+            if generation.try_get_value() == Some(mine) {
+                state.set(match result {
+                    Ok(a) => Load::Ready(Box::new(a)),
+                    Err(e) => Load::Failed(e),
+                });
+            }
+        });
+    };
+    Effect::new(move |_| {
+        id.track();
+        fetch();
+    });
+
+    // While the decision waits to be handed to the workflow, look again now and then.
+    Effect::new(move |_| {
+        let waiting = state.with(|s| {
+            matches!(s, Load::Ready(a)
+                if a.decision.as_ref().is_some_and(|d| d.delivery == Delivery::Pending))
+        });
+        if waiting && polls.get_value() < DELIVERY_POLLS {
+            polls.update_value(|p| *p += 1);
+            let mine = generation.get_value();
+            let id = id.get_untracked();
+            spawn_local(async move {
+                TimeoutFuture::new(DELIVERY_POLL_MS).await;
+                if generation.try_get_value() != Some(mine) {
+                    return;
+                }
+                if let Ok(a) = api::approval(&id).await
+                    && generation.try_get_value() == Some(mine)
+                {
+                    state.set(Load::Ready(Box::new(a)));
+                }
+            });
+        }
+    });
+
+    crate::title::follow(move || {
+        state.with(|s| match s {
+            Load::Ready(a) => a.title.clone(),
+            _ => String::new(),
+        })
+    });
+
+    let on_decided = Callback::new(move |a: Approval| {
+        polls.set_value(0);
+        just_voted.set(true);
+        state.set(Load::Ready(Box::new(a)));
+    });
+
+    view! {
+        <div class="page request-page">
+            <nav class="breadcrumb" aria-label="Breadcrumb">
+                <a href="/">"← " {move || t().back_to_inbox}</a>
+            </nav>
+            {move || match state.get() {
+                Load::Loading => view! { <Loading/> }.into_any(),
+                Load::Failed(error) => {
+                    view! { <ErrorPanel error on_retry=Callback::new(move |_| fetch())/> }.into_any()
+                }
+                Load::Ready(a) => {
+                    let on_reload = Callback::new(move |_| fetch());
+                    view! { <RequestView approval=*a just_voted on_decided on_reload/> }.into_any()
+                }
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn RequestView(
+    approval: Approval,
+    just_voted: RwSignal<bool>,
+    on_decided: Callback<Approval>,
+    on_reload: Callback<()>,
+) -> impl IntoView {
+    let a = approval;
+    let approvals_so_far = a
+        .votes
+        .iter()
+        .filter(|v| v.decision == VoteChoice::Approve)
+        .count() as u32;
+    let required = a.required_approvals;
+    let aws_link = a
+        .region
+        .as_deref()
+        .and_then(|r| aws_console_url(r, &a.execution_arn));
+    let deadline_ms = a.expires_at.timestamp_millis() as f64;
+    let viewer = a.viewer.clone();
+    let voters: Vec<String> = a.votes.iter().map(|v| v.approver.clone()).collect();
+
+    // A memo, so that the form is built once and not on every tick of the clock.
+    let past_deadline = Memo::new(move |_| clock::now() >= deadline_ms);
+    let vote_area = {
+        let (id, title) = (a.id.clone(), a.title.clone());
+        move || {
+            if just_voted.get() {
+                // The "vote recorded" notice says it all.
+                ().into_any()
+            } else if viewer.can_vote && !past_deadline.get() {
+                view! { <DecisionForm id=id.clone() title=title.clone() on_decided on_reload/> }
+                    .into_any()
+            } else {
+                let (reason, words) = match viewer.reason {
+                    Some(r) => (
+                        serde_json::to_value(r)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        i18n::vote_block(r),
+                    ),
+                    None => ("expired".to_string(), t().deadline_passed),
+                };
+                view! {
+                    <p class="notice vote-blocked" id="vote-blocked" data-reason=reason>{words}</p>
+                }
+                .into_any()
+            }
+        }
+    };
+
+    let decided = a.decision.is_some();
+    let still_needed = required.saturating_sub(approvals_so_far);
+
+    view! {
+        <article class="request" data-id=a.id.clone() data-status=a.status.as_str()>
+            <header class="request-header">
+                <div class="title-row">
+                    <h1 id="request-title">{a.title.clone()}</h1>
+                    <StatusBadge status=a.status/>
+                </div>
+                <p class="request-sub">
+                    <span id="request-requester">
+                        {move || t().requested_by} ": "
+                        {match a.requested_by.clone() {
+                            Some(r) => view! { <strong>{r}</strong> }.into_any(),
+                            None => view! { <span class="muted">{move || t().unknown_requester}</span> }.into_any(),
+                        }}
+                    </span>
+                    <span>{move || t().created} " " <RelativeTime at=a.created_at/></span>
+                </p>
+            </header>
+
+            <div class="request-grid">
+                <div class="request-main">
+                    {a.description.clone().filter(|d| !d.trim().is_empty()).map(|d| {
+                        view! {
+                            <section class="card" aria-labelledby="description-title">
+                                <h2 id="description-title">{move || t().description}</h2>
+                                <p class="description" id="request-description">{d}</p>
+                            </section>
+                        }
+                    })}
+                    <section class="card" aria-labelledby="details-title">
+                        <h2 id="details-title">{move || t().details}</h2>
+                        <DetailsJson details=a.details.clone()/>
+                    </section>
+                    <section class="card" aria-labelledby="overview-title">
+                        <h2 id="overview-title">{move || t().overview}</h2>
+                        <dl class="facts">
+                            <div>
+                                <dt>{move || t().state_machine}</dt>
+                                <dd class="mono" id="request-state-machine">{a.state_machine_name.clone()}</dd>
+                            </div>
+                            <div>
+                                <dt>{move || t().execution}</dt>
+                                <dd>
+                                    <span class="mono" id="request-execution">{a.execution_name.clone()}</span>
+                                    {aws_link.map(|href| view! {
+                                        <a class="external" id="aws-console-link" href=href target="_blank" rel="noopener noreferrer">
+                                            {move || t().open_in_aws}
+                                            <span class="visually-hidden">" " {move || t().new_tab}</span>
+                                            <span aria-hidden="true">" ↗"</span>
+                                        </a>
+                                    })}
+                                </dd>
+                            </div>
+                            {a.state_name.clone().map(|s| view! {
+                                <div>
+                                    <dt>{move || t().state}</dt>
+                                    <dd class="mono">{s}</dd>
+                                </div>
+                            })}
+                            {a.region.clone().map(|r| view! {
+                                <div>
+                                    <dt>{move || t().region}</dt>
+                                    <dd class="mono">{r}</dd>
+                                </div>
+                            })}
+                            <div>
+                                <dt>{move || t().created}</dt>
+                                <dd><DateTimeText at=a.created_at/></dd>
+                            </div>
+                            {a.closed_reason.clone().map(|r| view! {
+                                <div>
+                                    <dt>{move || t().closed_reason}</dt>
+                                    <dd id="closed-reason">{r}</dd>
+                                </div>
+                            })}
+                        </dl>
+                    </section>
+                </div>
+
+                <aside class="request-side">
+                    <section class="card status-card" aria-labelledby="status-title">
+                        <h2 id="status-title" class="visually-hidden">{move || t().deadline}</h2>
+                        <dl class="facts">
+                            <div>
+                                <dt>{move || t().deadline}</dt>
+                                <dd id="request-deadline">
+                                    {if a.status == hanko_api::RequestStatus::Pending {
+                                        view! { <Countdown deadline=a.expires_at/> }.into_any()
+                                    } else {
+                                        view! { <DateTimeText at=a.expires_at/> }.into_any()
+                                    }}
+                                </dd>
+                            </div>
+                            <div>
+                                <dt>{move || t().votes}</dt>
+                                <dd id="request-votes">
+                                    <span>{move || (t().votes_of)(approvals_so_far, required)}</span>
+                                    <progress
+                                        value=approvals_so_far.min(required).to_string()
+                                        max=required.max(1).to_string()
+                                        aria-hidden="true"
+                                    ></progress>
+                                </dd>
+                            </div>
+                        </dl>
+                    </section>
+
+                    {a.decision.clone().map(|d| view! { <DecisionResult decision=d/> })}
+
+                    <Show when=move || just_voted.get()>
+                        <div class="notice success" id="vote-recorded" role="status">
+                            <p>{move || t().vote_recorded}</p>
+                            {(!decided && still_needed > 0).then(|| view! {
+                                <p>{move || (t().waiting_for_more)(still_needed)}</p>
+                            })}
+                        </div>
+                    </Show>
+
+                    {vote_area}
+
+                    <section class="card" aria-labelledby="votes-title">
+                        <h2 id="votes-title">{move || t().votes}</h2>
+                        {if a.votes.is_empty() {
+                            view! { <p class="muted">{move || t().no_votes}</p> }.into_any()
+                        } else {
+                            view! {
+                                <ol class="votes" id="votes">
+                                    {a.votes.iter().cloned().map(|v| {
+                                        let cls = match v.decision {
+                                            VoteChoice::Approve => "vote approve",
+                                            VoteChoice::Reject => "vote reject",
+                                        };
+                                        view! {
+                                            <li class=cls>
+                                                <div class="vote-head">
+                                                    <strong title=v.approver.clone()>{v.name.clone()}</strong>
+                                                    <span class="vote-choice">{move || i18n::choice_name(v.decision)}</span>
+                                                    <RelativeTime at=v.decided_at/>
+                                                </div>
+                                                {v.comment.clone().filter(|c| !c.is_empty()).map(|c| view! {
+                                                    <blockquote class="vote-comment">{c}</blockquote>
+                                                })}
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ol>
+                            }.into_any()
+                        }}
+                    </section>
+
+                    <section class="card" aria-labelledby="approvers-title">
+                        <h2 id="approvers-title">{move || t().approvers}</h2>
+                        <ul class="approvers" id="approvers">
+                            {a.approvers.iter().map(|who| {
+                                let voted = voters.contains(who);
+                                match who.strip_prefix("group:") {
+                                    Some(g) => view! {
+                                        <li>
+                                            <span class="tag">{move || t().group}</span>
+                                            " " {g.to_string()}
+                                        </li>
+                                    }.into_any(),
+                                    None => view! {
+                                        <li>
+                                            {who.clone()}
+                                            {voted.then(|| view! { " " <span class="tag voted">"✓ " {move || t().has_voted}</span> })}
+                                        </li>
+                                    }.into_any(),
+                                }
+                            }).collect_view()}
+                        </ul>
+                        {a.allow_self_approval.then(|| view! {
+                            <p class="hint">{move || t().self_approval_allowed}</p>
+                        })}
+                    </section>
+                </aside>
+            </div>
+        </article>
+    }
+}
