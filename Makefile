@@ -1,16 +1,20 @@
 # Hanko: the two commands are `make run` and `make test`.
-.PHONY: run test setup lint
+.PHONY: run test setup console lint
 
 ## Run the whole local stack (moto + example executions + hanko serve).
 run:
 	scripts/run-local.sh
 
-## Install what is missing, then check formatting and lints and run every test.
-test: setup lint
+## Install what is missing, build the console, check formatting and lints, run every test.
+test: setup console lint
 	cargo test --workspace --locked
 
 setup:
 	scripts/setup.sh
+
+## Build the console into dist/ (installs trunk, wasm-bindgen-cli, wasm-opt if missing).
+console:
+	scripts/build-console.sh
 
 lint:
 	cargo fmt --all --check

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Hanko's local stack and tests need, skipping what is already there:
-# the Rust components, and a Python venv (.venv) with moto[server] as the local AWS.
+# the Rust components, a Python venv (.venv) with moto[server] as the local AWS, and
+# Debian's chromium + chromium-driver for the browser tests. The console's build tools
+# are installed by scripts/setup-console.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +24,17 @@ else
   echo "setup: creating .venv with moto[server]==$MOTO_VERSION"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+  echo "setup: chromium and chromedriver already installed"
+elif command -v apt-get >/dev/null; then
+  echo "setup: installing chromium and chromium-driver (Debian)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+else
+  echo "setup: install chromium and chromedriver for the browser tests" >&2
+  exit 1
 fi

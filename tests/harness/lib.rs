@@ -145,6 +145,15 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(false).await
+    }
+
+    /// With `console`, `hanko serve` also serves the built console from `dist/`.
+    pub async fn start_with(console: bool) -> anyhow::Result<Self> {
+        let dist = root().join("dist");
+        if console && !dist.join("index.html").is_file() {
+            bail!("the console is not built: run scripts/build-console.sh");
+        }
         let moto = Moto::start().await?;
         let sqs = aws_sdk_sqs::Client::new(&moto.sdk);
         let sfn = aws_sdk_sfn::Client::new(&moto.sdk);
@@ -169,7 +178,8 @@ impl Stack {
             .to_string();
         let data = tempfile::tempdir()?;
         let users = write_users_file(data.path())?;
-        let args = Cli::try_parse_from([
+        let dist_arg = dist.to_str().context("utf-8 path")?.to_string();
+        let mut argv = vec![
             "hanko",
             "--listen",
             "127.0.0.1:0",
@@ -185,8 +195,11 @@ impl Stack {
             "1",
             "--aws-endpoint-url",
             &moto.endpoint,
-        ])?
-        .args;
+        ];
+        if console {
+            argv.extend(["--console-dir", &dist_arg]);
+        }
+        let args = Cli::try_parse_from(argv)?.args;
         let running = hanko::serve::start(args, Some(moto.sdk.clone())).await?;
         let base = format!("http://{}", running.addr);
         Ok(Self {

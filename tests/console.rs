@@ -1,0 +1,229 @@
+//! The console in a real headless Chromium (driven through chromedriver) against the real
+//! local stack: moto running the example state machine, `hanko serve` with the built console.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hanko_e2e::{Stack, example_input, free_port};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// chromedriver and one headless Chromium session; both stop when dropped or closed.
+struct Browser {
+    client: Client,
+    _driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver (scripts/setup.sh installs it)");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + WAIT;
+        while http
+            .get(format!("http://127.0.0.1:{port}/status"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--window-size=1280,900", "--lang=en-US",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }),
+        );
+        let client = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    async fn log_in(&self, email: &str, password: &str) {
+        self.wait_for("#login-email")
+            .await
+            .send_keys(email)
+            .await
+            .unwrap();
+        self.wait_for("#login-password")
+            .await
+            .send_keys(password)
+            .await
+            .unwrap();
+        self.wait_for("#login-submit").await.click().await.unwrap();
+    }
+
+    async fn close(self) {
+        self.client.close().await.unwrap();
+    }
+}
+
+async fn stack_with_request(execution: &str, input: Value) -> (Stack, String, String) {
+    let stack = Stack::start_with(true).await.expect("stack");
+    let exec = stack.start_execution(execution, input).await.unwrap();
+    let alice = stack
+        .login("alice@example.com", "alice-approves")
+        .await
+        .unwrap();
+    let id = stack.wait_for_request(execution, &alice).await.unwrap();
+    (stack, exec, id)
+}
+
+/// Opens the deep link logged out, logs in, and decides with a comment.
+async fn decide_in_browser(stack: &Stack, id: &str, button: &str, comment: &str) -> Browser {
+    let b = Browser::start().await;
+    b.client
+        .goto(&format!("{}/approvals/{id}", stack.base))
+        .await
+        .unwrap();
+    b.log_in("alice@example.com", "alice-approves").await;
+    b.wait_for("#request-title").await;
+    let url = b.client.current_url().await.unwrap();
+    assert_eq!(
+        url.path(),
+        format!("/approvals/{id}"),
+        "back on the request"
+    );
+    b.wait_for("#decision-comment")
+        .await
+        .send_keys(comment)
+        .await
+        .unwrap();
+    b.wait_for(button).await.click().await.unwrap();
+    b.wait_for("#confirm-decision").await.click().await.unwrap();
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_link_leads_through_login_to_an_approval_that_resumes_the_execution() {
+    let input = example_input("Deploy shop-api v1.4.2", json!(["alice@example.com"]), 1);
+    let (stack, exec, id) = stack_with_request("browser-approve", input).await;
+    let b = decide_in_browser(&stack, &id, "#approve-button", "Looks good").await;
+    b.wait_for("#decision-result[data-outcome='approved']")
+        .await;
+    let run = stack.wait_for_end(&exec).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert!(
+        run.states_entered.contains(&"Approved".to_string()),
+        "{run:?}"
+    );
+    b.close().await;
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_in_the_browser_sends_the_execution_down_the_rejected_branch() {
+    let input = example_input("Deploy during the sale", json!(["alice@example.com"]), 1);
+    let (stack, exec, id) = stack_with_request("browser-reject", input).await;
+    let b = decide_in_browser(&stack, &id, "#reject-button", "Not during the sale").await;
+    b.wait_for("#decision-result[data-outcome='rejected']")
+        .await;
+    let run = stack.wait_for_end(&exec).await.unwrap();
+    assert!(
+        run.states_entered.contains(&"Rejected".to_string()),
+        "{run:?}"
+    );
+    b.close().await;
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_who_is_not_an_approver_sees_why_and_no_buttons() {
+    let input = example_input("Not for mallory", json!(["alice@example.com"]), 1);
+    let (stack, _exec, id) = stack_with_request("browser-mallory", input).await;
+    let b = Browser::start().await;
+    b.client
+        .goto(&format!("{}/approvals/{id}", stack.base))
+        .await
+        .unwrap();
+    b.log_in("mallory@example.com", "mallory-watches").await;
+    b.wait_for("#vote-blocked[data-reason='not_an_approver']")
+        .await;
+    assert!(
+        b.client
+            .find(Locator::Css("#approve-button"))
+            .await
+            .is_err()
+    );
+    assert!(b.client.find(Locator::Css("#reject-button")).await.is_err());
+    b.close().await;
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_sent_by_a_workflow_is_shown_as_text_and_never_runs() {
+    let mut input = example_input(
+        "<script>window.__pwned=1</script> Title",
+        json!(["alice@example.com"]),
+        1,
+    );
+    input["description"] = json!("<img src=x onerror=\"window.__pwned=2\"> description");
+    input["details"] = json!({"note": "<img src=x onerror=\"window.__pwned=3\">", "s": "<script>window.__pwned=4</script>"});
+    let (stack, _exec, id) = stack_with_request("browser-xss", input).await;
+    let b = Browser::start().await;
+    b.client
+        .goto(&format!("{}/approvals/{id}", stack.base))
+        .await
+        .unwrap();
+    b.log_in("alice@example.com", "alice-approves").await;
+    let title = b.wait_for("#request-title").await.text().await.unwrap();
+    assert!(
+        title.contains("<script>window.__pwned=1</script>"),
+        "{title}"
+    );
+    let details = b.wait_for("#request-details").await.text().await.unwrap();
+    assert!(details.contains("onerror"), "{details}");
+    let description = b
+        .wait_for("#request-description")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(description.contains("<img src=x"), "{description}");
+    let pwned = b
+        .client
+        .execute("return window.__pwned === undefined && document.querySelectorAll('img[src=x]').length === 0;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(pwned, json!(true), "workflow markup became live HTML");
+    b.close().await;
+    stack.stop().await.unwrap();
+}
