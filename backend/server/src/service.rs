@@ -286,14 +286,13 @@ impl Hanko {
 
     /// Sends the callback owed for `id`, if any, and records how it went.
     pub async fn deliver(&self, id: &str) -> Result<Delivered, StoreError> {
-        let Some(cb) = self.store.pending_callback(id).await? else {
+        let Some(owed) = self.store.pending_callback(id).await? else {
             return Ok(Delivered::NothingOwed);
         };
         let Some(token) = self.store.task_token(id).await? else {
             return Ok(Delivered::NothingOwed);
         };
-        let attempts = self.store.get(id).await?.map_or(0, |r| r.delivery_attempts);
-        match self.workflow.send(&token, &cb).await {
+        match self.workflow.send(&token, &owed.callback).await {
             Ok(()) => {
                 self.store
                     .record_delivery(id, Delivery::Delivered, None, None)
@@ -311,7 +310,7 @@ impl Hanko {
             }
             Err(CallbackError::Transient(e)) => {
                 let wait = 2i64
-                    .saturating_pow(attempts.min(16))
+                    .saturating_pow(owed.attempts.min(16))
                     .min(MAX_BACKOFF_SECONDS);
                 let at = Utc::now() + Duration::seconds(wait);
                 self.store

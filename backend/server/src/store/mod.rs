@@ -24,6 +24,13 @@ pub enum Callback {
     Failure { error: String, cause: String },
 }
 
+/// A callback still owed, and how many attempts to deliver it were made (for backoff).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCallback {
+    pub callback: Callback,
+    pub attempts: u32,
+}
+
 /// The decision on a request, once there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredDecision {
@@ -130,7 +137,7 @@ pub trait Store: Send + Sync + 'static {
     async fn task_token(&self, id: &str) -> StoreResult<Option<String>>;
 
     /// The callback owed for a request whose delivery is pending.
-    async fn pending_callback(&self, id: &str) -> StoreResult<Option<Callback>>;
+    async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>>;
 
     /// Records a delivery attempt's result. `TaskGone` also closes the request with `reason`.
     async fn record_delivery(

@@ -14,8 +14,8 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use super::{
-    Callback, Inserted, ListQuery, Store, StoreError, StoreResult, StoredDecision, StoredRequest,
-    VoteWrite,
+    Callback, Inserted, ListQuery, PendingCallback, Store, StoreError, StoreResult, StoredDecision,
+    StoredRequest, VoteWrite,
 };
 use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
@@ -510,19 +510,23 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn pending_callback(&self, id: &str) -> StoreResult<Option<Callback>> {
+    async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>> {
         let id = id.to_string();
         self.with(move |conn| {
-            let cb: Option<Option<String>> = conn
+            let row: Option<(Option<String>, i64)> = conn
                 .query_row(
-                    "SELECT callback FROM requests WHERE id = ?1 AND delivery = 'pending'",
+                    "SELECT callback, delivery_attempts FROM requests \
+                     WHERE id = ?1 AND delivery = 'pending'",
                     [&id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            match cb.flatten() {
-                Some(s) => Ok(Some(serde_json::from_str(&s)?)),
-                None => Ok(None),
+            match row {
+                Some((Some(cb), attempts)) => Ok(Some(PendingCallback {
+                    callback: serde_json::from_str(&cb)?,
+                    attempts: attempts.max(0) as u32,
+                })),
+                _ => Ok(None),
             }
         })
         .await
