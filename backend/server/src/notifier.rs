@@ -155,8 +155,7 @@ impl Notifier for FileOutbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::OnReject;
-    use chrono::Duration;
+    use crate::domain::intake::sample_request;
 
     struct Ops;
     impl Directory for Ops {
@@ -170,23 +169,9 @@ mod tests {
     }
 
     fn req() -> NewRequest {
-        let now = Utc::now();
         NewRequest {
             title: "本番デプロイ\r\nBcc: evil@example.com".into(),
-            description: None,
-            details: serde_json::Value::Null,
-            approvers: vec!["alice@example.com".into(), "group:ops".into()],
-            required_approvals: 1,
-            allow_self_approval: false,
-            requested_by: Some("bob@example.com".into()),
-            on_reject: OnReject::Fail,
-            execution_arn: "arn:aws:states:us-east-1:1:execution:m:e".into(),
-            execution_name: "e".into(),
-            state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
-            state_machine_name: "m".into(),
-            state_name: None,
-            created_at: now,
-            expires_at: now + Duration::hours(1),
+            ..sample_request(&["alice@example.com", "group:ops"])
         }
     }
 

@@ -308,6 +308,30 @@ impl IntakeMessage {
     }
 }
 
+/// A valid request for unit tests elsewhere: `approvers`, one approval needed, asked by
+/// bob@example.com, due in an hour.
+#[cfg(test)]
+pub(crate) fn sample_request(approvers: &[&str]) -> NewRequest {
+    let now = Utc::now();
+    NewRequest {
+        title: "Deploy".into(),
+        description: None,
+        details: Value::Null,
+        approvers: approvers.iter().map(|s| s.to_string()).collect(),
+        required_approvals: 1,
+        allow_self_approval: false,
+        requested_by: Some("bob@example.com".into()),
+        on_reject: OnReject::Fail,
+        execution_arn: "arn:aws:states:us-east-1:1:execution:m:e".into(),
+        execution_name: "e".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+        state_machine_name: "m".into(),
+        state_name: None,
+        created_at: now,
+        expires_at: now + Duration::hours(1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

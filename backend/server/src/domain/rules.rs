@@ -93,28 +93,13 @@ pub fn check_comment(choice: VoteChoice, comment: Option<&str>) -> Result<Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::OnReject;
+    use crate::domain::intake::sample_request;
     use chrono::Duration;
-    use serde_json::Value;
 
     fn request(approvers: &[&str], required: u32) -> NewRequest {
-        let now = Utc::now();
         NewRequest {
-            title: "t".into(),
-            description: None,
-            details: Value::Null,
-            approvers: approvers.iter().map(|s| s.to_string()).collect(),
             required_approvals: required,
-            allow_self_approval: false,
-            requested_by: Some("bob@example.com".into()),
-            on_reject: OnReject::Fail,
-            execution_arn: "arn:aws:states:us-east-1:1:execution:m:e".into(),
-            execution_name: "e".into(),
-            state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
-            state_machine_name: "m".into(),
-            state_name: None,
-            created_at: now,
-            expires_at: now + Duration::hours(1),
+            ..sample_request(approvers)
         }
     }
 

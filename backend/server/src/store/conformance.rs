@@ -6,27 +6,17 @@ use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
 use serde_json::json;
 
 use super::{Callback, Inserted, ListQuery, Store, StoredDecision, VoteWrite};
+use crate::domain::NewRequest;
+use crate::domain::intake::sample_request;
 use crate::domain::rules::Ballot;
-use crate::domain::{NewRequest, OnReject};
 
 fn request(approvers: &[&str], requested_by: &str, expires_in: Duration) -> NewRequest {
-    let now = Utc::now();
+    let base = sample_request(approvers);
     NewRequest {
-        title: "Deploy".into(),
-        description: None,
         details: json!({"v": 1}),
-        approvers: approvers.iter().map(|s| s.to_string()).collect(),
-        required_approvals: 1,
-        allow_self_approval: false,
         requested_by: Some(requested_by.into()),
-        on_reject: OnReject::Fail,
-        execution_arn: "arn:aws:states:us-east-1:1:execution:m:e".into(),
-        execution_name: "e".into(),
-        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
-        state_machine_name: "m".into(),
-        state_name: None,
-        created_at: now,
-        expires_at: now + expires_in,
+        expires_at: base.created_at + expires_in,
+        ..base
     }
 }
 
