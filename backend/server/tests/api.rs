@@ -184,9 +184,7 @@ async fn a_request_shows_everything_needed_to_decide_but_never_its_task_token() 
     let token = "secret-task-token-1234567890";
     let id = t.seed(token, json!({})).await;
     let alice = t.login("alice@example.com").await;
-    let r = t
-        .call("GET", &format!("/api/approvals/{id}"), Some(&alice), None)
-        .await;
+    let r = t.read(&id, &alice).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["title"], "Deploy shop-api v1.4.2 to production");
     assert_eq!(
@@ -206,9 +204,7 @@ async fn a_request_shows_everything_needed_to_decide_but_never_its_task_token() 
     }
 
     let mallory = t.login("mallory@example.com").await;
-    let r = t
-        .call("GET", &format!("/api/approvals/{id}"), Some(&mallory), None)
-        .await;
+    let r = t.read(&id, &mallory).await;
     assert_eq!(
         r.body["viewer"],
         json!({"canVote": false, "reason": "not_an_approver"})
@@ -224,18 +220,9 @@ async fn an_unknown_or_malformed_id_is_404() {
         "nope",
         "..%2F..%2Fetc",
     ] {
-        let r = t
-            .call("GET", &format!("/api/approvals/{id}"), Some(&alice), None)
-            .await;
+        let r = t.read(id, &alice).await;
         assert_error(&r, StatusCode::NOT_FOUND, "not_found");
-        let r = t
-            .call(
-                "POST",
-                &format!("/api/approvals/{id}/decision"),
-                Some(&alice),
-                Some(json!({"decision": "approve"})),
-            )
-            .await;
+        let r = t.decide(id, &alice, json!({"decision": "approve"})).await;
         assert_error(&r, StatusCode::NOT_FOUND, "not_found");
     }
     let r = t.call("GET", "/api/nothing-here", Some(&alice), None).await;
@@ -250,11 +237,10 @@ async fn an_approval_sends_a_signed_decision_to_the_workflow() {
     let id = t.seed("tok-approve", json!({})).await;
     let alice = t.login("alice@example.com").await;
     let r = t
-        .call(
-            "POST",
-            &format!("/api/approvals/{id}/decision"),
-            Some(&alice),
-            Some(json!({"decision": "approve", "comment": "LGTM"})),
+        .decide(
+            &id,
+            &alice,
+            json!({"decision": "approve", "comment": "LGTM"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -302,11 +288,10 @@ async fn a_rejection_fails_the_task_with_hanko_rejected_or_succeeds_when_asked()
     let alice = t.login("alice@example.com").await;
     for id in [&fail, &succeed] {
         let r = t
-            .call(
-                "POST",
-                &format!("/api/approvals/{id}/decision"),
-                Some(&alice),
-                Some(json!({"decision": "reject", "comment": "not during the sale"})),
+            .decide(
+                id,
+                &alice,
+                json!({"decision": "reject", "comment": "not during the sale"}),
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -336,18 +321,9 @@ async fn a_rejection_without_a_comment_is_422_and_records_nothing() {
     let t = test_app();
     let id = t.seed("tok-nocomment", json!({})).await;
     let alice = t.login("alice@example.com").await;
-    let r = t
-        .call(
-            "POST",
-            &format!("/api/approvals/{id}/decision"),
-            Some(&alice),
-            Some(json!({"decision": "reject"})),
-        )
-        .await;
+    let r = t.decide(&id, &alice, json!({"decision": "reject"})).await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_comment");
-    let r = t
-        .call("GET", &format!("/api/approvals/{id}"), Some(&alice), None)
-        .await;
+    let r = t.read(&id, &alice).await;
     assert_eq!(r.body["votes"], json!([]));
     assert_eq!(r.body["status"], "pending");
 }
@@ -516,18 +492,9 @@ async fn when_the_workflow_no_longer_waits_the_vote_is_410_and_the_request_close
     let id = t.seed("tok-gone", json!({})).await;
     t.answer(Answer::Gone);
     let alice = t.login("alice@example.com").await;
-    let r = t
-        .call(
-            "POST",
-            &format!("/api/approvals/{id}/decision"),
-            Some(&alice),
-            Some(json!({"decision": "approve"})),
-        )
-        .await;
+    let r = t.decide(&id, &alice, json!({"decision": "approve"})).await;
     assert_error(&r, StatusCode::GONE, "workflow_gone");
-    let r = t
-        .call("GET", &format!("/api/approvals/{id}"), Some(&alice), None)
-        .await;
+    let r = t.read(&id, &alice).await;
     assert_eq!(r.body["status"], "closed");
     assert_eq!(r.body["decision"]["delivery"], "task_gone");
     assert!(
@@ -544,14 +511,7 @@ async fn a_decision_that_could_not_be_delivered_is_retried_by_the_sweeper() {
     let id = t.seed("tok-retry", json!({})).await;
     t.answer(Answer::Throttled);
     let alice = t.login("alice@example.com").await;
-    let r = t
-        .call(
-            "POST",
-            &format!("/api/approvals/{id}/decision"),
-            Some(&alice),
-            Some(json!({"decision": "approve"})),
-        )
-        .await;
+    let r = t.decide(&id, &alice, json!({"decision": "approve"})).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["decision"]["delivery"], "pending");
     t.answer(Answer::Accept);
@@ -559,9 +519,7 @@ async fn a_decision_that_could_not_be_delivered_is_retried_by_the_sweeper() {
     t.hanko.deliver(&id).await.unwrap();
     t.hanko.sweep().await.unwrap();
     assert_eq!(t.callbacks().len(), 1, "delivered exactly once");
-    let r = t
-        .call("GET", &format!("/api/approvals/{id}"), Some(&alice), None)
-        .await;
+    let r = t.read(&id, &alice).await;
     assert_eq!(r.body["decision"]["delivery"], "delivered");
 }
 
@@ -570,10 +528,7 @@ async fn get_and_head_change_nothing() {
     let t = test_app();
     let id = t.seed("tok-head", json!({})).await;
     let alice = t.login("alice@example.com").await;
-    let before = t
-        .call("GET", &format!("/api/approvals/{id}"), Some(&alice), None)
-        .await
-        .body;
+    let before = t.read(&id, &alice).await.body;
     for m in ["GET", "HEAD"] {
         for uri in [
             format!("/api/approvals/{id}"),
@@ -584,10 +539,7 @@ async fn get_and_head_change_nothing() {
             assert!(r.status != StatusCode::INTERNAL_SERVER_ERROR);
         }
     }
-    let after = t
-        .call("GET", &format!("/api/approvals/{id}"), Some(&alice), None)
-        .await
-        .body;
+    let after = t.read(&id, &alice).await.body;
     assert_eq!(before, after);
     assert!(t.callbacks().is_empty());
 }

@@ -199,6 +199,18 @@ impl TestApp {
         }
     }
 
+    /// `POST /api/approvals/{id}/decision` as the holder of `token`.
+    pub async fn decide(&self, id: &str, token: &str, body: Value) -> Resp {
+        let uri = format!("/api/approvals/{id}/decision");
+        self.call("POST", &uri, Some(token), Some(body)).await
+    }
+
+    /// `GET /api/approvals/{id}` as the holder of `token`.
+    pub async fn read(&self, id: &str, token: &str) -> Resp {
+        let uri = format!("/api/approvals/{id}");
+        self.call("GET", &uri, Some(token), None).await
+    }
+
     pub async fn login(&self, email: &str) -> String {
         let r = self
             .call(
