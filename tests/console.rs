@@ -107,14 +107,20 @@ async fn stack_with_request(execution: &str, input: Value) -> (Stack, String, St
     (stack, exec, id)
 }
 
-/// Opens the deep link logged out, logs in, and decides with a comment.
-async fn decide_in_browser(stack: &Stack, id: &str, button: &str, comment: &str) -> Browser {
+/// A new browser that opens the deep link of `id` logged out and logs in as `email`.
+async fn open_as(stack: &Stack, id: &str, email: &str, password: &str) -> Browser {
     let b = Browser::start().await;
     b.client
         .goto(&format!("{}/approvals/{id}", stack.base))
         .await
         .unwrap();
-    b.log_in("alice@example.com", "alice-approves").await;
+    b.log_in(email, password).await;
+    b
+}
+
+/// Opens the deep link logged out, logs in, and decides with a comment.
+async fn decide_in_browser(stack: &Stack, id: &str, button: &str, comment: &str) -> Browser {
+    let b = open_as(stack, id, "alice@example.com", "alice-approves").await;
     b.wait_for("#request-title").await;
     let url = b.client.current_url().await.unwrap();
     assert_eq!(
@@ -169,12 +175,7 @@ async fn a_rejection_in_the_browser_sends_the_execution_down_the_rejected_branch
 async fn someone_who_is_not_an_approver_sees_why_and_no_buttons() {
     let input = example_input("Not for mallory", json!(["alice@example.com"]), 1);
     let (stack, _exec, id) = stack_with_request("browser-mallory", input).await;
-    let b = Browser::start().await;
-    b.client
-        .goto(&format!("{}/approvals/{id}", stack.base))
-        .await
-        .unwrap();
-    b.log_in("mallory@example.com", "mallory-watches").await;
+    let b = open_as(&stack, &id, "mallory@example.com", "mallory-watches").await;
     b.wait_for("#vote-blocked[data-reason='not_an_approver']")
         .await;
     assert!(
@@ -198,12 +199,7 @@ async fn markup_sent_by_a_workflow_is_shown_as_text_and_never_runs() {
     input["description"] = json!("<img src=x onerror=\"window.__pwned=2\"> description");
     input["details"] = json!({"note": "<img src=x onerror=\"window.__pwned=3\">", "s": "<script>window.__pwned=4</script>"});
     let (stack, _exec, id) = stack_with_request("browser-xss", input).await;
-    let b = Browser::start().await;
-    b.client
-        .goto(&format!("{}/approvals/{id}", stack.base))
-        .await
-        .unwrap();
-    b.log_in("alice@example.com", "alice-approves").await;
+    let b = open_as(&stack, &id, "alice@example.com", "alice-approves").await;
     let title = b.wait_for("#request-title").await.text().await.unwrap();
     assert!(
         title.contains("<script>window.__pwned=1</script>"),
