@@ -74,6 +74,7 @@ cat <<MSG
     carol@example.com   (carol-approves)    approver: release-managers, legal
     bob@example.com     (bob-requests)      the requester
     mallory@example.com (mallory-watches)   not an approver
+    dave@example.com    (dave-audits)       auditor: exports the audit trail
 
   Ctrl-C stops everything.
 

@@ -223,3 +223,82 @@ async fn markup_sent_by_a_workflow_is_shown_as_text_and_never_runs() {
     b.close().await;
     stack.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_downloads_the_audit_trail_from_the_history_page_and_others_see_no_export() {
+    let input = example_input("Publish the price list", json!(["alice@example.com"]), 1);
+    let (stack, exec, id) = stack_with_request("browser-audit", input).await;
+    let alice = stack
+        .login("alice@example.com", "alice-approves")
+        .await
+        .unwrap();
+    let (status, body) = stack
+        .decide(
+            &id,
+            &alice,
+            json!({"decision": "approve", "comment": "ok, 公開"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    stack.wait_for_end(&exec).await.unwrap();
+
+    let b = Browser::start().await;
+    b.client
+        .goto(&format!("{}/history", stack.base))
+        .await
+        .unwrap();
+    b.log_in("dave@example.com", "dave-audits").await;
+    b.wait_for("#audit-form").await;
+    // Keep the file the console makes instead of letting the browser save it.
+    b.client
+        .execute(
+            "window.__files = [];
+             const make = URL.createObjectURL;
+             URL.createObjectURL = (blob) => { window.__files.push({blob}); return make(blob); };
+             HTMLAnchorElement.prototype.click = function () {
+               window.__files[window.__files.length - 1].name = this.download;
+             };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.wait_for("#audit-download").await.click().await.unwrap();
+    let file = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const poll = async () => {
+               const f = window.__files[0];
+               if (f && f.name) { done({name: f.name, text: await f.blob.text()}); }
+               else { setTimeout(poll, 100); }
+             };
+             poll();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let name = file["name"].as_str().unwrap();
+    let text = file["text"].as_str().unwrap();
+    assert!(
+        name.starts_with("hanko-audit-") && name.ends_with(".csv"),
+        "{name}"
+    );
+    assert!(text.contains(&id), "{text}");
+    assert!(text.contains("alice@example.com,"), "{text}");
+    assert!(text.contains("\"ok, 公開\""), "{text}");
+    b.close().await;
+
+    let b = Browser::start().await;
+    b.client
+        .goto(&format!("{}/history", stack.base))
+        .await
+        .unwrap();
+    b.log_in("alice@example.com", "alice-approves").await;
+    b.wait_for(&format!("a[href='/approvals/{id}']")).await;
+    // Who may export is known from /api/me, fetched beside the list.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(b.client.find(Locator::Css("#audit-form")).await.is_err());
+    b.close().await;
+    stack.stop().await.unwrap();
+}

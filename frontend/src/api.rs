@@ -169,3 +169,25 @@ pub async fn decide(
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, true).await
 }
+
+/// `GET /api/audit`: the export of a period as a file's text (CSV or JSON).
+pub async fn audit_export(from: &str, to: &str, format: &str) -> Result<String, ApiError> {
+    let url = format!(
+        "/api/audit?from={}&to={}&format={}",
+        encode(from),
+        encode(to),
+        encode(format)
+    );
+    let resp = authorized(Request::get(&url))
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    if resp.ok() {
+        return resp.text().await.map_err(|_| ApiError::Decode);
+    }
+    let err = error_from(resp).await;
+    if matches!(err, ApiError::Unauthorized(_)) {
+        auth::expire();
+    }
+    Err(err)
+}

@@ -193,6 +193,9 @@ impl Stack {
             "1",
             "--sweep-interval-seconds",
             "1",
+            // Many test users log in from 127.0.0.1 within a minute.
+            "--login-rate-limit",
+            "1000",
             "--aws-endpoint-url",
             &moto.endpoint,
         ];

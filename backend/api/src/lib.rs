@@ -35,6 +35,9 @@ pub struct Me {
     pub email: String,
     pub name: String,
     pub groups: Vec<String>,
+    /// May export the audit trail (member of the auditor group).
+    #[serde(default, rename = "canAudit")]
+    pub can_audit: bool,
 }
 
 /// Where a request stands.
@@ -293,4 +296,61 @@ mod tests {
             serde_json::from_str(r#"{"decision":"reject","comment":"no"}"#).expect("valid body");
         assert_eq!(ok.decision, VoteChoice::Reject);
     }
+}
+
+/// `GET /api/approvals/{id}/decision`: the signed decision record of a decided request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedDecision {
+    pub request_id: String,
+    /// Compact JWS (ES256) whose payload is `record`.
+    pub signature: String,
+    /// The key that signed it, as listed in `jwksUrl`.
+    pub kid: String,
+    /// Where the public keys are: `/.well-known/jwks.json`.
+    pub jwks_url: String,
+    pub record: DecisionRecord,
+}
+
+/// One vote as kept for the audit trail: who, what, when, from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditVote {
+    pub approver: String,
+    pub subject: String,
+    pub name: String,
+    pub decision: VoteChoice,
+    pub comment: Option<String>,
+    pub decided_at: DateTime<Utc>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// One request that was decided or closed in the audited period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub request_id: String,
+    pub title: String,
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub requested_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// approved, rejected, expired or closed.
+    pub status: RequestStatus,
+    /// When it was decided or closed.
+    pub ended_at: DateTime<Utc>,
+    pub closed_reason: Option<String>,
+    /// The decision's compact JWS, when there was a decision.
+    pub signature: Option<String>,
+    pub votes: Vec<AuditVote>,
+}
+
+/// `GET /api/audit?format=json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditExport {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub items: Vec<AuditEntry>,
 }

@@ -75,6 +75,25 @@ pub struct ServeArgs {
     /// Log lines as text or JSON.
     #[arg(long, env = "HANKO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Longest age, in seconds, of a login that may still decide (its `auth_time`).
+    /// Older logins can read but must log in again to approve or reject. Unset: no limit.
+    #[arg(long, env = "HANKO_MAX_AUTH_AGE_SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub max_auth_age_seconds: Option<u64>,
+
+    /// Members of this group may export the audit trail (`GET /api/audit`).
+    #[arg(long, env = "HANKO_AUDITOR_GROUP", default_value = "auditors")]
+    pub auditor_group: String,
+
+    /// Longest time one api request may take before it is answered with a 503.
+    #[arg(long, env = "HANKO_REQUEST_TIMEOUT_SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub request_timeout_seconds: u64,
+
+    /// Dev login attempts allowed per minute, per source address and per email (0: no limit).
+    #[arg(long, env = "HANKO_LOGIN_RATE_LIMIT", default_value_t = 10)]
+    pub login_rate_limit: u32,
 }
 
 impl ServeArgs {
@@ -100,6 +119,18 @@ impl ServeArgs {
         self.outbox_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+
+    /// The api's rules, from configuration.
+    pub fn policy(&self) -> crate::http::Policy {
+        crate::http::Policy {
+            auditor_group: self.auditor_group.clone(),
+            max_auth_age: self
+                .max_auth_age_seconds
+                .map(|s| chrono::Duration::seconds(s as i64)),
+            login_limiter: crate::http::limit::RateLimiter::new(self.login_rate_limit),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
+        }
     }
 
     /// Checks what flags alone cannot; the message names the variable to set.

@@ -79,6 +79,7 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
             hanko: Arc::new(hanko),
             auth: Arc::new(Authenticator::new(issuers)),
             dev_idp,
+            policy: Arc::new(args.policy()),
         },
         sdk,
     })

@@ -27,7 +27,7 @@ async fn a_dev_login_gives_a_token_that_names_the_user() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.body,
-        json!({"email": "alice@example.com", "name": "Alice", "groups": ["release-managers"]})
+        json!({"email": "alice@example.com", "name": "Alice", "groups": ["release-managers"], "canAudit": false})
     );
 }
 

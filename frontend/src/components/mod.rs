@@ -1,6 +1,7 @@
 //! Reusable pieces of the console, one component per file.
 
 pub mod approval_list;
+pub mod audit_export;
 pub mod confirm_dialog;
 pub mod countdown;
 pub mod decision_form;

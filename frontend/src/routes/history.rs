@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::ListQuery;
 use crate::components::approval_list::ApprovalList;
+use crate::components::audit_export::AuditExport;
 use crate::components::status_filter::StatusFilter;
 use crate::i18n::t;
 use crate::routes::status_param;
@@ -39,6 +40,7 @@ pub fn History() -> impl IntoView {
                 current=status
             />
             <ApprovalList query empty_title=|| t().history_empty finished_only=true/>
+            <AuditExport/>
         </section>
     }
 }

@@ -137,11 +137,16 @@ impl Authenticator {
             Some(Value::String(g)) => g.split(',').map(|s| s.trim().to_string()).collect(),
             _ => Vec::new(),
         };
+        let auth_time = c
+            .get("auth_time")
+            .or_else(|| c.get("iat"))
+            .and_then(Value::as_i64);
         Ok(Caller {
             subject,
             email,
             name,
             groups,
+            auth_time,
         })
     }
 }

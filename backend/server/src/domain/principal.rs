@@ -73,6 +73,8 @@ pub struct Caller {
     pub email: String,
     pub name: String,
     pub groups: Vec<String>,
+    /// When the person last logged in (`auth_time`, else `iat`), seconds since the epoch.
+    pub auth_time: Option<i64>,
 }
 
 impl Caller {
@@ -122,6 +124,7 @@ mod tests {
             email: "alice@example.com".into(),
             name: "Alice".into(),
             groups: vec!["ops".into()],
+            auth_time: None,
         };
         assert!(c.is(&Principal::User("alice@example.com".into())));
         assert!(c.is(&Principal::Group("ops".into())));

@@ -109,6 +109,7 @@ mod tests {
             email: email.into(),
             name: email.into(),
             groups: groups.iter().map(|s| s.to_string()).collect(),
+            auth_time: None,
         }
     }
 

@@ -139,6 +139,13 @@ async fn decide(
     AppJson(body): AppJson<DecisionRequest>,
 ) -> Result<Json<Approval>, ApiError> {
     check_id(&id)?;
+    if let Some(max) = s.policy.max_auth_age {
+        // A valid but old login may read; deciding needs a fresh one.
+        let logged_in = caller.auth_time.unwrap_or(0);
+        if Utc::now().timestamp() - logged_in > max.num_seconds() {
+            return Err(ApiError::LoginTooOld);
+        }
+    }
     let user_agent = headers
         .get(USER_AGENT)
         .and_then(|v| v.to_str().ok())

@@ -41,9 +41,15 @@ pub enum ApiError {
     /// 422: the body is not what this endpoint takes.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
-    /// 429.
+    /// 401: the login is valid but older than this server accepts for deciding.
+    #[error("you logged in too long ago to decide; log in again")]
+    LoginTooOld,
+    /// 429, with the seconds to wait.
     #[error("too many attempts; wait a minute and try again")]
-    TooManyRequests,
+    TooManyRequests { retry_after: u64 },
+    /// 503: the request took longer than the server allows.
+    #[error("the server took too long to answer; try again")]
+    Timeout,
     /// 500: logged in full, answered with a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,7 +77,11 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::LoginTooOld => (StatusCode::UNAUTHORIZED, "login_too_old"),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
+            ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -98,6 +108,10 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::TooManyRequests { retry_after } = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         resp
     }

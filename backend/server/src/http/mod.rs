@@ -2,17 +2,22 @@
 //! Each feature owns its routes; handlers stay thin and call [`crate::service::Hanko`].
 
 pub mod approvals;
+pub mod audit;
 pub mod error;
 pub mod extract;
+pub mod limit;
 pub mod meta;
 pub mod session;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::IntoResponse;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -36,21 +41,57 @@ pub struct AppState {
     pub hanko: Arc<Hanko>,
     pub auth: Arc<Authenticator>,
     pub dev_idp: Option<Arc<DevIdp>>,
+    pub policy: Arc<Policy>,
+}
+
+/// The api's rules that configuration can change.
+pub struct Policy {
+    /// Members of this group may export the audit trail.
+    pub auditor_group: String,
+    /// A login older than this may read but not decide. `None`: any valid login decides.
+    pub max_auth_age: Option<chrono::Duration>,
+    /// Dev login attempts per minute, per source address and per email.
+    pub login_limiter: limit::RateLimiter,
+    /// Longest time one api request may take before it is answered with a 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            auditor_group: "auditors".into(),
+            max_auth_age: None,
+            login_limiter: limit::RateLimiter::new(10),
+            request_timeout: Duration::from_secs(15),
+        }
+    }
 }
 
 /// The whole api, plus the built console when `console_dir` is given.
 pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
+    let timeout = state.policy.request_timeout;
     let api = Router::new()
         .merge(meta::router())
         .merge(session::router())
         .merge(approvals::router())
+        .merge(audit::router())
         .fallback(|| async {
             ApiError::NotFound {
                 code: "no_such_route",
                 message: "there is no such api route".into(),
             }
         })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| async move {
+                // A decision is written in one store transaction and delivered by the
+                // sweeper if this answer is cut short, so nothing is lost by giving up here.
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(resp) => resp,
+                    Err(_) => ApiError::Timeout.into_response(),
+                }
+            },
+        ));
 
     let mut app = Router::new()
         .nest("/api", api)

@@ -7,7 +7,7 @@ use hanko_api::{LoginRequest, LoginResponse, Me};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::AppJson;
+use super::extract::{AppJson, SourceIp};
 use crate::domain::Caller;
 
 pub fn router() -> Router<AppState> {
@@ -18,12 +18,26 @@ pub fn router() -> Router<AppState> {
 
 async fn dev_login(
     State(s): State<AppState>,
+    SourceIp(source_ip): SourceIp,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let idp = s.dev_idp.clone().ok_or_else(|| ApiError::NotFound {
         code: "dev_login_off",
         message: "the dev login is off on this server; log in with its identity provider".into(),
     })?;
+    // Counted before the password is checked, so guessing is slow whether or not it works.
+    let by_ip = source_ip.map(|ip| format!("ip:{ip}"));
+    let email: String = body.email.trim().chars().take(254).collect();
+    let by_email = format!("email:{}", email.to_lowercase());
+    let mut keys = vec![by_email.as_str()];
+    keys.extend(by_ip.as_deref());
+    if let Err(retry_after) = s.policy.login_limiter.check(&keys) {
+        tracing::warn!(
+            source_ip = by_ip.as_deref().unwrap_or("-"),
+            "dev login rate limited"
+        );
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
     if body.email.len() > 254 || body.password.len() > 1024 {
         return Err(ApiError::Unauthorized("wrong email or password".into()));
     }
@@ -37,10 +51,12 @@ async fn dev_login(
     }
 }
 
-async fn me(caller: Caller) -> Json<Me> {
+async fn me(State(s): State<AppState>, caller: Caller) -> Json<Me> {
+    let can_audit = caller.groups.contains(&s.policy.auditor_group);
     Json(Me {
         email: caller.email,
         name: caller.name,
         groups: caller.groups,
+        can_audit,
     })
 }

@@ -45,6 +45,7 @@ pub async fn run_all(store: &dyn Store) {
     lists_filter_by_status_and_by_who_may_vote(store).await;
     a_delivery_is_owed_until_recorded(store).await;
     only_a_pending_request_can_be_closed(store).await;
+    the_audit_period_holds_what_ended_in_it(store).await;
 }
 
 async fn the_same_token_twice_is_one_request(s: &dyn Store) {
@@ -269,4 +270,65 @@ async fn only_a_pending_request_can_be_closed(s: &dyn Store) {
         RequestStatus::Expired,
         "an expired request stays expired when its task is gone"
     );
+}
+
+async fn the_audit_period_holds_what_ended_in_it(s: &dyn Store) {
+    let start = Utc::now() - Duration::seconds(1);
+    let decided = id(0x40);
+    let closed = id(0x41);
+    let open = id(0x42);
+    for (i, rid) in [&decided, &closed, &open].into_iter().enumerate() {
+        let r = request(&["a@x.io"], "b@x.io", Duration::hours(1));
+        s.insert(rid, &format!("audit-token-{i}"), &r)
+            .await
+            .unwrap();
+    }
+    let d = StoredDecision {
+        outcome: Outcome::Approved,
+        decided_at: Utc::now(),
+        signature: "sig".into(),
+    };
+    let cb = Callback::Success {
+        output: "{}".into(),
+    };
+    assert!(
+        s.record_vote(VoteWrite {
+            id: &decided,
+            expected_version: 0,
+            ballot: &ballot("a@x.io"),
+            decision: Some((d, cb)),
+        })
+        .await
+        .unwrap()
+    );
+    assert!(
+        s.close_pending(&closed, RequestStatus::Closed, "ABORTED", None)
+            .await
+            .unwrap()
+    );
+    let end = Utc::now() + Duration::seconds(1);
+
+    let got = s.decided_between(start, end, 100).await.unwrap();
+    let ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    assert!(ids.contains(&decided.as_str()), "{ids:?}");
+    assert!(ids.contains(&closed.as_str()), "{ids:?}");
+    assert!(
+        !ids.contains(&open.as_str()),
+        "a pending request has not ended: {ids:?}"
+    );
+    let with_vote = got.iter().find(|r| r.id == decided).unwrap();
+    assert_eq!(with_vote.votes.len(), 1);
+    assert_eq!(with_vote.votes[0].source_ip.as_deref(), Some("127.0.0.1"));
+    assert!(with_vote.closed_at.is_some());
+    let times: Vec<_> = got.iter().map(|r| r.closed_at.unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+
+    assert!(
+        s.decided_between(end, end + Duration::hours(1), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.decided_between(start, end, 1).await.unwrap().len(), 1);
+    assert!(s.get(&open).await.unwrap().unwrap().closed_at.is_none());
 }

@@ -54,6 +54,8 @@ pub struct StoredRequest {
     pub delivery_attempts: u32,
     pub last_delivery_error: Option<String>,
     pub closed_reason: Option<String>,
+    /// When it was decided or closed; `None` while pending.
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// What [`Store::insert`] did.
@@ -153,4 +155,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Pending requests whose deadline has passed.
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>>;
+
+    /// Requests decided or closed with `from <= closed_at < to`, oldest first, at most `limit`.
+    async fn decided_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredRequest>>;
 }

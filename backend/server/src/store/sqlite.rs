@@ -21,7 +21,8 @@ use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
 
 /// Schema versions, applied in order; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE requests (
     id                TEXT PRIMARY KEY,
     token_hash        TEXT NOT NULL UNIQUE,
@@ -62,14 +63,20 @@ CREATE TABLE votes (
     user_agent TEXT,
     PRIMARY KEY (request_id, voter)
 ) STRICT;
-"#];
+"#,
+    r#"
+ALTER TABLE requests ADD COLUMN ended_ms INTEGER;
+UPDATE requests SET ended_ms = decided_ms WHERE decided_ms IS NOT NULL;
+CREATE INDEX requests_by_end ON requests (ended_ms) WHERE ended_ms IS NOT NULL;
+"#,
+];
 
 /// How long a fresh decision is left to the request that made it before the sweeper
 /// delivers it.
 const INLINE_DELIVERY_GRACE_MS: i64 = 30_000;
 
 const COLUMNS: &str = "id, status, body, version, outcome, decided_ms, signature, delivery, \
-                       delivery_attempts, last_error, closed_reason";
+                       delivery_attempts, last_error, closed_reason, ended_ms";
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -177,6 +184,7 @@ struct Row {
     delivery_attempts: i64,
     last_error: Option<String>,
     closed_reason: Option<String>,
+    ended_ms: Option<i64>,
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -192,6 +200,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         delivery_attempts: r.get(8)?,
         last_error: r.get(9)?,
         closed_reason: r.get(10)?,
+        ended_ms: r.get(11)?,
     })
 }
 
@@ -230,6 +239,7 @@ impl Row {
             delivery_attempts: self.delivery_attempts.max(0) as u32,
             last_delivery_error: self.last_error,
             closed_reason: self.closed_reason,
+            closed_at: self.ended_ms.map(from_ms),
         })
     }
 }
@@ -454,8 +464,8 @@ impl Store for SqliteStore {
                 Some((d, cb)) => {
                     tx.execute(
                         "UPDATE requests SET version = version + 1, status = ?2, outcome = ?2, \
-                         decided_ms = ?3, signature = ?4, callback = ?5, delivery = 'pending', \
-                         next_attempt_ms = ?6 WHERE id = ?1",
+                         decided_ms = ?3, ended_ms = ?3, signature = ?4, callback = ?5, \
+                         delivery = 'pending', next_attempt_ms = ?6 WHERE id = ?1",
                         params![
                             id,
                             outcome_str(d.outcome),
@@ -488,7 +498,8 @@ impl Store for SqliteStore {
             let delivery = cb.as_ref().map(|_| "pending");
             let n = conn.execute(
                 "UPDATE requests SET status = ?2, closed_reason = ?3, callback = ?4, delivery = ?5, \
-                 next_attempt_ms = ?6, version = version + 1 WHERE id = ?1 AND status = 'pending'",
+                 next_attempt_ms = ?6, ended_ms = ?6, version = version + 1 \
+                 WHERE id = ?1 AND status = 'pending'",
                 params![id, status.as_str(), reason, cb, delivery, ms(Utc::now())],
             )?;
             Ok(n == 1)
@@ -552,8 +563,9 @@ impl Store for SqliteStore {
                 // The workflow no longer waits: whatever was decided, the request is closed.
                 conn.execute(
                     "UPDATE requests SET status = CASE WHEN status = 'expired' THEN status ELSE 'closed' END, \
-                     closed_reason = COALESCE(closed_reason, ?2) WHERE id = ?1",
-                    params![id, error],
+                     closed_reason = COALESCE(closed_reason, ?2), \
+                     ended_ms = COALESCE(ended_ms, ?3) WHERE id = ?1",
+                    params![id, error, ms(Utc::now())],
                 )?;
             }
             Ok(())
@@ -584,6 +596,26 @@ impl Store for SqliteStore {
                 .query_map(params![ms(now), limit as i64], |r| r.get(0))?
                 .collect::<Result<Vec<String>, _>>()?;
             Ok(ids)
+        })
+        .await
+    }
+
+    async fn decided_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredRequest>> {
+        self.with(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM requests WHERE ended_ms >= ?1 AND ended_ms < ?2 \
+                 ORDER BY ended_ms, id LIMIT ?3"
+            ))?;
+            let rows = stmt
+                .query_map(params![ms(from), ms(to), limit as i64], read_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(stmt);
+            attach_votes(conn, rows)
         })
         .await
     }

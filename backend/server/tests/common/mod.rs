@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use hanko::auth::Authenticator;
 use hanko::auth::dev::{DevIdp, DevUser, hash_password};
-use hanko::http::{AppState, router};
+use hanko::http::{AppState, Policy, router};
 use hanko::keys::EcKey;
 use hanko::notifier::FileOutbox;
 use hanko::service::Hanko;
@@ -29,6 +29,8 @@ pub enum Answer {
     Accept,
     Gone,
     Throttled,
+    /// Accepts after this many milliseconds.
+    Slow(u64),
 }
 
 /// Records every callback; answers as told.
@@ -41,8 +43,11 @@ pub struct RecordingWorkflow {
 impl Workflow for RecordingWorkflow {
     async fn send(&self, token: &str, cb: &Callback) -> Result<(), CallbackError> {
         let answer = *self.answer.lock().unwrap();
+        if let Answer::Slow(ms) = answer {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
         match answer {
-            Answer::Accept => {
+            Answer::Accept | Answer::Slow(_) => {
                 self.sent
                     .lock()
                     .unwrap()
@@ -82,6 +87,7 @@ fn users() -> Vec<DevUser> {
         ),
         user("carol@example.com", "Carol", &["release-managers"]),
         user("mallory@example.com", "Mallory", &["developers"]),
+        user("dave@example.com", "Dave", &["auditors"]),
     ]
 }
 
@@ -90,6 +96,14 @@ pub fn test_app() -> TestApp {
 }
 
 pub fn test_app_with(dev_login: bool) -> TestApp {
+    test_app_configured(dev_login, Policy::default())
+}
+
+pub fn test_app_with_policy(policy: Policy) -> TestApp {
+    test_app_configured(true, policy)
+}
+
+pub fn test_app_configured(dev_login: bool, policy: Policy) -> TestApp {
     let outbox = tempfile::tempdir().unwrap();
     let workflow = Arc::new(RecordingWorkflow {
         sent: Mutex::new(Vec::new()),
@@ -111,6 +125,7 @@ pub fn test_app_with(dev_login: bool) -> TestApp {
         hanko: hanko.clone(),
         auth: Arc::new(Authenticator::new(vec![idp.trusted_issuer()])),
         dev_idp: dev_login.then_some(idp),
+        policy: Arc::new(policy),
     };
     TestApp {
         app: router(state, None),
