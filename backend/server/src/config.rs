@@ -91,9 +91,20 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=900))]
     pub request_timeout_seconds: u64,
 
+    /// Header in which a trusted proxy in front of Hanko puts the caller's address, for the
+    /// audit trail and the login rate limit (behind CloudFront: cloudfront-viewer-address).
+    /// Set it only when every request comes through that proxy.
+    #[arg(long, env = "HANKO_CLIENT_IP_HEADER", value_parser = parse_header_name)]
+    pub client_ip_header: Option<axum::http::HeaderName>,
+
     /// Dev login attempts allowed per minute, per source address and per email (0: no limit).
     #[arg(long, env = "HANKO_LOGIN_RATE_LIMIT", default_value_t = 10)]
     pub login_rate_limit: u32,
+}
+
+fn parse_header_name(s: &str) -> Result<axum::http::HeaderName, String> {
+    axum::http::HeaderName::from_bytes(s.trim().as_bytes())
+        .map_err(|_| format!("{s:?} is not an HTTP header name"))
 }
 
 impl ServeArgs {
@@ -130,6 +141,7 @@ impl ServeArgs {
                 .map(|s| chrono::Duration::seconds(s as i64)),
             login_limiter: crate::http::limit::RateLimiter::new(self.login_rate_limit),
             request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
+            client_ip_header: self.client_ip_header.clone(),
         }
     }
 

@@ -268,3 +268,39 @@ async fn a_request_slower_than_the_timeout_is_503_and_its_decision_is_still_deli
         "delivered"
     );
 }
+
+async fn vote_through_a_proxy(t: &TestApp, id: &str, token: &str) {
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!("/api/approvals/{id}/decision"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("cloudfront-viewer-address", "198.51.100.7:50123")
+        .header("user-agent", "Mozilla/5.0 (audit test)")
+        .body(axum::body::Body::from(r#"{"decision":"approve"}"#))
+        .unwrap();
+    let r = t.send(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+#[tokio::test]
+async fn the_callers_address_comes_from_the_trusted_proxy_header_only_when_configured() {
+    let trusting = test_app_with_policy(Policy {
+        client_ip_header: Some(axum::http::HeaderName::from_static(
+            "cloudfront-viewer-address",
+        )),
+        ..Policy::default()
+    });
+    let plain = test_app();
+    for (t, expected) in [(&trusting, Some("198.51.100.7")), (&plain, None)] {
+        let id = t.seed("tok-proxy", json!({})).await;
+        let alice = t.login("alice@example.com").await;
+        vote_through_a_proxy(t, &id, &alice).await;
+        let dave = t.login("dave@example.com").await;
+        let r = t.call("GET", "/api/audit", Some(&dave), None).await;
+        let export: AuditExport = serde_json::from_value(r.body).unwrap();
+        let vote = &export.items[0].votes[0];
+        assert_eq!(vote.source_ip.as_deref(), expected);
+        assert_eq!(vote.user_agent.as_deref(), Some("Mozilla/5.0 (audit test)"));
+    }
+}

@@ -76,18 +76,104 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The peer address, when the server knows it (not on Lambda).
+/// The caller's address, for the audit trail: from the trusted proxy's header when one is
+/// configured (`HANKO_CLIENT_IP_HEADER`, e.g. CloudFront's `CloudFront-Viewer-Address`),
+/// else the peer of the socket, else the source Lambda saw (function URL / API Gateway).
 pub struct SourceIp(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
+impl FromRequestParts<AppState> for SourceIp {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(SourceIp(
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let from_header = state.policy.client_ip_header.as_ref().and_then(|h| {
+            let v = parts.headers.get(h)?.to_str().ok()?;
+            if h == "cloudfront-viewer-address" {
+                viewer_address(v)
+            } else {
+                address_of(v)
+            }
+        });
+        let from_socket = || {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(a)| a.ip().to_string()),
+                .map(|ConnectInfo(a)| a.ip().to_string())
+        };
+        let from_lambda = || match parts
+            .extensions
+            .get::<lambda_http::request::RequestContext>()
+        {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
+                ctx.http.source_ip.clone()
+            }
+            Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) => {
+                ctx.identity.source_ip.clone()
+            }
+            _ => None,
+        };
+        Ok(SourceIp(
+            from_header.or_else(from_socket).or_else(from_lambda),
         ))
+    }
+}
+
+/// The address in a proxy's header: `203.0.113.9`, `203.0.113.9:4711`, `[2001:db8::1]:443`,
+/// or the last entry of a list (the one the trusted proxy added). Anything else is ignored.
+fn address_of(v: &str) -> Option<String> {
+    let last = v.rsplit(',').next()?.trim();
+    if let Ok(ip) = last.parse::<std::net::IpAddr>() {
+        return Some(ip.to_string());
+    }
+    last.parse::<SocketAddr>()
+        .ok()
+        .map(|sa| sa.ip().to_string())
+}
+
+/// CloudFront's `CloudFront-Viewer-Address`: always the address, a colon and the port, with
+/// IPv6 unbracketed (`2001:db8::1:443`).
+fn viewer_address(v: &str) -> Option<String> {
+    let (host, port) = v.trim().rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{address_of, viewer_address};
+
+    #[test]
+    fn a_proxy_header_gives_the_address_without_its_port() {
+        assert_eq!(address_of("203.0.113.9").as_deref(), Some("203.0.113.9"));
+        assert_eq!(
+            address_of("203.0.113.9:4711").as_deref(),
+            Some("203.0.113.9")
+        );
+        assert_eq!(
+            address_of("[2001:db8::1]:443").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(address_of("2001:db8::1").as_deref(), Some("2001:db8::1"));
+        assert_eq!(
+            address_of("10.0.0.1, 198.51.100.7").as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(address_of("not an address"), None);
+        assert_eq!(address_of("<script>"), None);
+    }
+
+    #[test]
+    fn cloudfronts_viewer_address_always_ends_in_a_port() {
+        assert_eq!(
+            viewer_address("203.0.113.9:4711").as_deref(),
+            Some("203.0.113.9")
+        );
+        assert_eq!(
+            viewer_address("2001:db8::1:443").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(viewer_address("203.0.113.9"), None);
+        assert_eq!(viewer_address("x:1"), None);
     }
 }

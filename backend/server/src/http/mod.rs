@@ -54,6 +54,9 @@ pub struct Policy {
     pub login_limiter: limit::RateLimiter,
     /// Longest time one api request may take before it is answered with a 503.
     pub request_timeout: Duration,
+    /// The header a trusted proxy puts the caller's address in (behind CloudFront:
+    /// `cloudfront-viewer-address`). `None`: the socket's peer, or Lambda's source.
+    pub client_ip_header: Option<HeaderName>,
 }
 
 impl Default for Policy {
@@ -63,6 +66,7 @@ impl Default for Policy {
             max_auth_age: None,
             login_limiter: limit::RateLimiter::new(10),
             request_timeout: Duration::from_secs(15),
+            client_ip_header: None,
         }
     }
 }
