@@ -3,7 +3,10 @@
 #   1. cfn-lint on infra/template.yaml (SAM);
 #   2. aws-sam-translator turns it into CloudFormation, and cfn-lint checks that too;
 #   3. every ASL file under infra/ passes asl-validator (npm);
-#   4. the CloudFront Function that serves console routes does so (node);
+#   4. rules no emulator shows (infra/checks/template_rules.py): CloudFront's CSP is the one
+#      `hanko serve` sends plus the Cognito hosted UI, the api paths skip cache and SPA
+#      fallback, the four functions are one build; and the CloudFront Function that serves
+#      console routes does so (node);
 #   5. deploy.sh and the scripts pass bash -n and shellcheck;
 #   6. on a moto server of its own (free port, stopped at the end): the ASL files create on
 #      Step Functions, the transformed stack creates on CloudFormation (less the resource
@@ -48,6 +51,9 @@ say "asl-validator on ${#asl[@]} state machines"
 args=()
 for f in "${asl[@]}"; do args+=(--json-path "$f"); done
 "$ASL_VALIDATOR" "${args[@]}"
+
+say "rules of the template: security headers as hanko serve sends them, api paths, one build"
+(cd infra/checks && ../../"$PY" template_rules.py)
 
 say "the CloudFront Function serves console routes from /index.html"
 "$PY" - >"$tmp/console-routes.js" <<'PY'

@@ -242,13 +242,55 @@ def allows(docs: list[dict[str, Any]], action: str, resource: str) -> bool:
     return False
 
 
-def wait_for_stack(cf: Any) -> dict[str, Any]:
+def create_stack(cf: Any, name: str, template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    cf.create_stack(
+        StackName=name,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
     deadline = time.time() + 120
     while True:
-        stack = cf.describe_stacks(StackName=STACK)["Stacks"][0]
+        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
         if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.time() > deadline:
-            return stack
+            break
         time.sleep(0.5)
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        for e in cf.describe_stack_events(StackName=name)["StackEvents"][:20]:
+            print(f"check-infra:   {e['LogicalResourceId']} {e['ResourceStatus']} {e.get('ResourceStatusReason', '')}", file=sys.stderr)
+    return stack
+
+
+def check_own_domain_stack(aws: dict[str, Any], template: dict[str, Any]) -> None:
+    """The other branch of the conditions: a console domain of one's own, retired signing keys,
+    a sender whose domain SES knows already."""
+    moto_template, _ = moto_copy(template)
+    params = dict(
+        PARAMETERS,
+        ConsoleDomain="approvals.example.com",
+        CertificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000",
+        PreviousKmsKeyIds="1234abcd-12ab-34cd-56ef-1234567890ab,2234abcd-12ab-34cd-56ef-1234567890ab",
+        CreateSenderIdentity="false",
+    )
+    cf = aws["cloudformation"]
+    stack = create_stack(cf, STACK + "-own-domain", moto_template, params)
+    expect(stack["StackStatus"] == "CREATE_COMPLETE", "the stack with ConsoleDomain and PreviousKmsKeyIds reaches CREATE_COMPLETE")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    expect(outputs["ConsoleUrl"] == "https://approvals.example.com", f"ConsoleUrl is the console domain: {outputs['ConsoleUrl']}")
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cf.list_stack_resources(StackName=STACK + "-own-domain")["StackResourceSummaries"]
+    }
+    for lid in HANDLERS:
+        env = aws["lambda"].get_function_configuration(FunctionName=physical[lid])["Environment"]["Variables"]
+        expect(env["HANKO_PUBLIC_URL"] == "https://approvals.example.com", f"{lid} makes deep links on the console domain")
+        expect(env.get("HANKO_PREVIOUS_KMS_KEY_IDS") == params["PreviousKmsKeyIds"], f"{lid} serves the retired keys too")
+    expect("RetiredKeysPolicy" in physical, "the retired keys' policy is created")
+    retired_arn = f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    for lid in HANDLERS:
+        docs = role_policies(aws["iam"], physical[f"{lid}Role"], template["Resources"][f"{lid}Role"]["Properties"], physical)
+        expect(allows(docs, "kms:GetPublicKey", retired_arn), f"{lid} may read the retired keys' public halves")
+        expect(not allows(docs, "kms:Sign", retired_arn), f"{lid} may not sign with a retired key")
 
 
 def check_stack(aws: dict[str, Any], template: dict[str, Any]) -> dict[str, str]:
@@ -265,16 +307,7 @@ def check_stack(aws: dict[str, Any], template: dict[str, Any]) -> dict[str, str]
     aws["s3"].put_object(Bucket=cfn.ARTIFACT_BUCKET, Key=cfn.ARTIFACT_KEY, Body=buf.getvalue())
 
     cf = aws["cloudformation"]
-    cf.create_stack(
-        StackName=STACK,
-        TemplateBody=json.dumps(moto_template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
-    stack = wait_for_stack(cf)
-    if stack["StackStatus"] != "CREATE_COMPLETE":
-        for e in cf.describe_stack_events(StackName=STACK)["StackEvents"][:20]:
-            print(f"check-infra:   {e['LogicalResourceId']} {e['ResourceStatus']} {e.get('ResourceStatusReason', '')}", file=sys.stderr)
+    stack = create_stack(cf, STACK, moto_template, PARAMETERS)
     expect(stack["StackStatus"] == "CREATE_COMPLETE", f"the stack reaches CREATE_COMPLETE on moto (status {stack['StackStatus']})")
 
     physical = {
@@ -435,6 +468,7 @@ def main() -> None:
     # them, so the stack is checked first, then the engine is switched on for the ASL files
     # (its parser refuses a malformed definition) and for a run of the deployed example.
     deployed = check_stack(aws, template)
+    check_own_domain_stack(aws, template)
     requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10).raise_for_status()
     check_asl_files(aws)
     run_example(aws, deployed)
