@@ -4,6 +4,7 @@
 #
 #   infra/deploy.sh                 # the first run asks for the parameters (sam deploy --guided)
 #   HANKO_STACK=hanko-test infra/deploy.sh
+#   infra/deploy.sh --console-only  # publish the console again, leave the stack as it is
 #
 # Needs: the AWS SAM CLI, the AWS CLI, cargo-lambda (with zig, which it uses to build for
 # arm64 Linux), and what scripts/build-console.sh needs. AWS credentials and the region come
@@ -14,8 +15,19 @@
 #   HANKO_SENDER_ADDRESS   with no saved configuration and no terminal (CI): the SenderAddress
 #                          parameter; the other parameters take their defaults
 #   HANKO_SKIP_BUILD=1     deploy what .aws-sam/build already holds
+#   HANKO_CONSOLE_DIST     publish this folder instead of building the console into dist/
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+CONSOLE_ONLY=0
+case "${1:-}" in
+  "") ;;
+  --console-only) CONSOLE_ONLY=1 ;;
+  *)
+    echo "usage: infra/deploy.sh [--console-only]" >&2
+    exit 2
+    ;;
+esac
 
 STACK="${HANKO_STACK:-hanko}"
 CONFIG="$PWD/infra/samconfig.toml" # written by the first, guided run; git-ignored
@@ -29,12 +41,14 @@ need() {
     exit 1
   fi
 }
-need sam "install the AWS SAM CLI"
 need aws "install the AWS CLI v2"
-need cargo "install Rust with rustup"
-if ! cargo lambda --version >/dev/null 2>&1; then
-  say "cargo-lambda is missing: cargo install cargo-lambda (or pip install cargo-lambda)" >&2
-  exit 1
+if [ "$CONSOLE_ONLY" = 0 ]; then
+  need sam "install the AWS SAM CLI"
+  need cargo "install Rust with rustup"
+  if ! cargo lambda --version >/dev/null 2>&1; then
+    say "cargo-lambda is missing: pip3 install cargo-lambda (brings zig), or cargo install cargo-lambda" >&2
+    exit 1
+  fi
 fi
 
 REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-$(aws configure get region 2>/dev/null || true)}}"
@@ -46,7 +60,7 @@ ACCOUNT="$(aws sts get-caller-identity --query Account --output text)"
 say "stack $STACK in account $ACCOUNT, region $REGION"
 
 # 1. The functions: one Rust binary, built once by cargo lambda for arm64.
-if [ "${HANKO_SKIP_BUILD:-}" != "1" ]; then
+if [ "$CONSOLE_ONLY" = 0 ] && [ "${HANKO_SKIP_BUILD:-}" != "1" ]; then
   say "building the functions (sam build, cargo lambda)"
   sam build --template-file infra/template.yaml --beta-features
 fi
@@ -61,7 +75,9 @@ deploy_args=(
   --config-file "$CONFIG"
   --no-fail-on-empty-changeset
 )
-if [ -f "$CONFIG" ]; then
+if [ "$CONSOLE_ONLY" = 1 ]; then
+  say "--console-only: the stack stays as it is"
+elif [ -f "$CONFIG" ]; then
   say "deploying with the saved parameters ($CONFIG)"
   sam deploy "${deploy_args[@]}"
 elif [ -t 0 ]; then
@@ -86,10 +102,13 @@ DISTRIBUTION="$(output DistributionId)"
 CONSOLE_URL="$(output ConsoleUrl)"
 
 # 3. The console, built by Trunk into dist/.
-say "building the console"
-scripts/build-console.sh
-if [ ! -f dist/index.html ]; then
-  say "dist/index.html is missing after the console build" >&2
+DIST="${HANKO_CONSOLE_DIST:-dist}"
+if [ -z "${HANKO_CONSOLE_DIST:-}" ]; then
+  say "building the console"
+  scripts/build-console.sh
+fi
+if [ ! -f "$DIST/index.html" ]; then
+  say "$DIST/index.html is missing: the console was not built" >&2
   exit 1
 fi
 
@@ -121,11 +140,11 @@ cache_control() {
 }
 upload() {
   local rel="$1"
-  aws s3 cp --region "$REGION" --only-show-errors "dist/$rel" "s3://$BUCKET/$rel" \
+  aws s3 cp --region "$REGION" --only-show-errors "$DIST/$rel" "s3://$BUCKET/$rel" \
     --content-type "$(content_type "$rel")" --cache-control "$(cache_control "$rel")"
 }
-say "uploading dist/ to s3://$BUCKET"
-mapfile -t files < <(cd dist && find . -type f ! -name index.html | sed 's|^\./||' | sort)
+say "uploading $DIST/ to s3://$BUCKET"
+mapfile -t files < <(cd "$DIST" && find . -type f ! -name index.html | sed 's|^\./||' | sort)
 for rel in "${files[@]}"; do
   upload "$rel"
 done

@@ -11,9 +11,11 @@
 #   6. on a moto server of its own (free port, stopped at the end): the ASL files create on
 #      Step Functions, the transformed stack creates on CloudFormation (less the resource
 #      types moto cannot create, which it lists) and what it made is checked
-#      (infra/checks/moto_stack.py).
+#      (infra/checks/moto_stack.py); then infra/deploy.sh --console-only runs twice against
+#      the same moto with the real AWS CLI, and what it uploaded is checked
+#      (infra/checks/deploy_console.py).
 # Installed by scripts/setup.sh: cfn-lint and aws-sam-translator in .venv, asl-validator in
-# .local/asl-validator, Debian's shellcheck.
+# .local/asl-validator, the AWS CLI in .local/awscli, Debian's shellcheck.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
@@ -21,7 +23,8 @@ export PYTHONDONTWRITEBYTECODE=1
 say() { echo "check-infra: $*"; }
 PY=.venv/bin/python
 ASL_VALIDATOR=.local/asl-validator/node_modules/.bin/asl-validator
-for tool in .venv/bin/cfn-lint .venv/bin/moto_server "$ASL_VALIDATOR"; do
+AWS_CLI=.local/awscli/bin/aws
+for tool in .venv/bin/cfn-lint .venv/bin/moto_server "$ASL_VALIDATOR" "$AWS_CLI"; do
   if [ ! -x "$tool" ]; then
     say "$tool is missing: run scripts/setup.sh" >&2
     exit 1
@@ -88,4 +91,6 @@ for _ in $(seq 1 150); do
 done
 say "moto on $endpoint"
 (cd infra/checks && AWS_DEFAULT_REGION=ap-northeast-1 ../../"$PY" moto_stack.py "$endpoint")
+say "infra/deploy.sh --console-only against moto, with the AWS CLI"
+(cd infra/checks && ../../"$PY" deploy_console.py "$endpoint" "$PWD/../../$AWS_CLI")
 say "all infra checks passed"

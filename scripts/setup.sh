@@ -11,6 +11,7 @@ MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
 SAM_TRANSLATOR_VERSION="1.115.0"
 ASL_VALIDATOR_VERSION="4.0.0"
+AWSCLI_VERSION="1.46.2" # runs infra/deploy.sh against moto; a venv of its own (it pins botocore)
 
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing; install Rust with rustup first" >&2
@@ -61,6 +62,13 @@ elif command -v npm >/dev/null; then
 else
   echo "setup: install Node 20 with npm for the infra checks (asl-validator)" >&2
   exit 1
+fi
+if [ -x .local/awscli/bin/aws ] && .local/awscli/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('awscli') != '$AWSCLI_VERSION')" 2>/dev/null; then
+  echo "setup: awscli $AWSCLI_VERSION already in .local/awscli"
+else
+  echo "setup: installing awscli $AWSCLI_VERSION into .local/awscli"
+  python3 -m venv .local/awscli
+  .local/awscli/bin/pip install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION"
 fi
 if command -v shellcheck >/dev/null; then
   echo "setup: shellcheck already installed"
