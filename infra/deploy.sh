@@ -11,7 +11,8 @@
 # from the usual AWS variables or profile (AWS_PROFILE, AWS_REGION).
 #
 # Environment:
-#   HANKO_STACK            stack name (default hanko)
+#   HANKO_STACK            stack name (default hanko; at most 48 characters, CloudFront
+#                          names are made from it)
 #   HANKO_SENDER_ADDRESS   with no saved configuration and no terminal (CI): the SenderAddress
 #                          parameter; the other parameters take their defaults
 #   HANKO_SKIP_BUILD=1     deploy what .aws-sam/build already holds
@@ -30,6 +31,10 @@ case "${1:-}" in
 esac
 
 STACK="${HANKO_STACK:-hanko}"
+if [ "${#STACK}" -gt 48 ]; then
+  echo "deploy: HANKO_STACK is ${#STACK} characters; at most 48 (CloudFront names are made from it)" >&2
+  exit 2
+fi
 CONFIG="$PWD/infra/samconfig.toml" # written by the first, guided run; git-ignored
 # cargo-lambda through SAM is a SAM CLI beta feature.
 export SAM_CLI_BETA_RUST_CARGO_LAMBDA=1
