@@ -67,6 +67,15 @@ print(cfn.load_template(cfn.INFRA / "template.yaml")["Resources"]["ConsoleRoutes
 PY
 node infra/checks/console_routes.mjs "$tmp/console-routes.js"
 
+say "the CloudFront Function gives the api the viewer's address"
+"$PY" - >"$tmp/viewer-address.js" <<'PY'
+import sys
+sys.path.insert(0, "infra/checks")
+import cfn
+print(cfn.load_template(cfn.INFRA / "template.yaml")["Resources"]["ApiViewerAddressFunction"]["Properties"]["FunctionCode"])
+PY
+node infra/checks/viewer_address.mjs "$tmp/viewer-address.js"
+
 say "bash -n and shellcheck on infra/deploy.sh and scripts/"
 bash -n infra/deploy.sh
 if command -v shellcheck >/dev/null; then

@@ -59,7 +59,9 @@ def main() -> None:
     by_path = {b["PathPattern"]: b for b in dist["CacheBehaviors"]}
     expect(set(by_path) == {"/api/*", "/.well-known/*"}, "/api/* and /.well-known/* have behaviours of their own")
     for path, b in by_path.items():
-        expect(b["TargetOriginId"] == "api" and "FunctionAssociations" not in b, f"{path} goes to the api, untouched by the route function")
+        fns = [(f["EventType"], f["FunctionARN"]["Fn::GetAtt"][0]) for f in b.get("FunctionAssociations", [])]
+        expect(b["TargetOriginId"] == "api" and fns == [("viewer-request", "ApiViewerAddressFunction")],
+               f"{path} goes to the api with the viewer's address, untouched by the route function")
         expect(b["CachePolicyId"] == CACHING_DISABLED and b["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST,
                f"{path} is not cached and forwards everything but Host (the Authorization header too)")
     expect(set(by_path["/api/*"]["AllowedMethods"]) >= {"GET", "HEAD", "POST", "OPTIONS"}, "/api/* takes POST")
@@ -76,6 +78,9 @@ def main() -> None:
     expect((ROOT / "Cargo.toml").is_file() and next(iter(fns.values()))["Properties"]["CodeUri"] == "..",
            "CodeUri is the workspace at the repository root")
     glob = t["Globals"]["Function"]
+    code = res["ApiViewerAddressFunction"]["Properties"]["FunctionCode"]
+    header = glob["Environment"]["Variables"]["HANKO_CLIENT_IP_HEADER"]
+    expect(f"request.headers['{header}']" in code, f"the api reads the caller's address from {header}, which CloudFront sets")
     expect(glob["Runtime"] == "provided.al2023" and glob["Architectures"] == ["arm64"], "provided.al2023 on arm64")
 
 
