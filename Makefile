@@ -1,12 +1,12 @@
 # Hanko: the two commands are `make run` and `make test`.
-.PHONY: run test setup console lint
+.PHONY: run test setup console lint infra
 
 ## Run the whole local stack (moto + example executions + hanko serve).
 run:
 	scripts/run-local.sh
 
 ## Install what is missing, build the console, check formatting and lints, run every test.
-test: setup console lint
+test: setup console lint infra
 	cargo test --workspace --locked
 
 setup:
@@ -19,3 +19,7 @@ console:
 lint:
 	cargo fmt --all --check
 	cargo clippy --all-targets --locked -- -D warnings
+
+## Check infra/ short of a deploy: cfn-lint, the SAM transform, ASL validation, and the stack on moto.
+infra:
+	scripts/check-infra.sh

@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_VERSION="5.2.5"
+# The infra checks (scripts/check-infra.sh).
+CFN_LINT_VERSION="1.58.0"
+SAM_TRANSLATOR_VERSION="1.115.0"
+ASL_VALIDATOR_VERSION="4.0.0"
+AWSCLI_VERSION="1.46.2" # runs infra/deploy.sh against moto; a venv of its own (it pins botocore)
 
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing; install Rust with rustup first" >&2
@@ -36,5 +41,44 @@ elif command -v apt-get >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 else
   echo "setup: install chromium and chromedriver for the browser tests" >&2
+  exit 1
+fi
+
+# The infra checks: cfn-lint and aws-sam-translator in the venv, asl-validator from npm in
+# .local/asl-validator, Debian's shellcheck.
+if .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(not (m.version('cfn-lint') == '$CFN_LINT_VERSION' and m.version('aws-sam-translator') == '$SAM_TRANSLATOR_VERSION'))" 2>/dev/null; then
+  echo "setup: cfn-lint $CFN_LINT_VERSION and aws-sam-translator $SAM_TRANSLATOR_VERSION already in .venv"
+else
+  echo "setup: installing cfn-lint $CFN_LINT_VERSION and aws-sam-translator $SAM_TRANSLATOR_VERSION into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check \
+    "cfn-lint==$CFN_LINT_VERSION" "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
+fi
+if [ -x .local/asl-validator/node_modules/.bin/asl-validator ] &&
+  [ "$(node -p "require('./.local/asl-validator/node_modules/asl-validator/package.json').version" 2>/dev/null)" = "$ASL_VALIDATOR_VERSION" ]; then
+  echo "setup: asl-validator $ASL_VALIDATOR_VERSION already in .local/asl-validator"
+elif command -v npm >/dev/null; then
+  echo "setup: installing asl-validator $ASL_VALIDATOR_VERSION into .local/asl-validator"
+  npm install --silent --no-audit --no-fund --prefix .local/asl-validator "asl-validator@$ASL_VALIDATOR_VERSION"
+else
+  echo "setup: install Node 20 with npm for the infra checks (asl-validator)" >&2
+  exit 1
+fi
+if [ -x .local/awscli/bin/aws ] && .local/awscli/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('awscli') != '$AWSCLI_VERSION')" 2>/dev/null; then
+  echo "setup: awscli $AWSCLI_VERSION already in .local/awscli"
+else
+  echo "setup: installing awscli $AWSCLI_VERSION into .local/awscli"
+  python3 -m venv .local/awscli
+  .local/awscli/bin/pip install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION"
+fi
+if command -v shellcheck >/dev/null; then
+  echo "setup: shellcheck already installed"
+elif command -v apt-get >/dev/null; then
+  echo "setup: installing shellcheck (Debian)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq shellcheck >/dev/null
+else
+  echo "setup: install shellcheck for the infra checks" >&2
   exit 1
 fi
