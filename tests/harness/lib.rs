@@ -45,8 +45,27 @@ pub struct Moto {
     _child: Child,
 }
 
+/// moto_server made to answer one request at a time.
+const SERIAL_MOTO: &str = "import sys, moto.server as s
+run = s.run_simple
+s.run_simple = lambda *a, **k: run(*a, **{**k, 'threaded': False})
+s.main(sys.argv[1:])";
+
 impl Moto {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::launch(false).await
+    }
+
+    /// A moto that handles one request at a time. moto's threaded server does not
+    /// isolate concurrent DynamoDB transactions (a cancelled one restores a snapshot of
+    /// the whole table, undoing what others wrote meanwhile); one at a time is the
+    /// serializable isolation DynamoDB gives transactions. Not for a whole stack: a long
+    /// SQS poll would hold up everything else.
+    pub async fn start_serial() -> anyhow::Result<Self> {
+        Self::launch(true).await
+    }
+
+    async fn launch(serial: bool) -> anyhow::Result<Self> {
         let bin = moto_server_bin();
         if !bin.exists() {
             bail!(
@@ -55,7 +74,15 @@ impl Moto {
             );
         }
         let port = free_port();
-        let child = Command::new(&bin)
+        let mut cmd = if serial {
+            // The venv's python sits beside its moto_server.
+            let mut c = Command::new(bin.with_file_name("python"));
+            c.args(["-c", SERIAL_MOTO]);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
