@@ -157,6 +157,18 @@ struct Cli {
     args: ServeArgs,
 }
 
+/// What kind of stack [`Stack::start_opts`] starts.
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// `hanko serve` also serves the built console from `dist/`.
+    pub console: bool,
+    /// Requests live in a DynamoDB table on moto (`HANKO_STORE=dynamodb`), not SQLite.
+    pub dynamodb: bool,
+}
+
+/// The table of a stack started with [`StackOptions::dynamodb`].
+pub const STACK_TABLE: &str = "hanko";
+
 /// moto + intake queue + example state machine + `hanko serve`.
 pub struct Stack {
     pub moto: Moto,
@@ -177,6 +189,15 @@ impl Stack {
 
     /// With `console`, `hanko serve` also serves the built console from `dist/`.
     pub async fn start_with(console: bool) -> anyhow::Result<Self> {
+        Self::start_opts(StackOptions {
+            console,
+            ..StackOptions::default()
+        })
+        .await
+    }
+
+    pub async fn start_opts(opts: StackOptions) -> anyhow::Result<Self> {
+        let console = opts.console;
         let dist = root().join("dist");
         if console && !dist.join("index.html").is_file() {
             bail!("the console is not built: run scripts/build-console.sh");
@@ -225,6 +246,14 @@ impl Stack {
         ];
         if console {
             argv.extend(["--console-dir", &dist_arg]);
+        }
+        if opts.dynamodb {
+            hanko::store::dynamo::DynamoStore::create_table(
+                &aws_sdk_dynamodb::Client::new(&moto.sdk),
+                STACK_TABLE,
+            )
+            .await?;
+            argv.extend(["--store", "dynamodb", "--table", STACK_TABLE]);
         }
         let args = Cli::try_parse_from(argv)?.args;
         let running = hanko::serve::start(args, Some(moto.sdk.clone())).await?;
