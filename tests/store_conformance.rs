@@ -141,3 +141,139 @@ async fn a_missing_table_is_an_error_that_names_it_not_a_panic() {
     assert!(e.to_string().contains("no-such-table"), "{e}");
     assert!(e.to_string().contains("HANKO_TABLE"), "{e}");
 }
+
+/// Every item of the table, for checks of what the store wrote (tests only: the store
+/// itself never scans).
+async fn all_items(
+    client: &aws_sdk_dynamodb::Client,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    client
+        .scan()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default()
+}
+
+fn sample(approvers: &[&str]) -> hanko::domain::NewRequest {
+    let now = chrono::Utc::now();
+    hanko::domain::NewRequest {
+        title: "Deploy".into(),
+        description: None,
+        details: serde_json::Value::Null,
+        approvers: approvers.iter().map(|s| s.to_string()).collect(),
+        required_approvals: 1,
+        allow_self_approval: false,
+        requested_by: Some("bob@example.com".into()),
+        on_reject: hanko::domain::OnReject::Fail,
+        execution_arn: "arn:aws:states:ap-northeast-1:1:execution:m:e".into(),
+        execution_name: "e".into(),
+        state_machine_arn: "arn:aws:states:ap-northeast-1:1:stateMachine:m".into(),
+        state_machine_name: "m".into(),
+        state_name: None,
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+    }
+}
+
+#[tokio::test]
+async fn the_task_token_is_kept_on_one_item_outside_every_index() {
+    use hanko::store::Store;
+    let (moto, store) = fresh().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk);
+    let token = "AQCEAAAAKgAAAAMAAAAAAAAAAfake-secret-task-token";
+    store
+        .insert(
+            "0190e4b2-7c1e-7000-8000-000000000001",
+            token,
+            &sample(&["a@x.io", "group:ops"]),
+        )
+        .await
+        .unwrap();
+    let items = all_items(&client).await;
+    let holding: Vec<_> = items
+        .iter()
+        .filter(|i| format!("{i:?}").contains(token))
+        .collect();
+    assert_eq!(holding.len(), 1, "{items:?}");
+    let item = holding[0];
+    assert!(item["pk"].as_s().unwrap().starts_with("TOKEN#"));
+    assert!(
+        !item["pk"].as_s().unwrap().contains(token),
+        "keyed by its hash"
+    );
+    assert!(
+        item.keys().all(|k| !k.starts_with("gsi")),
+        "not projected into an index"
+    );
+    let pks: std::collections::BTreeSet<String> = items
+        .iter()
+        .map(|i| {
+            i["pk"]
+                .as_s()
+                .unwrap()
+                .split('#')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        pks.into_iter().collect::<Vec<_>>(),
+        vec!["APPROVER", "REQ", "TOKEN"]
+    );
+}
+
+#[tokio::test]
+async fn a_closed_record_expires_the_retention_period_after_closing_and_a_pending_one_never() {
+    use hanko::store::Store;
+    let moto = Moto::start_serial().await.expect("moto");
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk);
+    DynamoStore::create_table(&client, TABLE).await.unwrap();
+    let store = DynamoStore::new(client.clone(), TABLE, 30);
+    let id = "0190e4b2-7c1e-7000-8000-000000000002";
+    store
+        .insert(id, "token-2", &sample(&["a@x.io"]))
+        .await
+        .unwrap();
+    let request_item = || async {
+        client
+            .get_item()
+            .table_name(TABLE)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("REQ#{id}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("REQ".into()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap()
+    };
+    assert!(!request_item().await.contains_key("ttl"));
+    let before = chrono::Utc::now();
+    assert!(
+        store
+            .close_pending(id, hanko_api::RequestStatus::Expired, "deadline", None)
+            .await
+            .unwrap()
+    );
+    let ttl: i64 = request_item().await["ttl"].as_n().unwrap().parse().unwrap();
+    let expected = (before + chrono::Duration::days(30)).timestamp();
+    assert!(
+        (expected..=expected + 5).contains(&ttl),
+        "ttl {ttl}, expected about {expected}"
+    );
+    let closure = all_items(&client)
+        .await
+        .into_iter()
+        .find(|i| i["sk"].as_s().unwrap() == "CLOSED")
+        .expect("the closure item");
+    assert_eq!(closure["ttl"], request_item().await["ttl"]);
+}

@@ -9,7 +9,7 @@
 //! | request | `REQ#<id>` | `REQ` | gsi1 `STATUS#<status>` / `<id>`; gsi2 `EXPIRES` / `<expires ms>#<id>` while pending, `DELIVERY` / `<next attempt ms>#<id>` while a callback is owed | closed + retention |
 //! | task token | `TOKEN#<sha256 of the token>` | `TOKEN` | - | expires + retention |
 //! | approver | `APPROVER#<principal>` | `<id>` | - | expires (no vote after it) |
-//! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | expires + retention |
+//! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | vote + longest timeout + retention |
 //! | closure | `REQ#<id>` | `CLOSED` | gsi1 `CLOSED` / `<closed ms>#<id>` | closed + retention |
 //!
 //! The request item carries everything a page of the console shows, including a copy of
@@ -69,6 +69,7 @@ use super::{
     StoredRequest, VoteWrite, token_hash,
 };
 use crate::domain::NewRequest;
+use crate::domain::intake::MAX_TIMEOUT_SECONDS;
 use crate::domain::rules::Ballot;
 
 /// The same grace as the SQLite store: a fresh decision is left to the voter's request.
@@ -1052,6 +1053,12 @@ impl Store for DynamoStore {
             (
                 "decided_ms".to_string(),
                 num(b.decided_at.timestamp_millis()),
+            ),
+            // The vote does not know its request's deadline; the longest a request can
+            // wait is enough for the one-vote-per-person condition to outlive it.
+            (
+                "ttl".to_string(),
+                self.ttl_after(b.decided_at.timestamp_millis() + MAX_TIMEOUT_SECONDS * 1000),
             ),
         ]);
         let mut e = Expr::default();
