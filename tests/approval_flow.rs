@@ -2,9 +2,10 @@
 //! machine, which waits on its task token; `hanko serve` takes the request from the intake
 //! queue; people log in and decide over HTTP; the execution goes on down the right branch.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sfn::types::ExecutionStatus;
 use hanko_api::{DecisionRecord, TaskOutput};
-use hanko_e2e::{APPROVER_PASSWORD, Stack, example_input};
+use hanko_e2e::{APPROVER_PASSWORD, STACK_TABLE, Stack, StackOptions, example_input};
 use serde_json::{Value, json};
 
 const ALICE: (&str, &str) = ("alice@example.com", "alice-approves");
@@ -269,5 +270,126 @@ async fn twenty_concurrent_approvals_by_different_approvers_make_one_decision_an
     assert_eq!(run.status, ExecutionStatus::Succeeded);
     assert_eq!(run.task_results, 1, "exactly one callback: {run:?}");
     let stack = std::sync::Arc::into_inner(stack).expect("all tasks done");
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_dynamodb_store_an_approved_and_a_rejected_execution_each_resume_on_their_branch() {
+    let stack = Stack::start_opts(StackOptions {
+        dynamodb: true,
+        ..StackOptions::default()
+    })
+    .await
+    .expect("stack");
+    let approve = stack
+        .start_execution(
+            "ddb-approve",
+            example_input("Deploy shop-api v1.4.2", json!(["alice@example.com"]), 1),
+        )
+        .await
+        .unwrap();
+    let reject = stack
+        .start_execution(
+            "ddb-reject",
+            example_input(
+                "Deploy during the sale",
+                json!(["group:release-managers"]),
+                1,
+            ),
+        )
+        .await
+        .unwrap();
+    let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
+    let approve_id = stack.wait_for_request("ddb-approve", &alice).await.unwrap();
+    let reject_id = stack.wait_for_request("ddb-reject", &alice).await.unwrap();
+
+    let (_, inbox) = stack
+        .get("/api/approvals?status=pending&mine=true", &alice)
+        .await
+        .unwrap();
+    let waiting: Vec<&str> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    let mut newest_first = vec![approve_id.as_str(), reject_id.as_str()];
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(waiting, newest_first);
+    let mallory = stack.login(MALLORY.0, MALLORY.1).await.unwrap();
+    let (status, body) = stack
+        .decide(&approve_id, &mallory, json!({"decision": "approve"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{body}");
+
+    let (status, body) = stack
+        .decide(
+            &approve_id,
+            &alice,
+            json!({"decision": "approve", "comment": "Go ahead"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "approved");
+    let (status, body) = stack
+        .decide(
+            &reject_id,
+            &alice,
+            json!({"decision": "reject", "comment": "Not during the sale"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "rejected");
+    let (status, _) = stack
+        .decide(&approve_id, &alice, json!({"decision": "approve"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "a decided request takes no more votes");
+
+    let run = stack.wait_for_end(&approve).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert!(
+        run.states_entered.contains(&"Approved".to_string()),
+        "{run:?}"
+    );
+    assert_eq!(run.task_results, 1);
+    let output: TaskOutput =
+        serde_json::from_value(run.output.unwrap()["approval"].clone()).unwrap();
+    assert_eq!(output.request_id, approve_id);
+    let run = stack.wait_for_end(&reject).await.unwrap();
+    assert!(
+        run.states_entered.contains(&"Rejected".to_string()),
+        "{run:?}"
+    );
+    assert!(!run.states_entered.contains(&"Approved".to_string()));
+    assert_eq!(run.output.unwrap()["rejection"]["Error"], "Hanko.Rejected");
+
+    // The records are in the table, delivered; no SQLite file was made.
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.moto.sdk);
+    for (id, want) in [(&approve_id, "approved"), (&reject_id, "rejected")] {
+        let item = ddb
+            .get_item()
+            .table_name(STACK_TABLE)
+            .key("pk", AttributeValue::S(format!("REQ#{id}")))
+            .key("sk", AttributeValue::S("REQ".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the request item");
+        assert_eq!(item["status"].as_s().unwrap(), want);
+        assert_eq!(item["delivery"].as_s().unwrap(), "delivered");
+        assert!(item.contains_key("ttl"), "a decided record expires");
+        assert!(!item.contains_key("task_token"));
+    }
+    assert!(!stack.data.path().join("hanko.db").exists());
+    let (_, history) = stack
+        .get("/api/approvals?status=approved", &alice)
+        .await
+        .unwrap();
+    assert_eq!(history["items"][0]["id"], approve_id.as_str());
     stack.stop().await.unwrap();
 }

@@ -45,8 +45,27 @@ pub struct Moto {
     _child: Child,
 }
 
+/// moto_server made to answer one request at a time.
+const SERIAL_MOTO: &str = "import sys, moto.server as s
+run = s.run_simple
+s.run_simple = lambda *a, **k: run(*a, **{**k, 'threaded': False})
+s.main(sys.argv[1:])";
+
 impl Moto {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::launch(false).await
+    }
+
+    /// A moto that handles one request at a time. moto's threaded server does not
+    /// isolate concurrent DynamoDB transactions (a cancelled one restores a snapshot of
+    /// the whole table, undoing what others wrote meanwhile); one at a time is the
+    /// serializable isolation DynamoDB gives transactions. Not for a whole stack: a long
+    /// SQS poll would hold up everything else.
+    pub async fn start_serial() -> anyhow::Result<Self> {
+        Self::launch(true).await
+    }
+
+    async fn launch(serial: bool) -> anyhow::Result<Self> {
         let bin = moto_server_bin();
         if !bin.exists() {
             bail!(
@@ -55,7 +74,15 @@ impl Moto {
             );
         }
         let port = free_port();
-        let child = Command::new(&bin)
+        let mut cmd = if serial {
+            // The venv's python sits beside its moto_server.
+            let mut c = Command::new(bin.with_file_name("python"));
+            c.args(["-c", SERIAL_MOTO]);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -130,6 +157,18 @@ struct Cli {
     args: ServeArgs,
 }
 
+/// What kind of stack [`Stack::start_opts`] starts.
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// `hanko serve` also serves the built console from `dist/`.
+    pub console: bool,
+    /// Requests live in a DynamoDB table on moto (`HANKO_STORE=dynamodb`), not SQLite.
+    pub dynamodb: bool,
+}
+
+/// The table of a stack started with [`StackOptions::dynamodb`].
+pub const STACK_TABLE: &str = "hanko";
+
 /// moto + intake queue + example state machine + `hanko serve`.
 pub struct Stack {
     pub moto: Moto,
@@ -150,6 +189,15 @@ impl Stack {
 
     /// With `console`, `hanko serve` also serves the built console from `dist/`.
     pub async fn start_with(console: bool) -> anyhow::Result<Self> {
+        Self::start_opts(StackOptions {
+            console,
+            ..StackOptions::default()
+        })
+        .await
+    }
+
+    pub async fn start_opts(opts: StackOptions) -> anyhow::Result<Self> {
+        let console = opts.console;
         let dist = root().join("dist");
         if console && !dist.join("index.html").is_file() {
             bail!("the console is not built: run scripts/build-console.sh");
@@ -201,6 +249,14 @@ impl Stack {
         ];
         if console {
             argv.extend(["--console-dir", &dist_arg]);
+        }
+        if opts.dynamodb {
+            hanko::store::dynamo::DynamoStore::create_table(
+                &aws_sdk_dynamodb::Client::new(&moto.sdk),
+                STACK_TABLE,
+            )
+            .await?;
+            argv.extend(["--store", "dynamodb", "--table", STACK_TABLE]);
         }
         let args = Cli::try_parse_from(argv)?.args;
         let running = hanko::serve::start(args, Some(moto.sdk.clone())).await?;

@@ -5,6 +5,15 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+/// Where requests, votes and decisions are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// One SQLite file (HANKO_DATABASE).
+    Sqlite,
+    /// A DynamoDB table (HANKO_TABLE).
+    Dynamodb,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -71,6 +80,24 @@ pub struct ServeArgs {
     /// Endpoint for every AWS service (a local emulator). Unset: real AWS.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
+
+    /// Where requests are kept: sqlite (one file) or dynamodb (a table, HANKO_TABLE).
+    #[arg(
+        long = "store",
+        env = "HANKO_STORE",
+        value_enum,
+        default_value = "sqlite"
+    )]
+    pub store: StoreKind,
+
+    /// The DynamoDB table (with HANKO_STORE=dynamodb), shaped as infra/template.yaml makes it.
+    #[arg(long, env = "HANKO_TABLE")]
+    pub table: Option<String>,
+
+    /// Days a decided or closed request is kept in DynamoDB before its TTL removes it.
+    #[arg(long, env = "HANKO_RETENTION_DAYS", default_value_t = 400,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: u32,
 
     /// Log lines as text or JSON.
     #[arg(long, env = "HANKO_LOG_FORMAT", value_enum, default_value = "text")]
@@ -152,6 +179,13 @@ impl ServeArgs {
                 "no way to log in: set HANKO_DEV_USERS (--dev-users) to a users file for the dev identity provider"
             );
         }
+        if self.store == StoreKind::Dynamodb
+            && self.table.as_deref().is_none_or(|t| t.trim().is_empty())
+        {
+            anyhow::bail!(
+                "HANKO_STORE=dynamodb needs the table: set HANKO_TABLE (--table) to the DynamoDB table's name"
+            );
+        }
         if let Some(u) = &self.public_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
@@ -168,5 +202,54 @@ impl ServeArgs {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn parse(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["hanko", "--dev-users", "users.json"];
+        argv.extend(extra);
+        Cli::try_parse_from(argv).unwrap().args
+    }
+
+    #[test]
+    fn the_store_is_sqlite_unless_dynamodb_is_chosen_with_a_table() {
+        let default = parse(&[]);
+        assert_eq!(default.store, StoreKind::Sqlite);
+        assert_eq!(default.retention_days, 400);
+        default.validate().unwrap();
+        let dynamo = parse(&[
+            "--store",
+            "dynamodb",
+            "--table",
+            "hanko",
+            "--retention-days",
+            "30",
+        ]);
+        assert_eq!(dynamo.store, StoreKind::Dynamodb);
+        assert_eq!(dynamo.retention_days, 30);
+        dynamo.validate().unwrap();
+    }
+
+    #[test]
+    fn dynamodb_without_a_table_is_refused_with_the_variable_to_set() {
+        let e = parse(&["--store", "dynamodb"]).validate().unwrap_err();
+        assert!(e.to_string().contains("HANKO_TABLE"), "{e}");
+        let blank = parse(&["--store", "dynamodb", "--table", " "]).validate();
+        assert!(blank.is_err());
+        let cli = |v: &[&str]| Cli::try_parse_from([&["hanko"], v].concat()).map(|_| ());
+        assert!(cli(&["--store", "postgres"]).is_err());
+        assert!(cli(&["--retention-days", "0"]).is_err());
     }
 }

@@ -12,11 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::auth::dev::DevIdp;
-use crate::config::ServeArgs;
+use crate::config::{ServeArgs, StoreKind};
 use crate::http::{self, AppState};
 use crate::keys::EcKey;
 use crate::notifier::{Directory, FileOutbox, NoDirectory};
 use crate::service::Hanko;
+use crate::store::Store;
+use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::workflow::StepFunctions;
 
@@ -44,8 +46,21 @@ pub struct Parts {
 
 pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow::Result<Parts> {
     args.validate()?;
-    let store = SqliteStore::open(&args.database_path())
-        .with_context(|| format!("opening the database {}", args.database_path().display()))?;
+    let store: Arc<dyn Store> = match args.store {
+        StoreKind::Sqlite => {
+            Arc::new(SqliteStore::open(&args.database_path()).with_context(|| {
+                format!("opening the database {}", args.database_path().display())
+            })?)
+        }
+        StoreKind::Dynamodb => Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            args.table
+                .as_deref()
+                .context("HANKO_TABLE is not set")?
+                .trim(),
+            args.retention_days,
+        )),
+    };
     let signer = Arc::new(EcKey::load_or_create(&args.signing_key_path())?);
     let dev_idp = match &args.dev_users {
         Some(users) => Some(Arc::new(DevIdp::load(
@@ -69,7 +84,7 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
         directory,
     };
     let hanko = Hanko {
-        store: Arc::new(store),
+        store,
         workflow: Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&sdk))),
         notifier: Arc::new(notifier),
         signer,

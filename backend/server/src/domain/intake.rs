@@ -310,7 +310,7 @@ impl IntakeMessage {
 
 /// A valid request for unit tests elsewhere: `approvers`, one approval needed, asked by
 /// bob@example.com, due in an hour.
-#[cfg(test)]
+#[cfg(any(test, feature = "conformance"))]
 pub(crate) fn sample_request(approvers: &[&str]) -> NewRequest {
     let now = Utc::now();
     NewRequest {

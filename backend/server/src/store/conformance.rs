@@ -1,224 +1,438 @@
-//! What every [`Store`] must do, as one suite each implementation runs unchanged
-//! (SQLite here; DynamoDB joins with the AWS stack).
+//! What every [`Store`] must do, written once over `&dyn Store` and run unchanged against
+//! each implementation: SQLite in this crate's tests, DynamoDB on moto in `tests/`
+//! (`store_conformance.rs`, through the `conformance` feature).
+//!
+//! [`store_conformance_tests!`](crate::store_conformance_tests) makes one test per check;
+//! each test gets a fresh, empty store from the expression it is given.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
 use serde_json::json;
 
-use super::{Callback, Inserted, ListQuery, Store, StoredDecision, VoteWrite};
+use super::{Callback, Inserted, ListQuery, Store, StoredDecision, StoredRequest, VoteWrite};
 use crate::domain::NewRequest;
 use crate::domain::intake::sample_request;
 use crate::domain::rules::Ballot;
 
+/// One `#[tokio::test]` per check. `$fresh` is an expression giving a future of
+/// `(guard, store)`: the store is fresh and empty; the guard (a temp dir, an emulator)
+/// lives as long as the test.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($fresh:expr) => {
+        $crate::store_conformance_tests!(@each $fresh;
+            the_same_token_twice_is_one_request,
+            a_vote_needs_the_version_it_was_decided_on,
+            one_voter_has_one_vote,
+            racing_deciders_on_one_version_have_one_winner,
+            a_vote_on_a_request_that_is_not_pending_is_refused,
+            lists_are_newest_first_in_pages,
+            lists_filter_by_status,
+            the_votable_list_holds_only_what_the_caller_may_still_vote_on,
+            a_fresh_decision_is_left_to_its_voter_then_owed_until_delivered,
+            only_a_pending_request_can_be_closed,
+            a_decided_request_whose_task_is_gone_is_closed,
+            a_close_without_a_callback_owes_nothing,
+            decided_between_lists_what_closed_in_the_window_oldest_first,
+            an_unknown_id_has_nothing,
+        );
+    };
+    (@each $fresh:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test]
+            async fn $check() {
+                let (_guard, store) = $fresh.await;
+                $crate::store::conformance::$check(&store).await;
+            }
+        )*
+    };
+}
+
 fn request(approvers: &[&str], requested_by: &str, expires_in: Duration) -> NewRequest {
     let base = sample_request(approvers);
+    // Millisecond times: what every store keeps.
+    let created_at = ms_time(base.created_at.timestamp_millis());
     NewRequest {
-        details: json!({"v": 1}),
+        details: json!({"v": 1, "nested": {"list": [1, "two", null]}}),
+        description: Some("Release notes: <b>not markup</b>".into()),
         requested_by: Some(requested_by.into()),
-        expires_at: base.created_at + expires_in,
+        created_at,
+        expires_at: created_at + expires_in,
         ..base
     }
 }
 
-fn ballot(voter: &str) -> Ballot {
+fn ms_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().expect("a valid time")
+}
+
+fn now_ms() -> DateTime<Utc> {
+    ms_time(Utc::now().timestamp_millis())
+}
+
+fn ballot(voter: &str, choice: VoteChoice) -> Ballot {
     Ballot {
         voter: voter.into(),
-        subject: voter.into(),
+        subject: format!("sub-{voter}"),
         name: voter.into(),
-        choice: VoteChoice::Approve,
+        choice,
         comment: Some("ok".into()),
-        decided_at: Utc::now(),
+        decided_at: now_ms(),
         source_ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
     }
 }
 
+/// Ids are UUIDv7: later `n`, newer request.
 fn id(n: u8) -> String {
     format!("0190e4b2-7c1e-7000-8000-0000000000{n:02x}")
 }
 
-/// Runs every check against a fresh, empty store.
-pub async fn run_all(store: &dyn Store) {
-    the_same_token_twice_is_one_request(store).await;
-    a_vote_needs_the_version_it_was_decided_on(store).await;
-    one_voter_has_one_vote(store).await;
-    lists_filter_by_status_and_by_who_may_vote(store).await;
-    a_delivery_is_owed_until_recorded(store).await;
-    only_a_pending_request_can_be_closed(store).await;
-    the_audit_period_holds_what_ended_in_it(store).await;
+fn ids(v: Vec<StoredRequest>) -> Vec<String> {
+    v.into_iter().map(|r| r.id).collect()
 }
 
-async fn the_same_token_twice_is_one_request(s: &dyn Store) {
-    let r = request(&["a@x.io"], "b@x.io", Duration::hours(1));
+fn success() -> Callback {
+    Callback::Success {
+        output: r#"{"decision":"approved"}"#.into(),
+    }
+}
+
+fn decision(outcome: Outcome, at: DateTime<Utc>) -> StoredDecision {
+    StoredDecision {
+        outcome,
+        decided_at: at,
+        signature: "header.payload.sig".into(),
+    }
+}
+
+fn query(status: Option<RequestStatus>, who: Option<(&str, &[&str])>) -> ListQuery {
+    ListQuery {
+        status,
+        votable_by: who.map(|(e, p)| (e.to_string(), p.iter().map(|x| x.to_string()).collect())),
+        limit: 50,
+        after: None,
+        now: Utc::now(),
+    }
+}
+
+async fn insert(s: &dyn Store, n: u8, approvers: &[&str], expires_in: Duration) -> NewRequest {
+    let r = request(approvers, "b@x.io", expires_in);
     assert_eq!(
-        s.insert(&id(1), "token-1", &r).await.unwrap(),
+        s.insert(&id(n), &format!("token-{n}"), &r).await.unwrap(),
         Inserted::Created
     );
+    r
+}
+
+/// Records `voter`'s vote on the version just read; `decided` decides the request.
+async fn vote(s: &dyn Store, n: u8, voter: &str, decided: Option<DateTime<Utc>>) -> bool {
+    let version = s.get(&id(n)).await.unwrap().unwrap().version;
+    let b = ballot(voter, VoteChoice::Approve);
+    s.record_vote(VoteWrite {
+        id: &id(n),
+        expected_version: version,
+        ballot: &b,
+        decision: decided.map(|at| (decision(Outcome::Approved, at), success())),
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn the_same_token_twice_is_one_request(s: &dyn Store) {
+    let r = insert(s, 1, &["a@x.io", "group:ops"], Duration::hours(1)).await;
+    let again = request(&["other@x.io"], "b@x.io", Duration::hours(2));
     assert_eq!(
-        s.insert(&id(2), "token-1", &r).await.unwrap(),
+        s.insert(&id(2), "token-1", &again).await.unwrap(),
         Inserted::Duplicate { existing_id: id(1) }
     );
     assert!(s.get(&id(2)).await.unwrap().is_none());
+    let (mine, _) = s
+        .list(&query(None, Some(("other@x.io", &["other@x.io"]))))
+        .await
+        .unwrap();
+    assert!(
+        ids(mine).is_empty(),
+        "the duplicate left no approver behind"
+    );
     let got = s.get(&id(1)).await.unwrap().unwrap();
     assert_eq!(got.request, r);
     assert_eq!(got.status, RequestStatus::Pending);
+    assert!(got.votes.is_empty());
+    assert_eq!(got.decision, None);
+    assert_eq!(got.delivery, None);
+    assert_eq!(got.closed_at, None);
     assert_eq!(
         s.task_token(&id(1)).await.unwrap().as_deref(),
         Some("token-1")
     );
 }
 
-async fn a_vote_needs_the_version_it_was_decided_on(s: &dyn Store) {
-    let r = request(&["a@x.io", "c@x.io"], "b@x.io", Duration::hours(1));
-    s.insert(&id(3), "token-3", &r).await.unwrap();
+pub async fn a_vote_needs_the_version_it_was_decided_on(s: &dyn Store) {
+    insert(s, 3, &["a@x.io", "c@x.io"], Duration::hours(1)).await;
     let v0 = s.get(&id(3)).await.unwrap().unwrap().version;
-    let a = ballot("a@x.io");
-    let decision = StoredDecision {
-        outcome: Outcome::Approved,
-        decided_at: Utc::now(),
-        signature: "sig".into(),
-    };
-    let cb = Callback::Success {
-        output: "{}".into(),
-    };
+    let at = now_ms();
+    let a = ballot("a@x.io", VoteChoice::Approve);
     assert!(
         s.record_vote(VoteWrite {
             id: &id(3),
             expected_version: v0,
             ballot: &a,
-            decision: Some((decision.clone(), cb.clone())),
+            decision: Some((decision(Outcome::Approved, at), success())),
         })
         .await
         .unwrap()
     );
     // A racer that read the same version loses, and leaves no trace.
-    let c = ballot("c@x.io");
-    assert!(
-        !s.record_vote(VoteWrite {
+    let c = ballot("c@x.io", VoteChoice::Reject);
+    let lost = s
+        .record_vote(VoteWrite {
             id: &id(3),
             expected_version: v0,
             ballot: &c,
-            decision: Some((decision, cb.clone())),
+            decision: Some((
+                decision(Outcome::Rejected, at),
+                Callback::Failure {
+                    error: "Hanko.Rejected".into(),
+                    cause: "{}".into(),
+                },
+            )),
         })
         .await
-        .unwrap()
-    );
+        .unwrap();
+    assert!(!lost);
     let got = s.get(&id(3)).await.unwrap().unwrap();
     assert_eq!(got.status, RequestStatus::Approved);
-    assert_eq!(got.votes.len(), 1);
-    assert_eq!(got.votes[0].voter, "a@x.io");
+    assert_eq!(got.votes, vec![a]);
+    assert_eq!(got.decision, Some(decision(Outcome::Approved, at)));
     assert_eq!(got.delivery, Some(Delivery::Pending));
-    assert_eq!(
-        s.pending_callback(&id(3))
+    assert_eq!(got.closed_at, Some(at));
+    assert!(got.version > v0);
+    let owed = s.pending_callback(&id(3)).await.unwrap().unwrap();
+    assert_eq!(owed.callback, success());
+    assert_eq!(owed.attempts, 0);
+    assert!(
+        s.overdue(Utc::now() + Duration::days(1), 10)
             .await
             .unwrap()
-            .map(|p| p.callback),
-        Some(cb)
+            .is_empty(),
+        "a decided request never expires"
     );
 }
 
-async fn one_voter_has_one_vote(s: &dyn Store) {
+pub async fn one_voter_has_one_vote(s: &dyn Store) {
     let mut r = request(&["a@x.io", "c@x.io"], "b@x.io", Duration::hours(1));
     r.required_approvals = 2;
     s.insert(&id(4), "token-4", &r).await.unwrap();
-    let a = ballot("a@x.io");
     let v0 = s.get(&id(4)).await.unwrap().unwrap().version;
+    assert!(vote(s, 4, "a@x.io", None).await);
+    let after_one = s.get(&id(4)).await.unwrap().unwrap();
+    assert_ne!(after_one.version, v0);
+    assert_eq!(after_one.status, RequestStatus::Pending);
+    assert_eq!(after_one.votes.len(), 1);
     assert!(
-        s.record_vote(VoteWrite {
-            id: &id(4),
-            expected_version: v0,
-            ballot: &a,
-            decision: None,
-        })
-        .await
-        .unwrap()
+        !vote(s, 4, "a@x.io", None).await,
+        "a second vote by the same person is refused even on the current version"
     );
-    let v1 = s.get(&id(4)).await.unwrap().unwrap().version;
-    assert_ne!(v0, v1);
-    assert!(
-        !s.record_vote(VoteWrite {
-            id: &id(4),
-            expected_version: v1,
-            ballot: &a,
-            decision: None,
-        })
-        .await
-        .unwrap()
-    );
-    assert_eq!(s.get(&id(4)).await.unwrap().unwrap().votes.len(), 1);
+    assert!(vote(s, 4, "c@x.io", Some(now_ms())).await);
+    let got = s.get(&id(4)).await.unwrap().unwrap();
+    let voters: Vec<&str> = got.votes.iter().map(|v| v.voter.as_str()).collect();
+    assert_eq!(voters, vec!["a@x.io", "c@x.io"], "votes in the order cast");
+    assert_eq!(got.status, RequestStatus::Approved);
 }
 
-async fn lists_filter_by_status_and_by_who_may_vote(s: &dyn Store) {
-    let q = |status, who: Option<(&str, &[&str])>| ListQuery {
-        status,
-        votable_by: who.map(|(e, p)| (e.to_string(), p.iter().map(|x| x.to_string()).collect())),
-        limit: 50,
-        after: None,
-        now: Utc::now(),
+pub async fn racing_deciders_on_one_version_have_one_winner(s: &dyn Store) {
+    let voters = ["a@x.io", "c@x.io", "d@x.io", "e@x.io", "f@x.io"];
+    insert(s, 6, &voters, Duration::hours(1)).await;
+    let v0 = s.get(&id(6)).await.unwrap().unwrap().version;
+    let at = now_ms();
+    let ballots: Vec<Ballot> = voters
+        .iter()
+        .map(|v| ballot(v, VoteChoice::Approve))
+        .collect();
+    let race = |b: &Ballot| {
+        let b = b.clone();
+        async move {
+            s.record_vote(VoteWrite {
+                id: &id(6),
+                expected_version: v0,
+                ballot: &b,
+                decision: Some((decision(Outcome::Approved, at), success())),
+            })
+            .await
+            .unwrap()
+        }
     };
-    s.insert(
-        &id(5),
-        "token-5",
-        &request(&["group:ops"], "b@x.io", Duration::hours(1)),
-    )
-    .await
-    .unwrap();
-    s.insert(
-        &id(6),
-        "token-6",
-        &request(&["group:ops"], "b@x.io", -Duration::seconds(1)),
-    )
-    .await
-    .unwrap();
-    let ids = |v: Vec<super::StoredRequest>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let won = tokio::join!(
+        race(&ballots[0]),
+        race(&ballots[1]),
+        race(&ballots[2]),
+        race(&ballots[3]),
+        race(&ballots[4]),
+    );
+    let won = [won.0, won.1, won.2, won.3, won.4];
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let got = s.get(&id(6)).await.unwrap().unwrap();
+    let winner = voters[won.iter().position(|w| *w).unwrap()];
+    assert_eq!(got.votes.len(), 1);
+    assert_eq!(got.votes[0].voter, winner);
+    assert_eq!(got.status, RequestStatus::Approved);
+}
 
-    let (mine, _) = s
-        .list(&q(
-            Some(RequestStatus::Pending),
-            Some(("z@x.io", &["z@x.io", "group:ops"])),
-        ))
+pub async fn a_vote_on_a_request_that_is_not_pending_is_refused(s: &dyn Store) {
+    insert(s, 5, &["a@x.io"], Duration::hours(1)).await;
+    assert!(
+        s.close_pending(&id(5), RequestStatus::Closed, "execution stopped", None)
+            .await
+            .unwrap()
+    );
+    assert!(!vote(s, 5, "a@x.io", Some(now_ms())).await);
+    let got = s.get(&id(5)).await.unwrap().unwrap();
+    assert!(got.votes.is_empty());
+    assert_eq!(got.status, RequestStatus::Closed);
+    let b = ballot("a@x.io", VoteChoice::Approve);
+    assert!(
+        !s.record_vote(VoteWrite {
+            id: &id(99),
+            expected_version: 0,
+            ballot: &b,
+            decision: None,
+        })
         .await
-        .unwrap();
-    assert_eq!(ids(mine), vec![id(5)], "the overdue one is not votable");
-    let (requester, _) = s
-        .list(&q(None, Some(("b@x.io", &["b@x.io", "group:ops"]))))
-        .await
-        .unwrap();
-    assert!(ids(requester).is_empty(), "not your own request");
-    let (expired, _) = s
-        .list(&q(Some(RequestStatus::Expired), None))
-        .await
-        .unwrap();
-    assert_eq!(ids(expired), vec![id(6)]);
-    let (approved, _) = s
-        .list(&q(Some(RequestStatus::Approved), None))
-        .await
-        .unwrap();
-    assert_eq!(ids(approved), vec![id(3)]);
-    let mut page = q(None, None);
+        .unwrap(),
+        "no request, no vote"
+    );
+    assert!(s.get(&id(99)).await.unwrap().is_none());
+}
+
+pub async fn lists_are_newest_first_in_pages(s: &dyn Store) {
+    for n in 1..=5 {
+        insert(s, n, &["a@x.io"], Duration::hours(1)).await;
+    }
+    let mut page = query(None, None);
     page.limit = 2;
     let (first, more) = s.list(&page).await.unwrap();
     assert!(more);
-    assert_eq!(ids(first), vec![id(6), id(5)]);
-    page.after = Some(id(5));
-    let (second, _) = s.list(&page).await.unwrap();
-    assert_eq!(ids(second)[0], id(4));
+    assert_eq!(ids(first), vec![id(5), id(4)]);
+    page.after = Some(id(4));
+    let (second, more) = s.list(&page).await.unwrap();
+    assert!(more);
+    assert_eq!(ids(second), vec![id(3), id(2)]);
+    page.after = Some(id(2));
+    let (last, more) = s.list(&page).await.unwrap();
+    assert!(!more);
+    assert_eq!(ids(last), vec![id(1)]);
+    page.limit = 5;
+    page.after = None;
+    let (all, more) = s.list(&page).await.unwrap();
+    assert!(!more, "exactly a page is not more");
+    assert_eq!(all.len(), 5);
 }
 
-async fn a_delivery_is_owed_until_recorded(s: &dyn Store) {
-    // A fresh decision is left to its voter's request for a while.
+pub async fn lists_filter_by_status(s: &dyn Store) {
+    insert(s, 1, &["a@x.io"], Duration::hours(1)).await; // pending
+    insert(s, 2, &["a@x.io"], -Duration::seconds(1)).await; // overdue, not yet swept
+    insert(s, 3, &["a@x.io"], Duration::hours(1)).await;
+    assert!(vote(s, 3, "a@x.io", Some(now_ms())).await); // approved
+    insert(s, 4, &["a@x.io"], -Duration::seconds(1)).await;
+    assert!(
+        s.close_pending(&id(4), RequestStatus::Expired, "deadline", None)
+            .await
+            .unwrap()
+    );
+    insert(s, 5, &["a@x.io"], Duration::hours(1)).await;
+    assert!(
+        s.close_pending(&id(5), RequestStatus::Closed, "stopped", None)
+            .await
+            .unwrap()
+    );
+    let list = |st| async move { ids(s.list(&query(st, None)).await.unwrap().0) };
+    assert_eq!(list(Some(RequestStatus::Pending)).await, vec![id(1)]);
+    assert_eq!(
+        list(Some(RequestStatus::Expired)).await,
+        vec![id(4), id(2)],
+        "an overdue pending request already counts as expired"
+    );
+    assert_eq!(list(Some(RequestStatus::Approved)).await, vec![id(3)]);
+    assert!(list(Some(RequestStatus::Rejected)).await.is_empty());
+    assert_eq!(list(Some(RequestStatus::Closed)).await, vec![id(5)]);
+    assert_eq!(list(None).await, vec![id(5), id(4), id(3), id(2), id(1)]);
+    let mut page = query(Some(RequestStatus::Expired), None);
+    page.limit = 1;
+    let (first, more) = s.list(&page).await.unwrap();
+    assert_eq!((ids(first), more), (vec![id(4)], true));
+    page.after = Some(id(4));
+    let (second, more) = s.list(&page).await.unwrap();
+    assert_eq!((ids(second), more), (vec![id(2)], false));
+}
+
+pub async fn the_votable_list_holds_only_what_the_caller_may_still_vote_on(s: &dyn Store) {
+    let z: (&str, &[&str]) = ("z@x.io", &["z@x.io", "group:ops"]);
+    insert(s, 1, &["group:ops"], Duration::hours(1)).await; // by group
+    insert(s, 2, &["group:ops"], -Duration::seconds(1)).await; // overdue
+    insert(s, 3, &["z@x.io", "group:ops"], Duration::hours(1)).await; // by both: once
+    insert(s, 4, &["group:other"], Duration::hours(1)).await; // not z's
+    let mut r5 = request(&["z@x.io", "y@x.io"], "b@x.io", Duration::hours(1));
+    r5.required_approvals = 2;
+    s.insert(&id(5), "token-5", &r5).await.unwrap();
+    assert!(vote(s, 5, "z@x.io", None).await); // z voted already
+    insert(s, 6, &["z@x.io"], Duration::hours(1)).await;
+    assert!(vote(s, 6, "z@x.io", Some(now_ms())).await); // decided
+    let own = request(&["z@x.io"], "z@x.io", Duration::hours(1));
+    s.insert(&id(7), "token-7", &own).await.unwrap(); // z's own request
+    let mut own_allowed = request(&["z@x.io"], "z@x.io", Duration::hours(1));
+    own_allowed.allow_self_approval = true;
+    s.insert(&id(8), "token-8", &own_allowed).await.unwrap();
+    insert(s, 9, &["group:ops"], Duration::hours(1)).await;
+
+    let (mine, more) = s.list(&query(None, Some(z))).await.unwrap();
+    assert_eq!(ids(mine), vec![id(9), id(8), id(3), id(1)]);
+    assert!(!more);
+    let (pending, _) = s
+        .list(&query(Some(RequestStatus::Pending), Some(z)))
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 4);
+    for st in [RequestStatus::Approved, RequestStatus::Expired] {
+        let (none, _) = s.list(&query(Some(st), Some(z))).await.unwrap();
+        assert!(ids(none).is_empty(), "{st:?} requests are not votable");
+    }
+    let (other, _) = s
+        .list(&query(None, Some(("y@x.io", &["y@x.io"]))))
+        .await
+        .unwrap();
+    assert_eq!(ids(other), vec![id(5)], "y has not voted yet");
+
+    let mut page = query(None, Some(z));
+    page.limit = 2;
+    let (first, more) = s.list(&page).await.unwrap();
+    assert_eq!((ids(first), more), (vec![id(9), id(8)], true));
+    page.after = Some(id(8));
+    let (second, more) = s.list(&page).await.unwrap();
+    assert_eq!((ids(second), more), (vec![id(3), id(1)], false));
+}
+
+pub async fn a_fresh_decision_is_left_to_its_voter_then_owed_until_delivered(s: &dyn Store) {
+    insert(s, 3, &["a@x.io"], Duration::hours(1)).await;
+    assert!(vote(s, 3, "a@x.io", Some(now_ms())).await);
     assert!(s.due_deliveries(Utc::now(), 10).await.unwrap().is_empty());
     let due = s
         .due_deliveries(Utc::now() + Duration::minutes(1), 10)
         .await
         .unwrap();
     assert_eq!(due, vec![id(3)]);
-    let later = Utc::now() + Duration::minutes(5);
+    let later = now_ms() + Duration::minutes(5);
     s.record_delivery(&id(3), Delivery::Pending, Some("throttled"), Some(later))
         .await
         .unwrap();
     assert!(s.due_deliveries(Utc::now(), 10).await.unwrap().is_empty());
     assert_eq!(s.due_deliveries(later, 10).await.unwrap(), vec![id(3)]);
+    let got = s.get(&id(3)).await.unwrap().unwrap();
+    assert_eq!(got.last_delivery_error.as_deref(), Some("throttled"));
+    assert_eq!(
+        s.pending_callback(&id(3)).await.unwrap().unwrap().attempts,
+        1
+    );
     s.record_delivery(&id(3), Delivery::Delivered, None, None)
         .await
         .unwrap();
@@ -226,6 +440,7 @@ async fn a_delivery_is_owed_until_recorded(s: &dyn Store) {
     let got = s.get(&id(3)).await.unwrap().unwrap();
     assert_eq!(got.delivery, Some(Delivery::Delivered));
     assert_eq!(got.delivery_attempts, 2);
+    assert_eq!(got.last_delivery_error, None);
     assert!(s.pending_callback(&id(3)).await.unwrap().is_none());
     // A late "task gone" from a duplicate attempt changes nothing.
     s.record_delivery(&id(3), Delivery::TaskGone, Some("InvalidToken"), None)
@@ -234,27 +449,53 @@ async fn a_delivery_is_owed_until_recorded(s: &dyn Store) {
     let got = s.get(&id(3)).await.unwrap().unwrap();
     assert_eq!(got.status, RequestStatus::Approved);
     assert_eq!(got.delivery, Some(Delivery::Delivered));
+    assert_eq!(got.delivery_attempts, 2);
+    assert_eq!(got.closed_reason, None);
 }
 
-async fn only_a_pending_request_can_be_closed(s: &dyn Store) {
+pub async fn only_a_pending_request_can_be_closed(s: &dyn Store) {
+    insert(s, 3, &["a@x.io"], Duration::hours(1)).await;
+    assert!(vote(s, 3, "a@x.io", Some(now_ms())).await);
+    insert(s, 6, &["a@x.io"], -Duration::seconds(1)).await;
+    insert(s, 7, &["a@x.io"], Duration::hours(1)).await;
     assert_eq!(s.overdue(Utc::now(), 10).await.unwrap(), vec![id(6)]);
+    assert_eq!(
+        s.overdue(Utc::now() + Duration::hours(2), 10)
+            .await
+            .unwrap(),
+        vec![id(6), id(7)],
+        "earliest deadline first"
+    );
     let cb = Callback::Failure {
         error: "Hanko.Expired".into(),
         cause: "{}".into(),
     };
+    let before = now_ms();
     assert!(
         s.close_pending(&id(6), RequestStatus::Expired, "deadline", Some(cb.clone()))
             .await
             .unwrap()
     );
     assert!(
+        !s.close_pending(&id(6), RequestStatus::Expired, "deadline", Some(cb.clone()))
+            .await
+            .unwrap(),
+        "closing twice closes once"
+    );
+    assert!(
         !s.close_pending(&id(3), RequestStatus::Expired, "deadline", None)
             .await
             .unwrap()
     );
+    assert!(s.overdue(Utc::now(), 10).await.unwrap().is_empty());
     let got = s.get(&id(6)).await.unwrap().unwrap();
     assert_eq!(got.status, RequestStatus::Expired);
     assert_eq!(got.closed_reason.as_deref(), Some("deadline"));
+    assert_eq!(got.delivery, Some(Delivery::Pending));
+    assert!(
+        got.closed_at
+            .is_some_and(|t| t >= before && t <= Utc::now())
+    );
     assert_eq!(
         s.pending_callback(&id(6))
             .await
@@ -262,73 +503,160 @@ async fn only_a_pending_request_can_be_closed(s: &dyn Store) {
             .map(|p| p.callback),
         Some(cb)
     );
+    assert!(
+        s.due_deliveries(Utc::now(), 10)
+            .await
+            .unwrap()
+            .contains(&id(6)),
+        "an expiry is delivered at once"
+    );
     s.record_delivery(&id(6), Delivery::TaskGone, Some("TaskTimedOut"), None)
         .await
         .unwrap();
+    let got = s.get(&id(6)).await.unwrap().unwrap();
     assert_eq!(
-        s.get(&id(6)).await.unwrap().unwrap().status,
+        got.status,
         RequestStatus::Expired,
         "an expired request stays expired when its task is gone"
     );
+    assert_eq!(got.closed_reason.as_deref(), Some("deadline"));
+    assert_eq!(got.delivery, Some(Delivery::TaskGone));
 }
 
-async fn the_audit_period_holds_what_ended_in_it(s: &dyn Store) {
-    let start = Utc::now() - Duration::seconds(1);
-    let decided = id(0x40);
-    let closed = id(0x41);
-    let open = id(0x42);
-    for (i, rid) in [&decided, &closed, &open].into_iter().enumerate() {
-        let r = request(&["a@x.io"], "b@x.io", Duration::hours(1));
-        s.insert(rid, &format!("audit-token-{i}"), &r)
-            .await
-            .unwrap();
-    }
-    let d = StoredDecision {
-        outcome: Outcome::Approved,
-        decided_at: Utc::now(),
-        signature: "sig".into(),
-    };
-    let cb = Callback::Success {
-        output: "{}".into(),
-    };
-    assert!(
-        s.record_vote(VoteWrite {
-            id: &decided,
-            expected_version: 0,
-            ballot: &ballot("a@x.io"),
-            decision: Some((d, cb)),
-        })
+pub async fn a_decided_request_whose_task_is_gone_is_closed(s: &dyn Store) {
+    insert(s, 3, &["a@x.io"], Duration::hours(1)).await;
+    let at = now_ms();
+    assert!(vote(s, 3, "a@x.io", Some(at)).await);
+    s.record_delivery(&id(3), Delivery::TaskGone, Some("execution stopped"), None)
         .await
-        .unwrap()
-    );
+        .unwrap();
+    let got = s.get(&id(3)).await.unwrap().unwrap();
+    assert_eq!(got.status, RequestStatus::Closed);
+    assert_eq!(got.closed_reason.as_deref(), Some("execution stopped"));
+    assert_eq!(got.delivery, Some(Delivery::TaskGone));
+    assert_eq!(got.decision.map(|d| d.outcome), Some(Outcome::Approved));
+    assert_eq!(got.closed_at, Some(at), "it closed when it was decided");
     assert!(
-        s.close_pending(&closed, RequestStatus::Closed, "ABORTED", None)
-            .await
-            .unwrap()
-    );
-    let end = Utc::now() + Duration::seconds(1);
-
-    let got = s.decided_between(start, end, 100).await.unwrap();
-    let ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
-    assert!(ids.contains(&decided.as_str()), "{ids:?}");
-    assert!(ids.contains(&closed.as_str()), "{ids:?}");
-    assert!(
-        !ids.contains(&open.as_str()),
-        "a pending request has not ended: {ids:?}"
-    );
-    let with_vote = got.iter().find(|r| r.id == decided).unwrap();
-    assert_eq!(with_vote.votes.len(), 1);
-    assert_eq!(with_vote.votes[0].source_ip.as_deref(), Some("127.0.0.1"));
-    assert!(with_vote.closed_at.is_some());
-    let times: Vec<_> = got.iter().map(|r| r.closed_at.unwrap()).collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
-
-    assert!(
-        s.decided_between(end, end + Duration::hours(1), 100)
+        s.due_deliveries(at + Duration::hours(1), 10)
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(s.decided_between(start, end, 1).await.unwrap().len(), 1);
-    assert!(s.get(&open).await.unwrap().unwrap().closed_at.is_none());
+    let (closed, _) = s
+        .list(&query(Some(RequestStatus::Closed), None))
+        .await
+        .unwrap();
+    assert_eq!(ids(closed), vec![id(3)]);
+    let (approved, _) = s
+        .list(&query(Some(RequestStatus::Approved), None))
+        .await
+        .unwrap();
+    assert!(approved.is_empty());
+}
+
+pub async fn a_close_without_a_callback_owes_nothing(s: &dyn Store) {
+    insert(s, 1, &["a@x.io"], Duration::hours(1)).await;
+    assert!(
+        s.close_pending(&id(1), RequestStatus::Closed, "execution aborted", None)
+            .await
+            .unwrap()
+    );
+    let got = s.get(&id(1)).await.unwrap().unwrap();
+    assert_eq!(got.status, RequestStatus::Closed);
+    assert_eq!(got.delivery, None);
+    assert!(s.pending_callback(&id(1)).await.unwrap().is_none());
+    assert!(
+        s.due_deliveries(Utc::now() + Duration::hours(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.overdue(Utc::now() + Duration::hours(2), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn decided_between_lists_what_closed_in_the_window_oldest_first(s: &dyn Store) {
+    let t0 = now_ms() - Duration::hours(3);
+    for (n, at) in [
+        (1, t0 - Duration::milliseconds(1)),
+        (2, t0),
+        (3, t0 + Duration::minutes(30)),
+        (4, t0 + Duration::hours(1)),
+    ] {
+        insert(s, n, &["a@x.io"], Duration::hours(4)).await;
+        assert!(vote(s, n, "a@x.io", Some(at)).await);
+    }
+    insert(s, 5, &["a@x.io"], Duration::hours(1)).await; // still pending
+    insert(s, 6, &["a@x.io"], -Duration::seconds(1)).await;
+    let before_close = now_ms();
+    assert!(
+        s.close_pending(&id(6), RequestStatus::Expired, "deadline", None)
+            .await
+            .unwrap()
+    );
+
+    let window = s
+        .decided_between(t0, t0 + Duration::hours(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(window),
+        vec![id(2), id(3)],
+        "from is inclusive, to is exclusive"
+    );
+    let first = s
+        .decided_between(t0 - Duration::days(1), Utc::now() + Duration::minutes(1), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(first),
+        vec![id(1), id(2)],
+        "oldest first, at most limit"
+    );
+    let all = s
+        .decided_between(
+            t0 - Duration::days(1),
+            Utc::now() + Duration::minutes(1),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(all.clone()),
+        vec![id(1), id(2), id(3), id(4), id(6)],
+        "an expiry counts with its closing time; a pending request does not"
+    );
+    let expired = all.last().unwrap();
+    assert_eq!(expired.status, RequestStatus::Expired);
+    assert!(expired.closed_at.is_some_and(|t| t >= before_close));
+    assert_eq!(all[1].votes.len(), 1, "requests come whole");
+    assert!(
+        s.decided_between(t0, t0, 10).await.unwrap().is_empty(),
+        "an empty window"
+    );
+}
+
+pub async fn an_unknown_id_has_nothing(s: &dyn Store) {
+    let nobody = id(42);
+    assert!(s.get(&nobody).await.unwrap().is_none());
+    assert!(s.task_token(&nobody).await.unwrap().is_none());
+    assert!(s.pending_callback(&nobody).await.unwrap().is_none());
+    assert!(
+        !s.close_pending(&nobody, RequestStatus::Expired, "deadline", None)
+            .await
+            .unwrap()
+    );
+    s.record_delivery(&nobody, Delivery::Delivered, None, None)
+        .await
+        .unwrap();
+    assert!(
+        s.get(&nobody).await.unwrap().is_none(),
+        "nothing was created"
+    );
+    let (page, more) = s.list(&query(None, None)).await.unwrap();
+    assert!(page.is_empty() && !more);
 }

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
 
-#[cfg(test)]
-mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod dynamo;
 pub mod sqlite;
 
 /// What Hanko owes the workflow: one `SendTaskSuccess` or one `SendTaskFailure`.
@@ -54,7 +55,8 @@ pub struct StoredRequest {
     pub delivery_attempts: u32,
     pub last_delivery_error: Option<String>,
     pub closed_reason: Option<String>,
-    /// When it was decided or closed; `None` while pending.
+    /// When the request stopped being pending: its decision, or its closing without one
+    /// (expired, the workflow gone). Kept when a decided request is closed later.
     pub closed_at: Option<DateTime<Utc>>,
 }
 
@@ -95,6 +97,12 @@ pub struct ListQuery {
 pub enum StoreError {
     #[error("store: {0}")]
     Backend(String),
+    /// The database refused for load (after the client's own retries): try again later.
+    #[error("store busy: {0}")]
+    Throttled(String),
+    /// A conditional write failed where no other answer fits (for example an id reused).
+    #[error("store conflict: {0}")]
+    Conflict(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -110,6 +118,12 @@ impl From<serde_json::Error> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The key under which a task token is remembered, so the same token twice makes one request.
+pub(crate) fn token_hash(token: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -156,7 +170,7 @@ pub trait Store: Send + Sync + 'static {
     /// Pending requests whose deadline has passed.
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>>;
 
-    /// Requests decided or closed with `from <= closed_at < to`, oldest first, at most `limit`.
+    /// Requests decided or closed with `from <= decided_at < to`, oldest first, at most `limit`.
     async fn decided_between(
         &self,
         from: DateTime<Utc>,

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 
 use super::{
     Callback, Inserted, ListQuery, PendingCallback, Store, StoreError, StoreResult, StoredDecision,
-    StoredRequest, VoteWrite,
+    StoredRequest, VoteWrite, token_hash,
 };
 use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
@@ -65,9 +65,12 @@ CREATE TABLE votes (
 ) STRICT;
 "#,
     r#"
-ALTER TABLE requests ADD COLUMN ended_ms INTEGER;
-UPDATE requests SET ended_ms = decided_ms WHERE decided_ms IS NOT NULL;
-CREATE INDEX requests_by_end ON requests (ended_ms) WHERE ended_ms IS NOT NULL;
+ALTER TABLE requests ADD COLUMN closed_ms INTEGER;
+-- Older rows did not keep when they closed; the decision time, else the deadline of an
+-- expired request, else its creation, is the best estimate left.
+UPDATE requests SET closed_ms = COALESCE(decided_ms,
+    CASE WHEN status = 'expired' THEN expires_ms END, created_ms) WHERE status <> 'pending';
+CREATE INDEX requests_by_closed ON requests (closed_ms) WHERE closed_ms IS NOT NULL;
 "#,
 ];
 
@@ -76,7 +79,7 @@ CREATE INDEX requests_by_end ON requests (ended_ms) WHERE ended_ms IS NOT NULL;
 const INLINE_DELIVERY_GRACE_MS: i64 = 30_000;
 
 const COLUMNS: &str = "id, status, body, version, outcome, decided_ms, signature, delivery, \
-                       delivery_attempts, last_error, closed_reason, ended_ms";
+                       delivery_attempts, last_error, closed_reason, closed_ms";
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -140,11 +143,6 @@ fn from_ms(v: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(v).single().unwrap_or_default()
 }
 
-fn token_hash(token: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn bad(what: &str, v: &str) -> StoreError {
     StoreError::Backend(format!("unexpected {what} {v:?} in the database"))
 }
@@ -184,7 +182,7 @@ struct Row {
     delivery_attempts: i64,
     last_error: Option<String>,
     closed_reason: Option<String>,
-    ended_ms: Option<i64>,
+    closed_ms: Option<i64>,
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -200,7 +198,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         delivery_attempts: r.get(8)?,
         last_error: r.get(9)?,
         closed_reason: r.get(10)?,
-        ended_ms: r.get(11)?,
+        closed_ms: r.get(11)?,
     })
 }
 
@@ -239,7 +237,7 @@ impl Row {
             delivery_attempts: self.delivery_attempts.max(0) as u32,
             last_delivery_error: self.last_error,
             closed_reason: self.closed_reason,
-            closed_at: self.ended_ms.map(from_ms),
+            closed_at: self.closed_ms.map(from_ms),
         })
     }
 }
@@ -464,8 +462,8 @@ impl Store for SqliteStore {
                 Some((d, cb)) => {
                     tx.execute(
                         "UPDATE requests SET version = version + 1, status = ?2, outcome = ?2, \
-                         decided_ms = ?3, ended_ms = ?3, signature = ?4, callback = ?5, \
-                         delivery = 'pending', next_attempt_ms = ?6 WHERE id = ?1",
+                         decided_ms = ?3, signature = ?4, callback = ?5, delivery = 'pending', \
+                         next_attempt_ms = ?6, closed_ms = ?3 WHERE id = ?1",
                         params![
                             id,
                             outcome_str(d.outcome),
@@ -498,7 +496,7 @@ impl Store for SqliteStore {
             let delivery = cb.as_ref().map(|_| "pending");
             let n = conn.execute(
                 "UPDATE requests SET status = ?2, closed_reason = ?3, callback = ?4, delivery = ?5, \
-                 next_attempt_ms = ?6, ended_ms = ?6, version = version + 1 \
+                 next_attempt_ms = ?6, closed_ms = ?6, version = version + 1 \
                  WHERE id = ?1 AND status = 'pending'",
                 params![id, status.as_str(), reason, cb, delivery, ms(Utc::now())],
             )?;
@@ -563,8 +561,8 @@ impl Store for SqliteStore {
                 // The workflow no longer waits: whatever was decided, the request is closed.
                 conn.execute(
                     "UPDATE requests SET status = CASE WHEN status = 'expired' THEN status ELSE 'closed' END, \
-                     closed_reason = COALESCE(closed_reason, ?2), \
-                     ended_ms = COALESCE(ended_ms, ?3) WHERE id = ?1",
+                     closed_reason = COALESCE(closed_reason, ?2), closed_ms = COALESCE(closed_ms, ?3) \
+                     WHERE id = ?1",
                     params![id, error, ms(Utc::now())],
                 )?;
             }
@@ -608,11 +606,14 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<StoredRequest>> {
         self.with(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM requests WHERE ended_ms >= ?1 AND ended_ms < ?2 \
-                 ORDER BY ended_ms, id LIMIT ?3"
+                "SELECT {COLUMNS} FROM requests WHERE closed_ms >= ?1 AND closed_ms < ?2 \
+                 ORDER BY closed_ms, id LIMIT ?3"
             ))?;
             let rows = stmt
-                .query_map(params![ms(from), ms(to), limit as i64], read_row)?
+                .query_map(
+                    params![ms(from), ms(to), i64::try_from(limit).unwrap_or(i64::MAX)],
+                    read_row,
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
             drop(stmt);
             attach_votes(conn, rows)
@@ -625,10 +626,18 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn the_sqlite_store_passes_the_store_conformance_suite() {
-        let store = SqliteStore::in_memory().unwrap();
-        crate::store::conformance::run_all(&store).await;
+    mod in_memory {
+        use super::*;
+        crate::store_conformance_tests!(async { ((), SqliteStore::in_memory().unwrap()) });
+    }
+
+    mod on_disk {
+        use super::*;
+        crate::store_conformance_tests!(async {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("hanko.db")).unwrap();
+            (dir, store)
+        });
     }
 
     #[tokio::test]
@@ -636,7 +645,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/hanko.db");
         let store = SqliteStore::open(&path).unwrap();
-        crate::store::conformance::run_all(&store).await;
+        let req = crate::domain::intake::sample_request(&["a@x.io"]);
+        store.insert("id-1", "token-1", &req).await.unwrap();
         drop(store);
         let again = SqliteStore::open(&path).unwrap();
         let version: i64 = again
@@ -644,12 +654,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
-        assert!(
-            again
-                .get("0190e4b2-7c1e-7000-8000-000000000003")
-                .await
-                .unwrap()
-                .is_some()
+        assert_eq!(again.get("id-1").await.unwrap().unwrap().request, req);
+    }
+
+    #[tokio::test]
+    async fn an_older_database_learns_when_its_closed_requests_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hanko.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            let body =
+                serde_json::to_string(&crate::domain::intake::sample_request(&["a@x.io"])).unwrap();
+            for (id, status, decided) in [
+                ("a", "approved", Some(5_000i64)),
+                ("b", "expired", None),
+                ("c", "pending", None),
+            ] {
+                conn.execute(
+                    "INSERT INTO requests (id, token_hash, task_token, status, created_ms, \
+                     expires_ms, allow_self, body, decided_ms) VALUES (?1, ?1, ?1, ?2, 1000, 9000, 0, ?3, ?4)",
+                    params![id, status, body, decided],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let closed = |id: &'static str| {
+            let store = store.clone();
+            async move { store.get(id).await.unwrap().unwrap().closed_at }
+        };
+        assert_eq!(closed("a").await, Some(from_ms(5_000)));
+        assert_eq!(closed("b").await, Some(from_ms(9_000)));
+        assert_eq!(closed("c").await, None);
+        let window = store
+            .decided_between(from_ms(0), from_ms(10_000), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            window.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            vec!["a", "b"]
         );
     }
 }
