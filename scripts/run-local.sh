@@ -51,6 +51,12 @@ for _ in range(150):
 sys.exit("moto did not start; see .local/moto.log")
 PY
 
+# HANKO_STORE=dynamodb keeps the requests in a table on moto instead of SQLite.
+if [ "${HANKO_STORE:-sqlite}" = dynamodb ]; then
+  export HANKO_TABLE="${HANKO_TABLE:-hanko}"
+  target/debug/hanko create-table
+fi
+
 seed="$(.venv/bin/python scripts/seed-local.py)"
 QUEUE_URL="$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["queueUrl"])' "$seed")"
 

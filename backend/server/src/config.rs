@@ -134,6 +134,18 @@ fn parse_header_name(s: &str) -> Result<axum::http::HeaderName, String> {
         .map_err(|_| format!("{s:?} is not an HTTP header name"))
 }
 
+/// `hanko create-table`: the DynamoDB table, as infra/template.yaml makes it.
+#[derive(Debug, Clone, Args)]
+pub struct CreateTableArgs {
+    /// Name of the table to create.
+    #[arg(long, env = "HANKO_TABLE")]
+    pub table: String,
+
+    /// Endpoint for every AWS service (a local emulator). Unset: real AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+}
+
 impl ServeArgs {
     pub fn database_path(&self) -> PathBuf {
         self.database

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hanko::config::{LogFormat, ServeArgs};
+use hanko::config::{CreateTableArgs, LogFormat, ServeArgs};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +24,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Read a password from standard input and print its argon2id hash, for a dev users file.
     HashPassword,
+    /// Create the DynamoDB table for HANKO_STORE=dynamodb, shaped as infra/template.yaml
+    /// makes it (for a local emulator; on AWS the stack creates it).
+    CreateTable(CreateTableArgs),
 }
 
 /// On Lambda there are no arguments: everything comes from the environment.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
                 runtime.block_on(serve(*args))
             }
             Command::HashPassword => hash_password(),
+            Command::CreateTable(args) => runtime.block_on(create_table(args)),
         }
     };
     match result {
@@ -104,6 +108,17 @@ async fn terminate() {
 #[cfg(not(unix))]
 async fn terminate() {
     std::future::pending().await
+}
+
+async fn create_table(args: CreateTableArgs) -> anyhow::Result<()> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = &args.aws_endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let client = aws_sdk_dynamodb::Client::new(&loader.load().await);
+    hanko::store::dynamo::DynamoStore::create_table(&client, &args.table).await?;
+    eprintln!("created the DynamoDB table {}", args.table);
+    Ok(())
 }
 
 fn hash_password() -> anyhow::Result<()> {

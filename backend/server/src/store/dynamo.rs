@@ -39,10 +39,17 @@
 //!   a decision it also puts the closure item.
 //! - `close_pending`: a transaction: update the request on `status = pending`, put the
 //!   closure item.
-//! - `record_delivery`: one conditional `UpdateItem` on `delivery = pending`.
+//! - `record_delivery`: a consistent read, then one `UpdateItem` on `delivery = pending`
+//!   (and the status read, which `TaskGone` turns into closed unless expired).
 //! - `overdue`, `due_deliveries`: `Query` gsi2 `EXPIRES` / `DELIVERY` with `gsi2sk < now`.
 //! - `decided_between`: `Query` gsi1 `CLOSED` between two times, oldest first, then
 //!   `BatchGetItem` of the requests.
+//!
+//! Trade-offs: lists read indexes, which are eventually consistent (a list can show a
+//! vote a moment late; `get` is consistent). `STATUS#pending`, `EXPIRES`, `DELIVERY` and
+//! `CLOSED` are one index partition each, far above what approvals by people need. An
+//! approver item stays after its request is decided, until its deadline's TTL; the
+//! "what I may vote on" list reads past those.
 //!
 //! Throttling (after the SDK's own retries) is [`StoreError::Throttled`]; a condition that
 //! fails where the trait has an answer for it (`false`, `Duplicate`) is that answer, and
