@@ -24,6 +24,8 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Read a password from standard input and print its argon2id hash, for a dev users file.
     HashPassword,
+    /// Check a signed decision against Hanko's public keys; exit 0 valid, 1 invalid, 2 error.
+    Verify(hanko::verify::VerifyArgs),
 }
 
 /// On Lambda there are no arguments: everything comes from the environment.
@@ -67,6 +69,9 @@ fn main() -> ExitCode {
                 runtime.block_on(serve(*args))
             }
             Command::HashPassword => hash_password(),
+            Command::Verify(args) => {
+                return ExitCode::from(runtime.block_on(hanko::verify::cli(args)));
+            }
         }
     };
     match result {
