@@ -546,6 +546,7 @@ pub struct SmtpNotifier {
 }
 
 impl SmtpNotifier {
+    /// Call inside the tokio runtime (the connection pool lives there).
     pub fn new(
         url: &SecretString,
         from: String,
