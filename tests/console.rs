@@ -21,6 +21,8 @@ struct Browser {
 
 impl Browser {
     async fn start() -> Browser {
+        // Several providers are linked in; choose one (a second call only reports it is set).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))

@@ -20,6 +20,26 @@ pub enum LogFormat {
     Json,
 }
 
+/// What signs decision records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignerKind {
+    /// A P-256 key file (`HANKO_SIGNING_KEY`).
+    Local,
+    /// A KMS asymmetric key (`HANKO_KMS_KEY_ID`).
+    Kms,
+}
+
+/// How approvers are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotifierKind {
+    /// `.eml` files in `HANKO_OUTBOX_DIR`.
+    Outbox,
+    /// Amazon SES (SendEmail), from `HANKO_MAIL_FROM`.
+    Ses,
+    /// An SMTP server (`HANKO_SMTP_URL`).
+    Smtp,
+}
+
 /// Everything `hanko serve` (and the Lambda handlers) need to know.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -127,6 +147,39 @@ pub struct ServeArgs {
     /// Dev login attempts allowed per minute, per source address and per email (0: no limit).
     #[arg(long, env = "HANKO_LOGIN_RATE_LIMIT", default_value_t = 10)]
     pub login_rate_limit: u32,
+
+    /// What signs decisions: a local key file or a KMS key.
+    #[arg(long, env = "HANKO_SIGNER", value_enum, default_value = "local")]
+    pub signer: SignerKind,
+
+    /// KMS key (id, ARN or alias; ECC_NIST_P256, SIGN_VERIFY) that signs decisions when HANKO_SIGNER=kms.
+    #[arg(long, env = "HANKO_KMS_KEY_ID")]
+    pub kms_key_id: Option<String>,
+
+    /// Retired KMS keys, comma-separated: still published in the JWKS so their decisions verify.
+    #[arg(long, env = "HANKO_PREVIOUS_KMS_KEY_IDS", value_delimiter = ',')]
+    pub previous_kms_key_ids: Vec<String>,
+
+    /// Retired local signing keys (PEM files), comma-separated: still published in the JWKS.
+    #[arg(long, env = "HANKO_PREVIOUS_SIGNING_KEYS", value_delimiter = ',')]
+    pub previous_signing_keys: Vec<PathBuf>,
+
+    /// How approvers are told: outbox (files), ses or smtp.
+    #[arg(long, env = "HANKO_NOTIFIER", value_enum, default_value = "outbox")]
+    pub notifier: NotifierKind,
+
+    /// SMTP server for HANKO_NOTIFIER=smtp: smtp://[user:pass@]host:port (add ?tls=required for STARTTLS) or smtps://.
+    #[arg(long, env = "HANKO_SMTP_URL", value_parser = secret, hide_env_values = true)]
+    pub smtp_url: Option<secrecy::SecretString>,
+
+    /// Cognito user pool whose groups name the members of `group:NAME` approvers, for emails.
+    #[arg(long, env = "HANKO_COGNITO_USER_POOL_ID")]
+    pub cognito_user_pool_id: Option<String>,
+}
+
+/// A secret from the command line or environment (kept out of `Debug` output).
+fn secret(s: &str) -> Result<secrecy::SecretString, std::convert::Infallible> {
+    Ok(s.into())
 }
 
 fn parse_header_name(s: &str) -> Result<axum::http::HeaderName, String> {
@@ -203,6 +256,16 @@ impl ServeArgs {
         {
             anyhow::bail!(
                 "HANKO_PUBLIC_URL (--public-url) must start with http:// or https://, got {u:?}"
+            );
+        }
+        if self.signer == SignerKind::Kms && self.kms_key_id.as_deref().unwrap_or("").is_empty() {
+            anyhow::bail!(
+                "HANKO_SIGNER=kms needs HANKO_KMS_KEY_ID (--kms-key-id): the KMS key that signs decisions"
+            );
+        }
+        if self.notifier == NotifierKind::Smtp && self.smtp_url.is_none() {
+            anyhow::bail!(
+                "HANKO_NOTIFIER=smtp needs HANKO_SMTP_URL (--smtp-url), e.g. smtp://mail.example.com:587?tls=required"
             );
         }
         if let Some(dir) = &self.console_dir

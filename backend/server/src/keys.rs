@@ -12,11 +12,59 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+/// DER prefix of a P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1, a 65-byte
+/// BIT STRING): what KMS `GetPublicKey` returns, followed by the uncompressed point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// The public half of a P-256 key: its JWK coordinates and its `kid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcPublicKey {
+    kid: String,
+    x: String,
+    y: String,
+}
+
+impl EcPublicKey {
+    /// From the uncompressed SEC1 point (`04 || x || y`).
+    pub fn from_point(point: &[u8]) -> anyhow::Result<Self> {
+        if point.len() != 65 || point[0] != 4 {
+            bail!("not an uncompressed P-256 point");
+        }
+        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
+        let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
+        // RFC 7638 thumbprint: members in lexicographic order, no whitespace.
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+        let kid = URL_SAFE_NO_PAD.encode(digest.as_ref());
+        Ok(Self { kid, x, y })
+    }
+
+    /// From a DER SubjectPublicKeyInfo (KMS `GetPublicKey` of an ECC_NIST_P256 key).
+    pub fn from_spki_der(der: &[u8]) -> anyhow::Result<Self> {
+        match der.strip_prefix(&P256_SPKI_PREFIX[..]) {
+            Some(point) => Self::from_point(point),
+            None => bail!("not a P-256 public key (SubjectPublicKeyInfo of an ECC_NIST_P256 key)"),
+        }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// As a JWK, with its `kid`, for a JWKS.
+    pub fn jwk(&self) -> Value {
+        json!({"kty": "EC", "crv": "P-256", "x": self.x, "y": self.y, "kid": self.kid, "alg": "ES256", "use": "sig"})
+    }
+}
+
 pub struct EcKey {
     kid: String,
     der: Vec<u8>,
-    x: String,
-    y: String,
+    public: EcPublicKey,
+    pair: EcdsaKeyPair,
     encoding: EncodingKey,
     decoding: DecodingKey,
 }
@@ -40,24 +88,16 @@ impl EcKey {
     pub fn from_pkcs8(der: &[u8]) -> anyhow::Result<Self> {
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
             .map_err(|e| anyhow::anyhow!("not a P-256 PKCS#8 private key: {e}"))?;
-        let point = pair.public_key().as_ref();
-        if point.len() != 65 || point[0] != 4 {
-            bail!("unexpected public key encoding");
-        }
-        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
-        let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
-        // RFC 7638 thumbprint: members in lexicographic order, no whitespace.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
-        let kid = URL_SAFE_NO_PAD.encode(digest.as_ref());
-        let decoding = DecodingKey::from_ec_components(&x, &y).context("public key")?;
+        let public = EcPublicKey::from_point(pair.public_key().as_ref())?;
+        let decoding =
+            DecodingKey::from_ec_components(&public.x, &public.y).context("public key")?;
         Ok(Self {
-            kid,
+            kid: public.kid.clone(),
             der: der.to_vec(),
+            public,
+            pair,
             encoding: EncodingKey::from_ec_der(der),
             decoding,
-            x,
-            y,
         })
     }
 
@@ -116,7 +156,20 @@ impl EcKey {
 
     /// The public half as a JWK.
     pub fn public_jwk(&self) -> Value {
-        json!({"kty": "EC", "crv": "P-256", "x": self.x, "y": self.y, "kid": self.kid, "alg": "ES256", "use": "sig"})
+        self.public.jwk()
+    }
+
+    pub fn public_key(&self) -> &EcPublicKey {
+        &self.public
+    }
+
+    /// ES256 signature of `message`: the 64-byte `r || s` form that JWS uses.
+    pub fn sign_raw(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let sig = self
+            .pair
+            .sign(&SystemRandom::new(), message)
+            .map_err(|_| anyhow::anyhow!("signing failed"))?;
+        Ok(sig.as_ref().to_vec())
     }
 
     /// A compact JWS of `claims`, with this key's `kid` and the given `typ`.
@@ -157,6 +210,18 @@ mod tests {
         let b = EcKey::load_or_create(&path).unwrap();
         assert_eq!(a.kid(), b.kid());
         assert_eq!(a.public_jwk(), b.public_jwk());
+    }
+
+    #[test]
+    fn a_public_key_read_back_from_its_spki_der_has_the_same_kid() {
+        let key = EcKey::generate().unwrap();
+        let mut spki = P256_SPKI_PREFIX.to_vec();
+        spki.extend_from_slice(key.pair.public_key().as_ref());
+        let public = EcPublicKey::from_spki_der(&spki).unwrap();
+        assert_eq!(public.kid(), key.kid());
+        assert_eq!(public.jwk(), key.public_jwk());
+        spki[10] ^= 1;
+        assert!(EcPublicKey::from_spki_der(&spki).is_err());
     }
 
     #[test]

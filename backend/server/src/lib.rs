@@ -14,5 +14,7 @@ pub mod lambda;
 pub mod notifier;
 pub mod serve;
 pub mod service;
+pub mod signer;
 pub mod store;
+pub mod verify;
 pub mod workflow;

@@ -27,6 +27,8 @@ enum Command {
     /// Create the DynamoDB table for HANKO_STORE=dynamodb, shaped as infra/template.yaml
     /// makes it (for a local emulator; on AWS the stack creates it).
     CreateTable(CreateTableArgs),
+    /// Check a signed decision against Hanko's public keys; exit 0 valid, 1 invalid, 2 error.
+    Verify(hanko::verify::VerifyArgs),
 }
 
 /// On Lambda there are no arguments: everything comes from the environment.
@@ -71,6 +73,9 @@ fn main() -> ExitCode {
             }
             Command::HashPassword => hash_password(),
             Command::CreateTable(args) => runtime.block_on(create_table(args)),
+            Command::Verify(args) => {
+                return ExitCode::from(runtime.block_on(hanko::verify::cli(args)));
+            }
         }
     };
     match result {

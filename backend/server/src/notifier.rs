@@ -1,5 +1,10 @@
 //! Telling approvers that a request waits for them. The email carries only a deep link
 //! into the console: no task token, nothing that decides on a GET.
+//!
+//! The message is composed once per request ([`compose`]: subject, text and HTML in the
+//! request's language, then the other language) and wrapped per recipient as one MIME
+//! message ([`Composed::to_mime`]) that every transport sends as it is: the file outbox
+//! writes it, SES sends it as raw content, SMTP as the message data.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,21 +14,87 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
+use lettre::AsyncTransport;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::{NewRequest, Principal};
 
 /// Who is in a group, for sending to `group:NAME` approvers.
+#[async_trait]
 pub trait Directory: Send + Sync + 'static {
-    fn members_of(&self, group: &str) -> Vec<String>;
+    /// The members' emails; empty when the group is unknown or cannot be read now (its
+    /// members still see the request in the console when they log in).
+    async fn members_of(&self, group: &str) -> Vec<String>;
 }
 
 /// No directory: groups cannot be expanded (their members still see the request in the
 /// console when they log in).
 pub struct NoDirectory;
 
+#[async_trait]
 impl Directory for NoDirectory {
-    fn members_of(&self, _group: &str) -> Vec<String> {
+    async fn members_of(&self, _group: &str) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// Group members from a Cognito user pool (`ListUsersInGroup`): the `email` of every
+/// enabled user in the group.
+pub struct CognitoDirectory {
+    pub client: aws_sdk_cognitoidentityprovider::Client,
+    pub user_pool_id: String,
+}
+
+impl CognitoDirectory {
+    async fn list(&self, group: &str) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_users_in_group()
+                .user_pool_id(&self.user_pool_id)
+                .group_name(group)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}",
+                        aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)
+                    )
+                })?;
+            for user in page.users() {
+                if !user.enabled() {
+                    continue;
+                }
+                let email = user
+                    .attributes()
+                    .iter()
+                    .find(|a| a.name() == "email")
+                    .and_then(|a| a.value());
+                if let Some(email) = email {
+                    out.push(email.to_string());
+                }
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Directory for CognitoDirectory {
+    async fn members_of(&self, group: &str) -> Vec<String> {
+        match self.list(group).await {
+            Ok(members) => members,
+            Err(e) => {
+                tracing::warn!(group, error = %format!("{e:#}"), "could not list the group's members in Cognito");
+                Vec::new()
+            }
+        }
     }
 }
 
@@ -34,12 +105,12 @@ pub trait Notifier: Send + Sync + 'static {
 
 /// The people to tell: named approvers and group members, once each, never the requester
 /// when they may not approve their own request.
-pub fn recipients(req: &NewRequest, directory: &dyn Directory) -> Vec<String> {
+pub async fn recipients(req: &NewRequest, directory: &dyn Directory) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for p in req.principals() {
         let emails = match p {
             Principal::User(e) => vec![e],
-            Principal::Group(g) => directory.members_of(&g),
+            Principal::Group(g) => directory.members_of(&g).await,
         };
         for e in emails {
             let e = e.to_lowercase();
@@ -59,13 +130,51 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// RFC 2047 encoded-word, so Japanese subjects survive any mail client.
+/// RFC 2047 encoded-words (each under 75 characters, folded), so Japanese subjects
+/// survive any mail client.
 fn encode_header(s: &str) -> String {
+    let s = one_line(s);
     if s.is_ascii() {
-        one_line(s)
-    } else {
-        format!("=?UTF-8?B?{}?=", STANDARD.encode(one_line(s)))
+        return s;
     }
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in s.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(&chunk)));
+            chunk.clear();
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(&chunk)));
+    }
+    words.join("\r\n ")
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn base64_lines(s: &str) -> String {
+    STANDARD
+        .encode(s.as_bytes())
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("\r\n")
 }
 
 /// The deep link into the console for a request.
@@ -73,54 +182,251 @@ pub fn deep_link(public_url: &str, id: &str) -> String {
     format!("{}/approvals/{id}", public_url.trim_end_matches('/'))
 }
 
-/// Builds one RFC 5322 message (text/plain, UTF-8, base64 body).
-pub fn render_email(from: &str, to: &str, link: &str, req: &NewRequest, id: &str) -> String {
-    let subject = format!("承認依頼 / Approval requested: {}", req.title);
-    let requester = req.requested_by.as_deref().unwrap_or("-");
-    let deadline = req
-        .expires_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let body = format!(
-        "An approval is waiting for you.\n\n\
-         {title}\n\
-         Requested by: {requester}\n\
-         Workflow: {sm} / {ex}\n\
-         Decide by: {deadline}\n\n\
-         Open it in Hanko to review and decide:\n{link}\n\n\
-         ----\n\
-         承認依頼が届いています。\n\n\
-         {title}\n\
-         依頼者: {requester}\n\
-         ワークフロー: {sm} / {ex}\n\
-         期限: {deadline}\n\n\
-         Hanko で内容を確認して判断してください:\n{link}\n\n\
-         This message has no approve or reject links: deciding needs a login.\n",
-        title = one_line(&req.title),
-        sm = one_line(&req.state_machine_name),
-        ex = one_line(&req.execution_name),
-    );
-    let encoded: Vec<String> = STANDARD
-        .encode(body.as_bytes())
-        .as_bytes()
-        .chunks(76)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
+/// The language of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+impl Lang {
+    /// The request's language: Japanese when its title or description is written in
+    /// Japanese (kana or kanji), English otherwise.
+    pub fn of(req: &NewRequest) -> Self {
+        let japanese = |c: char| matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ff66}'..='\u{ff9f}');
+        let text = req
+            .title
+            .chars()
+            .chain(req.description.iter().flat_map(|d| d.chars()));
+        if text.into_iter().any(japanese) {
+            Lang::Ja
+        } else {
+            Lang::En
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    fn other(self) -> Self {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+}
+
+/// One notification, composed once per request; [`Composed::to_mime`] addresses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composed {
+    pub request_id: String,
+    pub lang: Lang,
+    pub link: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+struct Facts<'a> {
+    title: String,
+    requester: &'a str,
+    workflow: String,
+    deadline: String,
+    link: &'a str,
+}
+
+fn text_section(lang: Lang, f: &Facts) -> String {
+    match lang {
+        Lang::En => format!(
+            "An approval is waiting for you.\n\n{title}\nRequested by: {req}\nWorkflow: {wf}\nDecide by: {dl}\n\nOpen it in Hanko to review and decide:\n{link}\n",
+            title = f.title,
+            req = f.requester,
+            wf = f.workflow,
+            dl = f.deadline,
+            link = f.link
+        ),
+        Lang::Ja => format!(
+            "承認依頼が届いています。\n\n{title}\n依頼者: {req}\nワークフロー: {wf}\n期限: {dl}\n\nHanko で内容を確認して判断してください:\n{link}\n",
+            title = f.title,
+            req = f.requester,
+            wf = f.workflow,
+            dl = f.deadline,
+            link = f.link
+        ),
+    }
+}
+
+fn html_section(lang: Lang, f: &Facts) -> String {
+    let (lead, by, wf, dl, open) = match lang {
+        Lang::En => (
+            "An approval is waiting for you.",
+            "Requested by",
+            "Workflow",
+            "Decide by",
+            "Open in Hanko to review and decide",
+        ),
+        Lang::Ja => (
+            "承認依頼が届いています。",
+            "依頼者",
+            "ワークフロー",
+            "期限",
+            "Hanko で確認して判断する",
+        ),
+    };
+    let link = html_escape(f.link);
     format!(
-        "From: Hanko <{from}>\r\n\
-         To: <{to}>\r\n\
-         Subject: {subject}\r\n\
-         Date: {date}\r\n\
-         Message-ID: <{id}.{to_id}@hanko>\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=UTF-8\r\n\
-         Content-Transfer-Encoding: base64\r\n\
-         X-Hanko-Request: {id}\r\n\
-         \r\n{body}\r\n",
-        subject = encode_header(&subject),
-        date = Utc::now().to_rfc2822(),
-        to_id = to.replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
-        body = encoded.join("\r\n"),
+        "<div lang=\"{code}\">\n<p>{lead}</p>\n<h1 style=\"font-size:18px\">{title}</h1>\n<table>\n<tr><th align=\"left\">{by}</th><td>{req}</td></tr>\n<tr><th align=\"left\">{wf}</th><td>{workflow}</td></tr>\n<tr><th align=\"left\">{dl}</th><td>{deadline}</td></tr>\n</table>\n<p><a href=\"{link}\">{open}</a></p>\n<p style=\"color:#666\">{link}</p>\n</div>\n",
+        code = lang.code(),
+        title = html_escape(&f.title),
+        req = html_escape(f.requester),
+        workflow = html_escape(&f.workflow),
+        deadline = html_escape(&f.deadline),
     )
+}
+
+/// Composes the notification for request `id`: the request's language first, then the
+/// other one. Everything from the workflow is untrusted: one line in headers, escaped in
+/// HTML.
+pub fn compose(id: &str, req: &NewRequest, link: &str) -> Composed {
+    let lang = Lang::of(req);
+    let facts = Facts {
+        title: one_line(&req.title),
+        requester: req.requested_by.as_deref().unwrap_or("-"),
+        workflow: format!(
+            "{} / {}",
+            one_line(&req.state_machine_name),
+            one_line(&req.execution_name)
+        ),
+        deadline: req
+            .expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        link,
+    };
+    let subject = match lang {
+        Lang::Ja => format!("承認依頼: {}", facts.title),
+        Lang::En => format!("Approval requested: {}", facts.title),
+    };
+    let note = match lang {
+        Lang::Ja => {
+            "このメールに承認・却下のリンクはありません。判断にはログインが必要です。\nThis message has no approve or reject links: deciding needs a login.\n"
+        }
+        Lang::En => {
+            "This message has no approve or reject links: deciding needs a login.\nこのメールに承認・却下のリンクはありません。判断にはログインが必要です。\n"
+        }
+    };
+    let text = format!(
+        "{}\n----\n{}\n{note}",
+        text_section(lang, &facts),
+        text_section(lang.other(), &facts)
+    );
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head><meta charset=\"utf-8\"><title>{subject}</title></head>\n<body>\n{first}<hr>\n{second}<p style=\"color:#666\">{note}</p>\n</body>\n</html>\n",
+        code = lang.code(),
+        subject = html_escape(&subject),
+        first = html_section(lang, &facts),
+        second = html_section(lang.other(), &facts),
+        note = html_escape(note).replace('\n', "<br>\n"),
+    );
+    Composed {
+        request_id: id.to_string(),
+        lang,
+        link: link.to_string(),
+        subject,
+        text,
+        html,
+    }
+}
+
+impl Composed {
+    /// The RFC 5322 message to `to`: multipart/alternative, text then HTML, UTF-8, base64.
+    pub fn to_mime(&self, from: &str, to: &str) -> String {
+        let id = &self.request_id;
+        let boundary = format!(
+            "hanko-alt-{}",
+            id.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+        );
+        format!(
+            "From: Hanko <{from}>\r\n\
+             To: <{to}>\r\n\
+             Subject: {subject}\r\n\
+             Date: {date}\r\n\
+             Message-ID: <{id}.{to_id}@hanko>\r\n\
+             MIME-Version: 1.0\r\n\
+             Content-Language: {lang}\r\n\
+             X-Hanko-Request: {id}\r\n\
+             Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\
+             \r\n\
+             --{boundary}\r\n\
+             Content-Type: text/plain; charset=UTF-8\r\n\
+             Content-Transfer-Encoding: base64\r\n\
+             \r\n\
+             {text}\r\n\
+             --{boundary}\r\n\
+             Content-Type: text/html; charset=UTF-8\r\n\
+             Content-Transfer-Encoding: base64\r\n\
+             \r\n\
+             {html}\r\n\
+             --{boundary}--\r\n",
+            from = one_line(from),
+            to = one_line(to),
+            subject = encode_header(&self.subject),
+            date = Utc::now().to_rfc2822(),
+            to_id = to.replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+            lang = self.lang.code(),
+            text = base64_lines(&self.text),
+            html = base64_lines(&self.html),
+        )
+    }
+}
+
+/// Builds one RFC 5322 message for one recipient (compose, then address).
+pub fn render_email(from: &str, to: &str, link: &str, req: &NewRequest, id: &str) -> String {
+    compose(id, req, link).to_mime(from, to)
+}
+
+/// Sends one finished message to one recipient.
+#[async_trait]
+trait Transport: Send + Sync {
+    /// Short name for logs.
+    fn name(&self) -> &'static str;
+    async fn send(&self, n: usize, to: &str, mime: String) -> anyhow::Result<()>;
+}
+
+/// Composes once, sends one message per recipient, logs the deep link. A failed
+/// recipient does not stop the others; the error names how many failed.
+async fn notify(
+    transport: &dyn Transport,
+    directory: &dyn Directory,
+    from: &str,
+    public_url: &str,
+    id: &str,
+    req: &NewRequest,
+) -> anyhow::Result<()> {
+    let link = deep_link(public_url, id);
+    let to = recipients(req, directory).await;
+    let composed = compose(id, req, &link);
+    let mut failed = Vec::new();
+    for (n, rcpt) in to.iter().enumerate() {
+        if let Err(e) = transport.send(n, rcpt, composed.to_mime(from, rcpt)).await {
+            tracing::error!(request_id = %id, recipient = %rcpt, via = transport.name(), error = %format!("{e:#}"), "could not send a notification");
+            failed.push(rcpt.clone());
+        }
+    }
+    tracing::info!(request_id = %id, recipients = ?to, via = transport.name(), %link, "approval requested");
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} of {} notifications were not sent ({})",
+            failed.len(),
+            to.len(),
+            failed.join(", ")
+        )
+    }
 }
 
 /// The embedded default: one `.eml` file per recipient in a folder, and a log line with
@@ -135,20 +441,174 @@ pub struct FileOutbox {
 #[async_trait]
 impl Notifier for FileOutbox {
     async fn request_created(&self, id: &str, req: &NewRequest) -> anyhow::Result<()> {
-        let link = deep_link(&self.public_url, id);
-        let to = recipients(req, self.directory.as_ref());
         tokio::fs::create_dir_all(&self.dir)
             .await
             .with_context(|| format!("creating outbox {}", self.dir.display()))?;
-        for (n, rcpt) in to.iter().enumerate() {
-            let msg = render_email(&self.from, rcpt, &link, req, id);
-            let path = self.dir.join(format!("{id}-{n}.eml"));
-            tokio::fs::write(&path, msg)
-                .await
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        tracing::info!(request_id = %id, recipients = ?to, %link, "approval requested");
+        let files = Files {
+            dir: self.dir.clone(),
+            id: id.to_string(),
+        };
+        notify(
+            &files,
+            self.directory.as_ref(),
+            &self.from,
+            &self.public_url,
+            id,
+            req,
+        )
+        .await
+    }
+}
+
+/// Writes `<id>-<n>.eml` files.
+struct Files {
+    dir: PathBuf,
+    id: String,
+}
+
+#[async_trait]
+impl Transport for Files {
+    fn name(&self) -> &'static str {
+        "outbox"
+    }
+    async fn send(&self, n: usize, _to: &str, mime: String) -> anyhow::Result<()> {
+        let path = self.dir.join(format!("{}-{n}.eml", self.id));
+        tokio::fs::write(&path, mime)
+            .await
+            .with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+/// Amazon SES (`SendEmail` with the raw MIME message), one email per approver. The
+/// sender (`HANKO_MAIL_FROM`) must be a verified SES identity.
+pub struct SesNotifier {
+    pub client: aws_sdk_sesv2::Client,
+    pub from: String,
+    pub public_url: String,
+    pub directory: Arc<dyn Directory>,
+}
+
+struct Ses<'a> {
+    client: &'a aws_sdk_sesv2::Client,
+    from: &'a str,
+}
+
+#[async_trait]
+impl Transport for Ses<'_> {
+    fn name(&self) -> &'static str {
+        "ses"
+    }
+    async fn send(&self, _n: usize, to: &str, mime: String) -> anyhow::Result<()> {
+        use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+        let raw = RawMessage::builder()
+            .data(aws_sdk_sesv2::primitives::Blob::new(mime.into_bytes()))
+            .build()
+            .context("building the SES message")?;
+        self.client
+            .send_email()
+            .from_email_address(self.from)
+            .destination(Destination::builder().to_addresses(to).build())
+            .content(EmailContent::builder().raw(raw).build())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sesv2::error::DisplayErrorContext(e)))
+            .context("SES SendEmail")?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Notifier for SesNotifier {
+    async fn request_created(&self, id: &str, req: &NewRequest) -> anyhow::Result<()> {
+        let ses = Ses {
+            client: &self.client,
+            from: &self.from,
+        };
+        notify(
+            &ses,
+            self.directory.as_ref(),
+            &self.from,
+            &self.public_url,
+            id,
+            req,
+        )
+        .await
+    }
+}
+
+/// Any SMTP server (`HANKO_SMTP_URL`): `smtp://host:port` (plain, for local sinks),
+/// `smtp://...?tls=required` (STARTTLS) or `smtps://` (TLS), with optional `user:pass@`.
+pub struct SmtpNotifier {
+    mailer: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    pub from: String,
+    pub public_url: String,
+    pub directory: Arc<dyn Directory>,
+}
+
+impl SmtpNotifier {
+    /// Call inside the tokio runtime (the connection pool lives there).
+    pub fn new(
+        url: &SecretString,
+        from: String,
+        public_url: String,
+        directory: Arc<dyn Directory>,
+    ) -> anyhow::Result<Self> {
+        // The URL may hold a password: never echo it.
+        let mailer =
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.expose_secret())
+                .map_err(|e| anyhow::anyhow!("HANKO_SMTP_URL is not a usable SMTP URL: {e}"))?
+                .build();
+        from.parse::<lettre::Address>()
+            .with_context(|| format!("HANKO_MAIL_FROM {from:?} is not an email address"))?;
+        Ok(Self {
+            mailer,
+            from,
+            public_url,
+            directory,
+        })
+    }
+}
+
+struct Smtp<'a> {
+    mailer: &'a lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: &'a str,
+}
+
+#[async_trait]
+impl Transport for Smtp<'_> {
+    fn name(&self) -> &'static str {
+        "smtp"
+    }
+    async fn send(&self, _n: usize, to: &str, mime: String) -> anyhow::Result<()> {
+        let envelope = lettre::address::Envelope::new(
+            Some(self.from.parse().context("sender address")?),
+            vec![to.parse().with_context(|| format!("recipient {to:?}"))?],
+        )
+        .context("SMTP envelope")?;
+        self.mailer
+            .send_raw(&envelope, mime.as_bytes())
+            .await
+            .context("SMTP")?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Notifier for SmtpNotifier {
+    async fn request_created(&self, id: &str, req: &NewRequest) -> anyhow::Result<()> {
+        let smtp = Smtp {
+            mailer: &self.mailer,
+            from: &self.from,
+        };
+        notify(
+            &smtp,
+            self.directory.as_ref(),
+            &self.from,
+            &self.public_url,
+            id,
+            req,
+        )
+        .await
     }
 }
 
@@ -158,8 +618,9 @@ mod tests {
     use crate::domain::intake::sample_request;
 
     struct Ops;
+    #[async_trait]
     impl Directory for Ops {
-        fn members_of(&self, group: &str) -> Vec<String> {
+        async fn members_of(&self, group: &str) -> Vec<String> {
             if group == "ops" {
                 vec!["carol@example.com".into(), "bob@example.com".into()]
             } else {
@@ -175,10 +636,35 @@ mod tests {
         }
     }
 
-    #[test]
-    fn group_members_are_told_once_and_the_requester_is_not() {
+    /// The decoded parts of a message: (headers, [(content type, body)]).
+    pub(crate) fn parts(msg: &str) -> (String, Vec<(String, String)>) {
+        let (headers, body) = msg.split_once("\r\n\r\n").unwrap();
+        let boundary = headers
+            .split("boundary=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap();
+        let mut out = Vec::new();
+        for part in body.split(&format!("--{boundary}")).skip(1) {
+            let Some((h, b)) = part.split_once("\r\n\r\n") else {
+                continue;
+            };
+            let ct = h
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Type: "))
+                .unwrap()
+                .to_string();
+            let b64: String = b.split_whitespace().collect();
+            let bytes = STANDARD.decode(b64).unwrap();
+            out.push((ct, String::from_utf8(bytes).unwrap()));
+        }
+        (headers.to_string(), out)
+    }
+
+    #[tokio::test]
+    async fn group_members_are_told_once_and_the_requester_is_not() {
         assert_eq!(
-            recipients(&req(), &Ops),
+            recipients(&req(), &Ops).await,
             vec!["alice@example.com", "carol@example.com"]
         );
     }
@@ -195,5 +681,62 @@ mod tests {
         let headers = msg.split("\r\n\r\n").next().unwrap();
         assert!(!headers.contains("Bcc:"));
         assert!(headers.contains("Subject: =?UTF-8?B?"));
+    }
+
+    #[test]
+    fn a_japanese_request_is_told_in_japanese_first_with_text_and_html_parts() {
+        let link = "https://console.example/approvals/0193";
+        let msg = render_email(
+            "hanko@example.com",
+            "alice@example.com",
+            link,
+            &req(),
+            "0193",
+        );
+        let (headers, parts) = parts(&msg);
+        assert!(headers.contains("Content-Language: ja"));
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].0, "text/plain; charset=UTF-8");
+        assert_eq!(parts[1].0, "text/html; charset=UTF-8");
+        let text = &parts[0].1;
+        assert!(text.starts_with("承認依頼が届いています。"));
+        assert!(text.find("承認依頼").unwrap() < text.find("An approval").unwrap());
+        assert!(text.contains(link));
+        let html = &parts[1].1;
+        assert!(html.contains("<html lang=\"ja\">"));
+        assert!(html.contains(&format!("<a href=\"{link}\">")));
+    }
+
+    #[test]
+    fn an_english_request_is_told_in_english_first_and_html_is_escaped() {
+        let r = NewRequest {
+            title: "Deploy <script>alert(1)</script> & more".into(),
+            ..sample_request(&["alice@example.com"])
+        };
+        let c = compose("1", &r, "http://x/approvals/1");
+        assert_eq!(c.lang, Lang::En);
+        assert!(c.subject.starts_with("Approval requested: "));
+        assert!(c.text.starts_with("An approval is waiting for you."));
+        assert!(!c.html.contains("<script>"));
+        assert!(
+            c.html
+                .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more")
+        );
+    }
+
+    #[test]
+    fn a_long_japanese_subject_is_split_into_short_encoded_words() {
+        let h = encode_header(&"承認".repeat(60));
+        for word in h.split("\r\n ") {
+            assert!(word.len() <= 75, "{word}");
+        }
+        let decoded: String = h
+            .split("\r\n ")
+            .map(|w| {
+                let b = w.trim_start_matches("=?UTF-8?B?").trim_end_matches("?=");
+                String::from_utf8(STANDARD.decode(b).unwrap()).unwrap()
+            })
+            .collect();
+        assert_eq!(decoded, "承認".repeat(60));
     }
 }

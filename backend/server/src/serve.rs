@@ -12,20 +12,89 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::auth::dev::DevIdp;
-use crate::config::{ServeArgs, StoreKind};
+use crate::config::{NotifierKind, ServeArgs, SignerKind, StoreKind};
 use crate::http::{self, AppState};
 use crate::keys::EcKey;
-use crate::notifier::{Directory, FileOutbox, NoDirectory};
+use crate::notifier::{
+    CognitoDirectory, Directory, FileOutbox, NoDirectory, Notifier, SesNotifier, SmtpNotifier,
+};
 use crate::service::Hanko;
+use crate::signer::{KmsSigner, LocalSigner, Signer};
 use crate::store::Store;
 use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::workflow::StepFunctions;
 
+#[async_trait::async_trait]
 impl Directory for DevIdp {
-    fn members_of(&self, group: &str) -> Vec<String> {
+    async fn members_of(&self, group: &str) -> Vec<String> {
         DevIdp::members_of(self, group)
     }
+}
+
+/// The decision signer named by `HANKO_SIGNER`, with the retired keys it still publishes.
+pub async fn signer(args: &ServeArgs, sdk: &SdkConfig) -> anyhow::Result<Arc<dyn Signer>> {
+    Ok(match args.signer {
+        SignerKind::Local => {
+            let mut previous = Vec::new();
+            for path in &args.previous_signing_keys {
+                let pem = std::fs::read_to_string(path).with_context(|| {
+                    format!("reading {} (HANKO_PREVIOUS_SIGNING_KEYS)", path.display())
+                })?;
+                let key = EcKey::from_pem(&pem)
+                    .with_context(|| format!("{} (HANKO_PREVIOUS_SIGNING_KEYS)", path.display()))?;
+                previous.push(key.public_key().clone());
+            }
+            let current = EcKey::load_or_create(&args.signing_key_path())?;
+            Arc::new(LocalSigner::new(current, previous))
+        }
+        SignerKind::Kms => {
+            let key_id = args
+                .kms_key_id
+                .as_deref()
+                .context("HANKO_SIGNER=kms needs HANKO_KMS_KEY_ID")?;
+            Arc::new(
+                KmsSigner::new(
+                    aws_sdk_kms::Client::new(sdk),
+                    key_id,
+                    &args.previous_kms_key_ids,
+                )
+                .await?,
+            )
+        }
+    })
+}
+
+/// The notifier named by `HANKO_NOTIFIER`.
+pub fn notifier(
+    args: &ServeArgs,
+    sdk: &SdkConfig,
+    public_url: &str,
+    directory: Arc<dyn Directory>,
+) -> anyhow::Result<Arc<dyn Notifier>> {
+    let from = args.mail_from.clone();
+    let public_url = public_url.to_string();
+    Ok(match args.notifier {
+        NotifierKind::Outbox => Arc::new(FileOutbox {
+            dir: args.outbox_path(),
+            from,
+            public_url,
+            directory,
+        }),
+        NotifierKind::Ses => Arc::new(SesNotifier {
+            client: aws_sdk_sesv2::Client::new(sdk),
+            from,
+            public_url,
+            directory,
+        }),
+        NotifierKind::Smtp => {
+            let url = args
+                .smtp_url
+                .as_ref()
+                .context("HANKO_NOTIFIER=smtp needs HANKO_SMTP_URL")?;
+            Arc::new(SmtpNotifier::new(url, from, public_url, directory)?)
+        }
+    })
 }
 
 /// The AWS configuration from the standard variables (`AWS_REGION`, credentials...),
@@ -61,7 +130,7 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
             args.retention_days,
         )),
     };
-    let signer = Arc::new(EcKey::load_or_create(&args.signing_key_path())?);
+    let signer = signer(args, &sdk).await?;
     let dev_idp = match &args.dev_users {
         Some(users) => Some(Arc::new(DevIdp::load(
             users,
@@ -73,20 +142,19 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
     if let Some(idp) = &dev_idp {
         issuers.push(idp.trusted_issuer());
     }
-    let directory: Arc<dyn Directory> = match &dev_idp {
-        Some(idp) => idp.clone(),
-        None => Arc::new(NoDirectory),
+    let directory: Arc<dyn Directory> = match (&args.cognito_user_pool_id, &dev_idp) {
+        (Some(pool), _) => Arc::new(CognitoDirectory {
+            client: aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+            user_pool_id: pool.clone(),
+        }),
+        (None, Some(idp)) => idp.clone(),
+        (None, None) => Arc::new(NoDirectory),
     };
-    let notifier = FileOutbox {
-        dir: args.outbox_path(),
-        from: args.mail_from.clone(),
-        public_url: public_url.to_string(),
-        directory,
-    };
+    let notifier = notifier(args, &sdk, public_url, directory)?;
     let hanko = Hanko {
         store,
         workflow: Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&sdk))),
-        notifier: Arc::new(notifier),
+        notifier,
         signer,
     };
     Ok(Parts {

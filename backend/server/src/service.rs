@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::domain::rules::{self, Ballot};
 use crate::domain::{Caller, IntakeError, IntakeMessage, NewRequest, OnReject};
-use crate::keys::EcKey;
 use crate::notifier::Notifier;
+use crate::signer::Signer;
 use crate::store::{
     Callback, Inserted, Store, StoreError, StoredDecision, StoredRequest, VoteWrite,
 };
@@ -31,7 +31,7 @@ pub struct Hanko {
     pub store: Arc<dyn Store>,
     pub workflow: Arc<dyn Workflow>,
     pub notifier: Arc<dyn Notifier>,
-    pub signer: Arc<EcKey>,
+    pub signer: Arc<dyn Signer>,
 }
 
 /// What happened to an intake message.
@@ -198,7 +198,7 @@ impl Hanko {
             votes.push(ballot.clone());
             let decision = match rules::tally(&votes, req.request.required_approvals) {
                 None => None,
-                Some(outcome) => Some(self.decide(&req, &votes, outcome, now)?),
+                Some(outcome) => Some(self.decide(&req, &votes, outcome, now).await?),
             };
             decided = decision.is_some();
             written = self
@@ -230,7 +230,7 @@ impl Hanko {
     }
 
     /// Builds and signs the decision record and the callback it causes.
-    fn decide(
+    async fn decide(
         &self,
         req: &StoredRequest,
         votes: &[Ballot],
@@ -254,7 +254,8 @@ impl Hanko {
         };
         let signature = self
             .signer
-            .sign(&record, "hanko-decision+jwt")
+            .sign(&record)
+            .await
             .map_err(|e| VoteError::Signing(format!("{e:#}")))?;
         let output = TaskOutput {
             decision: outcome,

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use hanko_api::Health;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::AppState;
 
@@ -24,5 +24,5 @@ async fn health() -> Json<Health> {
 }
 
 async fn jwks(State(s): State<AppState>) -> Json<Value> {
-    Json(json!({"keys": [s.hanko.signer.public_jwk()]}))
+    Json(s.hanko.signer.jwks())
 }

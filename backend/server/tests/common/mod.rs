@@ -15,6 +15,7 @@ use hanko::http::{AppState, Policy, router};
 use hanko::keys::EcKey;
 use hanko::notifier::FileOutbox;
 use hanko::service::Hanko;
+use hanko::signer::LocalSigner;
 use hanko::store::Callback;
 use hanko::store::sqlite::SqliteStore;
 use hanko::workflow::{CallbackError, Workflow};
@@ -119,7 +120,7 @@ pub fn test_app_configured(dev_login: bool, policy: Policy) -> TestApp {
             public_url: "http://console.example".into(),
             directory: idp.clone(),
         }),
-        signer: Arc::new(EcKey::generate().unwrap()),
+        signer: Arc::new(LocalSigner::new(EcKey::generate().unwrap(), vec![])),
     });
     let state = AppState {
         hanko: hanko.clone(),

@@ -1,0 +1,465 @@
+//! Checking a signed decision record against a JWKS: the one verification path for
+//! decisions from the local signer and from KMS, used by `hanko verify` and the tests.
+//!
+//! Only ES256 is accepted, whatever the token says; the key is looked up by `kid` in the
+//! JWKS the caller trusts. Headers that point elsewhere for a key (`jku`, `jwk`, `x5u`,
+//! `x5c`) or ask for extensions (`crit`) are refused: Hanko never writes them.
+
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hanko_api::DecisionRecord;
+use serde_json::Value;
+
+use crate::signer::DECISION_TYP;
+
+/// A decision whose signature checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub kid: String,
+    pub record: DecisionRecord,
+}
+
+/// Why a decision is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("not a compact JWS: {0}")]
+    Malformed(String),
+    #[error("refused header: {0}")]
+    Header(String),
+    #[error("signed by a key that is not in the JWKS (kid {0:?})")]
+    UnknownKey(String),
+    #[error("the signature does not match: the decision was altered or signed by another key")]
+    BadSignature,
+    #[error("the signed payload is not a Hanko decision record: {0}")]
+    NotADecision(String),
+    #[error("the JWKS is not usable: {0}")]
+    BadJwks(String),
+}
+
+fn b64(part: &str, what: &str) -> Result<Vec<u8>, VerifyError> {
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| VerifyError::Malformed(format!("the {what} is not base64url")))
+}
+
+/// The uncompressed P-256 point of the JWK with this `kid`, if the JWKS has one.
+fn point_for(jwks: &Value, kid: &str) -> Result<Option<Vec<u8>>, VerifyError> {
+    let keys = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| VerifyError::BadJwks("no \"keys\" array".into()))?;
+    let Some(jwk) = keys
+        .iter()
+        .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
+    else {
+        return Ok(None);
+    };
+    if jwk.get("kty").and_then(Value::as_str) != Some("EC")
+        || jwk.get("crv").and_then(Value::as_str) != Some("P-256")
+    {
+        return Err(VerifyError::BadJwks(format!(
+            "key {kid} is not an EC P-256 key"
+        )));
+    }
+    if let Some(alg) = jwk.get("alg").and_then(Value::as_str)
+        && alg != "ES256"
+    {
+        return Err(VerifyError::BadJwks(format!("key {kid} is for {alg}")));
+    }
+    let coord = |name: &str| -> Result<Vec<u8>, VerifyError> {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+            .filter(|v| v.len() == 32)
+            .ok_or_else(|| VerifyError::BadJwks(format!("key {kid} has no 32-byte {name}")))
+    };
+    let mut point = vec![4u8];
+    point.extend(coord("x")?);
+    point.extend(coord("y")?);
+    Ok(Some(point))
+}
+
+/// Verifies a compact JWS decision against `jwks` (`{"keys":[...]}`).
+pub fn verify_decision(jws: &str, jwks: &Value) -> Result<Verified, VerifyError> {
+    let jws = jws.trim();
+    let parts: Vec<&str> = jws.split('.').collect();
+    let [header_b64, payload_b64, sig_b64] = parts[..] else {
+        return Err(VerifyError::Malformed(format!(
+            "expected three dot-separated parts, found {}",
+            parts.len()
+        )));
+    };
+    let header: Value = serde_json::from_slice(&b64(header_b64, "header")?)
+        .map_err(|_| VerifyError::Malformed("the header is not JSON".into()))?;
+    let header = header
+        .as_object()
+        .ok_or_else(|| VerifyError::Malformed("the header is not a JSON object".into()))?;
+    match header.get("alg").and_then(Value::as_str) {
+        Some("ES256") => {}
+        Some(other) => {
+            return Err(VerifyError::Header(format!(
+                "alg is {other:?}; Hanko decisions are ES256"
+            )));
+        }
+        None => return Err(VerifyError::Header("no alg".into())),
+    }
+    for name in ["jku", "jwk", "x5u", "x5c", "crit"] {
+        if header.contains_key(name) {
+            return Err(VerifyError::Header(format!(
+                "{name} is set; keys come only from the trusted JWKS"
+            )));
+        }
+    }
+    if let Some(typ) = header.get("typ")
+        && typ.as_str() != Some(DECISION_TYP)
+    {
+        return Err(VerifyError::Header(format!(
+            "typ is {typ}, not {DECISION_TYP:?}"
+        )));
+    }
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| VerifyError::Header("no kid".into()))?;
+    let point = point_for(jwks, kid)?.ok_or_else(|| VerifyError::UnknownKey(kid.to_string()))?;
+    let sig = b64(sig_b64, "signature")?;
+    if sig.len() != 64 {
+        return Err(VerifyError::BadSignature);
+    }
+    let input = &jws[..header_b64.len() + 1 + payload_b64.len()];
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
+        .verify(input.as_bytes(), &sig)
+        .map_err(|_| VerifyError::BadSignature)?;
+    let record: DecisionRecord = serde_json::from_slice(&b64(payload_b64, "payload")?)
+        .map_err(|e| VerifyError::NotADecision(e.to_string()))?;
+    Ok(Verified {
+        kid: kid.to_string(),
+        record,
+    })
+}
+
+/// `hanko verify`: checks a signed decision against Hanko's JWKS.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// The decision JWS (the `signature` of the task output). `-` or nothing: read standard input.
+    #[arg(conflicts_with = "file")]
+    pub jws: Option<String>,
+
+    /// Read the decision JWS from this file.
+    #[arg(long)]
+    pub file: Option<std::path::PathBuf>,
+
+    /// Hanko's public keys: a URL (`https://<console>/.well-known/jwks.json`) or a JWKS file.
+    #[arg(long)]
+    pub jwks: String,
+
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit codes of `hanko verify`.
+pub const EXIT_VALID: u8 = 0;
+pub const EXIT_INVALID: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+async fn read_jws(args: &VerifyArgs) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let text = match (&args.jws, &args.file) {
+        (Some(jws), _) if jws != "-" => jws.clone(),
+        (_, Some(path)) => tokio::fs::read_to_string(path)
+            .await
+            .with_context(|| format!("reading {}", path.display()))?,
+        _ => {
+            use tokio::io::AsyncReadExt;
+            let mut s = String::new();
+            tokio::io::stdin()
+                .read_to_string(&mut s)
+                .await
+                .context("reading standard input")?;
+            s
+        }
+    };
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        anyhow::bail!(
+            "no decision JWS given (pass it as an argument, with --file, or on standard input)"
+        );
+    }
+    Ok(text)
+}
+
+async fn read_jwks(source: &str) -> anyhow::Result<Value> {
+    use anyhow::Context;
+    let body = if source.starts_with("https://") || source.starts_with("http://") {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .build()
+            .context("HTTP client")?;
+        let resp = client
+            .get(source)
+            .send()
+            .await
+            .with_context(|| format!("fetching the JWKS from {source}"))?;
+        if !resp.status().is_success() {
+            anyhow::bail!("fetching the JWKS from {source}: HTTP {}", resp.status());
+        }
+        resp.text()
+            .await
+            .with_context(|| format!("reading the JWKS from {source}"))?
+    } else {
+        tokio::fs::read_to_string(source)
+            .await
+            .with_context(|| format!("reading the JWKS file {source}"))?
+    };
+    let jwks: Value =
+        serde_json::from_str(&body).with_context(|| format!("the JWKS at {source} is not JSON"))?;
+    if !jwks.get("keys").is_some_and(Value::is_array) {
+        anyhow::bail!("the JWKS at {source} has no \"keys\" array");
+    }
+    Ok(jwks)
+}
+
+fn votes_json(votes: &[hanko_api::RecordedVote]) -> Value {
+    Value::Array(
+        votes
+            .iter()
+            .map(|v| serde_json::json!({"email": v.approver, "comment": v.comment, "decidedAt": v.decided_at}))
+            .collect(),
+    )
+}
+
+fn outcome_word(o: hanko_api::Outcome) -> String {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{o:?}"))
+}
+
+fn print_votes(label: &str, votes: &[hanko_api::RecordedVote]) {
+    if votes.is_empty() {
+        println!("{label:<12}-");
+    }
+    for (i, v) in votes.iter().enumerate() {
+        let label = if i == 0 { label } else { "" };
+        let when = v
+            .decided_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match &v.comment {
+            Some(c) => println!("{label:<12}{} at {when}: {c:?}", v.approver),
+            None => println!("{label:<12}{} at {when}", v.approver),
+        }
+    }
+}
+
+/// Runs `hanko verify`; returns the exit code (0 valid, 1 invalid or forged, 2 usage or I/O).
+pub async fn cli(args: VerifyArgs) -> u8 {
+    let inputs =
+        async { Ok::<_, anyhow::Error>((read_jws(&args).await?, read_jwks(&args.jwks).await?)) };
+    let (jws, jwks) = match inputs.await {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("hanko verify: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    match verify_decision(&jws, &jwks) {
+        Ok(Verified { kid, record }) => {
+            if args.json {
+                let out = serde_json::json!({
+                    "valid": true,
+                    "kid": kid,
+                    "requestId": record.request_id,
+                    "decision": record.decision,
+                    "title": record.title,
+                    "approvers": votes_json(&record.approvals),
+                    "rejecters": votes_json(&record.rejections),
+                    "decidedAt": record.decided_at,
+                    "executionArn": record.execution_arn,
+                    "stateMachineArn": record.state_machine_arn,
+                    "requestDigest": record.request_digest,
+                });
+                println!("{out}");
+            } else {
+                let when = record
+                    .decided_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                println!("VALID: signed by Hanko key {kid}");
+                println!("{:<12}{}", "request", record.request_id);
+                println!("{:<12}{}", "title", record.title);
+                println!("{:<12}{}", "decision", outcome_word(record.decision));
+                println!("{:<12}{when}", "decided at");
+                println!("{:<12}{}", "execution", record.execution_arn);
+                print_votes("approved by", &record.approvals);
+                print_votes("rejected by", &record.rejections);
+            }
+            EXIT_VALID
+        }
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"valid": false, "error": e.to_string()})
+                );
+            } else {
+                println!("INVALID: {e}");
+            }
+            EXIT_INVALID
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::EcKey;
+    use crate::signer::{LocalSigner, Signer};
+    use chrono::Utc;
+    use hanko_api::{Outcome, RecordedVote};
+    use serde_json::json;
+
+    pub(crate) fn record() -> DecisionRecord {
+        let now = Utc::now();
+        DecisionRecord {
+            iss: "hanko".into(),
+            request_id: "0193-req".into(),
+            execution_arn: "arn:aws:states:ap-northeast-1:1:execution:deploy:run-1".into(),
+            state_machine_arn: "arn:aws:states:ap-northeast-1:1:stateMachine:deploy".into(),
+            title: "Deploy".into(),
+            decision: Outcome::Approved,
+            approvals: vec![RecordedVote {
+                approver: "alice@example.com".into(),
+                comment: Some("ok".into()),
+                decided_at: now,
+            }],
+            rejections: vec![],
+            request_digest: "00".repeat(32),
+            decided_at: now,
+            iat: now.timestamp(),
+        }
+    }
+
+    fn enc(v: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_locally_signed_decision_verifies_and_reads_back() {
+        let signer = LocalSigner::new(EcKey::generate().unwrap(), vec![]);
+        let jws = signer.sign(&record()).await.unwrap();
+        let v = verify_decision(&jws, &signer.jwks()).unwrap();
+        assert_eq!(v.kid, signer.kid());
+        assert_eq!(v.record.request_id, "0193-req");
+    }
+
+    #[tokio::test]
+    async fn a_rotated_key_still_verifies_what_it_signed_and_both_kids_are_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let old_path = dir.path().join("old.pem");
+        let old = EcKey::load_or_create(&old_path).unwrap();
+        let old_kid = old.kid().to_string();
+        let before = LocalSigner::new(old, vec![]);
+        let signed_before = before.sign(&record()).await.unwrap();
+
+        let retired = EcKey::load_or_create(&old_path)
+            .unwrap()
+            .public_key()
+            .clone();
+        let after = LocalSigner::new(EcKey::generate().unwrap(), vec![retired]);
+        let jwks = after.jwks();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, vec![after.kid(), old_kid.as_str()]);
+        assert_eq!(verify_decision(&signed_before, &jwks).unwrap().kid, old_kid);
+        let signed_after = after.sign(&record()).await.unwrap();
+        assert_eq!(
+            verify_decision(&signed_after, &jwks).unwrap().kid,
+            after.kid()
+        );
+        // Without the retired key the old decision is refused.
+        let dropped = LocalSigner::new(EcKey::generate().unwrap(), vec![]).jwks();
+        assert_eq!(
+            verify_decision(&signed_before, &dropped),
+            Err(VerifyError::UnknownKey(old_kid))
+        );
+    }
+
+    #[tokio::test]
+    async fn forged_and_altered_decisions_are_refused() {
+        let signer = LocalSigner::new(EcKey::generate().unwrap(), vec![]);
+        let jwks = signer.jwks();
+        let jws = signer.sign(&record()).await.unwrap();
+        let parts: Vec<&str> = jws.split('.').collect();
+
+        let mut altered = record();
+        altered.decision = Outcome::Rejected;
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&altered).unwrap()),
+            parts[2]
+        );
+        assert_eq!(
+            verify_decision(&tampered, &jwks),
+            Err(VerifyError::BadSignature)
+        );
+
+        let none = format!(
+            "{}.{}.",
+            enc(&json!({"alg":"none","typ":DECISION_TYP,"kid":signer.kid()})),
+            parts[1]
+        );
+        assert!(matches!(
+            verify_decision(&none, &jwks),
+            Err(VerifyError::Header(_))
+        ));
+
+        let hs = format!(
+            "{}.{}.{}",
+            enc(&json!({"alg":"HS256","kid":signer.kid()})),
+            parts[1],
+            parts[2]
+        );
+        assert!(matches!(
+            verify_decision(&hs, &jwks),
+            Err(VerifyError::Header(_))
+        ));
+
+        let stranger = LocalSigner::new(EcKey::generate().unwrap(), vec![]);
+        let foreign = stranger.sign(&record()).await.unwrap();
+        assert!(matches!(
+            verify_decision(&foreign, &jwks),
+            Err(VerifyError::UnknownKey(_))
+        ));
+
+        // The stranger's key named in a `jwk` header is not trusted.
+        let embedded = format!(
+            "{}.{}.{}",
+            enc(&json!({"alg":"ES256","kid":signer.kid(),"jwk":stranger.jwks()["keys"][0]})),
+            parts[1],
+            parts[2]
+        );
+        assert!(matches!(
+            verify_decision(&embedded, &jwks),
+            Err(VerifyError::Header(_))
+        ));
+
+        // A stranger's signature relabelled with the trusted kid.
+        let fparts: Vec<&str> = foreign.split('.').collect();
+        let relabelled = format!("{}.{}.{}", parts[0], fparts[1], fparts[2]);
+        assert_eq!(
+            verify_decision(&relabelled, &jwks),
+            Err(VerifyError::BadSignature)
+        );
+
+        assert!(matches!(
+            verify_decision("a.b", &jwks),
+            Err(VerifyError::Malformed(_))
+        ));
+    }
+}
