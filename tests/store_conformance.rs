@@ -101,6 +101,10 @@ async fn the_table_has_the_keys_indexes_ttl_and_billing_of_the_template() {
         t.billing_mode_summary().and_then(|b| b.billing_mode()),
         Some(&BillingMode::PayPerRequest)
     );
+    assert_eq!(
+        t.sse_description().and_then(|d| d.status()),
+        Some(&aws_sdk_dynamodb::types::SseStatus::Enabled)
+    );
     let ttl = client
         .describe_time_to_live()
         .table_name("hanko")

@@ -29,6 +29,7 @@ macro_rules! store_conformance_tests {
             lists_are_newest_first_in_pages,
             lists_filter_by_status,
             the_votable_list_holds_only_what_the_caller_may_still_vote_on,
+            a_small_page_of_the_votable_list_reads_past_many_decided_requests,
             a_fresh_decision_is_left_to_its_voter_then_owed_until_delivered,
             only_a_pending_request_can_be_closed,
             a_decided_request_whose_task_is_gone_is_closed,
@@ -410,6 +411,35 @@ pub async fn the_votable_list_holds_only_what_the_caller_may_still_vote_on(s: &d
     page.after = Some(id(8));
     let (second, more) = s.list(&page).await.unwrap();
     assert_eq!((ids(second), more), (vec![id(3), id(1)], false));
+}
+
+pub async fn a_small_page_of_the_votable_list_reads_past_many_decided_requests(s: &dyn Store) {
+    // Many approvers (more than one batch of writes), many requests already decided.
+    let many: Vec<String> = (0..40).map(|i| format!("p{i}@x.io")).collect();
+    let mut approvers: Vec<&str> = many.iter().map(String::as_str).collect();
+    approvers.push("z@x.io");
+    for n in 1..=12 {
+        insert(s, n, &approvers, Duration::hours(1)).await;
+    }
+    for n in 2..=11 {
+        assert!(vote(s, n, "p0@x.io", Some(now_ms())).await);
+    }
+    let mut page = query(None, Some(("z@x.io", &["z@x.io", "group:none"])));
+    page.limit = 1;
+    let (first, more) = s.list(&page).await.unwrap();
+    assert_eq!((ids(first), more), (vec![id(12)], true));
+    page.after = Some(id(12));
+    let (second, more) = s.list(&page).await.unwrap();
+    assert_eq!((ids(second), more), (vec![id(1)], false));
+    let (p39, _) = s
+        .list(&query(None, Some(("p39@x.io", &["p39@x.io"]))))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(p39),
+        vec![id(12), id(1)],
+        "the last approver is one too"
+    );
 }
 
 pub async fn a_fresh_decision_is_left_to_its_voter_then_owed_until_delivered(s: &dyn Store) {

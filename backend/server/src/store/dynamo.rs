@@ -65,8 +65,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, KeysAndAttributes, PointInTimeRecoverySpecification, Projection, ProjectionType, Put,
-    PutRequest, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
-    Update, WriteRequest,
+    PutRequest, ScalarAttributeType, SseSpecification, TableStatus, TimeToLiveSpecification,
+    TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
@@ -376,7 +376,8 @@ impl DynamoStore {
     }
 
     /// Creates the table exactly as the SAM template does (keys, both GSIs, on-demand,
-    /// TTL on `ttl`, point-in-time recovery) and waits until it is active.
+    /// encryption with the AWS managed key, TTL on `ttl`, point-in-time recovery) and
+    /// waits until it is active.
     pub async fn create_table(client: &Client, table: &str) -> StoreResult<()> {
         let attr = |name: &str| {
             AttributeDefinition::builder()
@@ -409,6 +410,7 @@ impl DynamoStore {
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
+            .sse_specification(SseSpecification::builder().enabled(true).build())
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(gsi("gsi1")?)
