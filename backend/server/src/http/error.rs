@@ -47,6 +47,9 @@ pub enum ApiError {
     /// 429, with the seconds to wait.
     #[error("too many attempts; wait a minute and try again")]
     TooManyRequests { retry_after: u64 },
+    /// 503: the store is throttling; try again after `retry_after` seconds.
+    #[error("the server is busy; try again in a moment")]
+    Busy { retry_after: u64 },
     /// 503: the request took longer than the server allows.
     #[error("the server took too long to answer; try again")]
     Timeout,
@@ -82,6 +85,7 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
             }
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -109,7 +113,7 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let ApiError::TooManyRequests { retry_after } = self {
+        if let ApiError::TooManyRequests { retry_after } | ApiError::Busy { retry_after } = self {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
@@ -119,7 +123,14 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            // DynamoDB is over its capacity for a moment: the client may simply try again.
+            StoreError::Throttled(detail) => {
+                tracing::warn!(%detail, "store throttled");
+                ApiError::Busy { retry_after: 1 }
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -175,5 +186,22 @@ pub fn block_error(b: VoteBlock) -> ApiError {
             code: "closed",
             message: "the workflow no longer waits for this request".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod store_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_throttled_store_is_a_503_with_retry_after_and_other_store_errors_a_500() {
+        let busy = ApiError::from(StoreError::Throttled(
+            "ProvisionedThroughputExceeded".into(),
+        ))
+        .into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        let broken = ApiError::from(StoreError::Backend("disk".into())).into_response();
+        assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
