@@ -3,6 +3,9 @@
 //! Serde types only: no axum, no database, no AWS. The console compiles this crate to
 //! wasm32 and the server serialises the same types, so the two sides cannot disagree.
 //! Field names are camelCase on the wire; every time is RFC 3339 UTC.
+//!
+//! With the `openapi` feature every type also derives `utoipa::ToSchema`, so the server's
+//! OpenAPI description (`/api/openapi.json`) is generated from these very types.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,12 +13,14 @@ use serde_json::Value;
 
 /// `GET /api/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
 }
 
 /// `POST /api/dev/login` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -23,6 +28,7 @@ pub struct LoginRequest {
 
 /// `POST /api/dev/login` answer: a short-lived bearer token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     pub token: String,
@@ -31,6 +37,7 @@ pub struct LoginResponse {
 
 /// `GET /api/me`: who the verified token says the caller is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub email: String,
     pub name: String,
@@ -39,6 +46,7 @@ pub struct Me {
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
     /// Waiting for votes.
@@ -79,6 +87,7 @@ impl RequestStatus {
 
 /// What one approver said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VoteChoice {
     Approve,
@@ -87,6 +96,7 @@ pub enum VoteChoice {
 
 /// What the request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Approved,
@@ -95,6 +105,7 @@ pub enum Outcome {
 
 /// `POST /api/approvals/{id}/decision` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
     pub decision: VoteChoice,
@@ -104,6 +115,7 @@ pub struct DecisionRequest {
 
 /// One recorded vote, as shown to people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Vote {
     pub approver: String,
@@ -115,6 +127,7 @@ pub struct Vote {
 
 /// Whether the workflow has been told of the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
     /// Recorded, not yet accepted by Step Functions; Hanko keeps retrying.
@@ -127,6 +140,7 @@ pub enum Delivery {
 
 /// The final decision on a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionInfo {
     pub outcome: Outcome,
@@ -138,6 +152,7 @@ pub struct DecisionInfo {
 
 /// Why the caller may not vote on a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VoteBlock {
     NotAnApprover,
@@ -150,6 +165,7 @@ pub enum VoteBlock {
 
 /// One line of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalSummary {
     pub id: String,
@@ -169,6 +185,7 @@ pub struct ApprovalSummary {
 
 /// `GET /api/approvals` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalPage {
     pub items: Vec<ApprovalSummary>,
@@ -177,6 +194,7 @@ pub struct ApprovalPage {
 
 /// What the caller may do on a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Viewer {
     pub can_vote: bool,
@@ -185,6 +203,7 @@ pub struct Viewer {
 
 /// `GET /api/approvals/{id}`: everything a person needs to decide.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
     pub id: String,
@@ -216,6 +235,7 @@ pub struct Approval {
 
 /// One approval inside the workflow's task output and the decision record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RecordedVote {
     pub approver: String,
@@ -225,6 +245,7 @@ pub struct RecordedVote {
 
 /// The claims of the signed decision (the JWS payload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionRecord {
     /// Always `hanko`.
@@ -245,6 +266,7 @@ pub struct DecisionRecord {
 
 /// What the workflow's task gets back (approve, or reject with `onReject: succeed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TaskOutput {
     pub decision: Outcome,
@@ -256,11 +278,13 @@ pub struct TaskOutput {
 
 /// Every error body: `{"error":{"code","message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// snake_case, stable: clients branch on it.
     pub code: String,

@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod error;
 pub mod extract;
 pub mod meta;
+pub mod openapi;
 pub mod session;
 
 use std::path::PathBuf;
@@ -44,6 +45,7 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
         .merge(meta::router())
         .merge(session::router())
         .merge(approvals::router())
+        .merge(openapi::router())
         .fallback(|| async {
             ApiError::NotFound {
                 code: "no_such_route",
