@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_VERSION="5.2.5"
+SCHEMATHESIS_VERSION="4.32.5"
 
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing; install Rust with rustup first" >&2
@@ -24,6 +25,14 @@ else
   echo "setup: creating .venv with moto[server]==$MOTO_VERSION"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+# schemathesis: generated requests against /api/openapi.json (tests/schemathesis.rs).
+if [ -x .venv/bin/schemathesis ] && .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
+  echo "setup: schemathesis $SCHEMATHESIS_VERSION already in .venv"
+else
+  echo "setup: installing schemathesis==$SCHEMATHESIS_VERSION into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then

@@ -103,15 +103,62 @@ pub enum Outcome {
     Rejected,
 }
 
-/// `POST /api/approvals/{id}/decision` body.
+/// The longest comment a vote may carry, in characters (after trimming).
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+/// `POST /api/approvals/{id}/decision` body. A reject needs a comment (not only spaces).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
     pub decision: VoteChoice,
     #[serde(default)]
     pub comment: Option<String>,
 }
+
+/// Written by hand: the rule "a reject needs a comment" is part of the contract, and a
+/// derived schema cannot say it.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for DecisionRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let comment = |types: serde_json::Value, min: usize| {
+            serde_json::json!({
+                "type": types,
+                "minLength": min,
+                "maxLength": MAX_COMMENT_CHARS,
+                "description": format!("why; up to {MAX_COMMENT_CHARS} characters"),
+            })
+        };
+        let mut reject_comment = comment("string".into(), 1);
+        reject_comment["pattern"] = "\\S".into();
+        serde_json::from_value(serde_json::json!({
+            "description": "A vote: approve (a comment is optional), or reject with a comment saying why.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["decision"],
+                    "properties": {
+                        "decision": {"type": "string", "enum": ["approve"]},
+                        "comment": comment(serde_json::json!(["string", "null"]), 0),
+                    },
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "required": ["decision", "comment"],
+                    "properties": {
+                        "decision": {"type": "string", "enum": ["reject"]},
+                        "comment": reject_comment,
+                    },
+                    "additionalProperties": false,
+                },
+            ],
+        }))
+        .expect("a valid schema")
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for DecisionRequest {}
 
 /// One recorded vote, as shown to people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -144,6 +144,31 @@ async fn the_description_is_served_publicly_as_openapi_3_1_with_the_bearer_schem
     );
 }
 
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_in_the_description_resolves() {
+    let spec = spec();
+    let mut all = Vec::new();
+    refs(&spec, &mut all);
+    assert!(all.len() > 10, "{all:?}");
+    for r in all {
+        let pointer = r.strip_prefix('#').expect("a local reference");
+        assert!(spec.pointer(pointer).is_some(), "{r} does not resolve");
+    }
+}
+
 #[tokio::test]
 async fn every_error_answer_in_the_description_has_the_error_body_shape() {
     for ((method, path), op) in operations(&spec()) {

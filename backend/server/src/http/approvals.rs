@@ -5,8 +5,6 @@ use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use hanko_api::{
     Approval, ApprovalPage, ApprovalSummary, DecisionInfo, DecisionRequest, Delivery, ErrorBody,
@@ -45,17 +43,15 @@ fn check_id(id: &str) -> Result<(), ApiError> {
         .map_err(|_| ApiError::not_found())
 }
 
+/// The cursor is the id of the last request of the page: the next page starts below it.
 fn encode_cursor(id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(id)
+    id.to_string()
 }
 
 fn decode_cursor(c: &str) -> Result<String, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
-        .ok_or_else(|| {
+    uuid::Uuid::parse_str(c)
+        .map(|id| id.to_string())
+        .map_err(|_| {
             bad_query(
                 "invalid_cursor",
                 "cursor is not one this api gave out; start again without it",
@@ -69,7 +65,7 @@ fn decode_cursor(c: &str) -> Result<String, ApiError> {
         ("status" = Option<super::openapi::StatusFilter>, Query, description = "only requests in this status (default `all`)"),
         ("mine" = Option<bool>, Query, description = "`true`: only requests the caller may still vote on"),
         ("limit" = Option<u32>, Query, description = "page size, 1 to 200 (default 50)", minimum = 1, maximum = 200),
-        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
+        ("cursor" = Option<uuid::Uuid>, Query, description = "`nextCursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "one page", body = ApprovalPage),

@@ -35,6 +35,7 @@ use super::{approvals, meta, session};
         approvals::decide,
         openapi_json,
     ),
+    components(schemas(StatusFilter)),
     modifiers(&BearerAuth),
     tags(
         (name = "meta", description = "health, the signing keys, this description"),
