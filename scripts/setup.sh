@@ -12,6 +12,7 @@ CFN_LINT_VERSION="1.58.0"
 SAM_TRANSLATOR_VERSION="1.115.0"
 ASL_VALIDATOR_VERSION="4.0.0"
 AWSCLI_VERSION="1.46.2" # runs infra/deploy.sh against moto; a venv of its own (it pins botocore)
+SCHEMATHESIS_VERSION="4.32.5"
 
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing; install Rust with rustup first" >&2
@@ -29,6 +30,14 @@ else
   echo "setup: creating .venv with moto[server]==$MOTO_VERSION"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+# schemathesis: generated requests against /api/openapi.json (tests/schemathesis.rs).
+if [ -x .venv/bin/schemathesis ] && .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
+  echo "setup: schemathesis $SCHEMATHESIS_VERSION already in .venv"
+else
+  echo "setup: installing schemathesis==$SCHEMATHESIS_VERSION into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then

@@ -3,6 +3,9 @@
 //! Serde types only: no axum, no database, no AWS. The console compiles this crate to
 //! wasm32 and the server serialises the same types, so the two sides cannot disagree.
 //! Field names are camelCase on the wire; every time is RFC 3339 UTC.
+//!
+//! With the `openapi` feature every type also derives `utoipa::ToSchema`, so the server's
+//! OpenAPI description (`/api/openapi.json`) is generated from these very types.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,12 +13,14 @@ use serde_json::Value;
 
 /// `GET /api/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
 }
 
 /// `POST /api/dev/login` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -23,6 +28,7 @@ pub struct LoginRequest {
 
 /// `POST /api/dev/login` answer: a short-lived bearer token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     pub token: String,
@@ -31,6 +37,7 @@ pub struct LoginResponse {
 
 /// `GET /api/me`: who the verified token says the caller is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub email: String,
     pub name: String,
@@ -42,6 +49,7 @@ pub struct Me {
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
     /// Waiting for votes.
@@ -82,6 +90,7 @@ impl RequestStatus {
 
 /// What one approver said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VoteChoice {
     Approve,
@@ -90,13 +99,17 @@ pub enum VoteChoice {
 
 /// What the request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Approved,
     Rejected,
 }
 
-/// `POST /api/approvals/{id}/decision` body.
+/// The longest comment a vote may carry, in characters (after trimming).
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+/// `POST /api/approvals/{id}/decision` body. A reject needs a comment (not only spaces).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
@@ -105,8 +118,54 @@ pub struct DecisionRequest {
     pub comment: Option<String>,
 }
 
+/// Written by hand: the rule "a reject needs a comment" is part of the contract, and a
+/// derived schema cannot say it.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for DecisionRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let comment = |types: serde_json::Value, min: usize| {
+            serde_json::json!({
+                "type": types,
+                "minLength": min,
+                "maxLength": MAX_COMMENT_CHARS,
+                "description": format!("why; up to {MAX_COMMENT_CHARS} characters"),
+            })
+        };
+        let mut reject_comment = comment("string".into(), 1);
+        reject_comment["pattern"] = "\\S".into();
+        serde_json::from_value(serde_json::json!({
+            "description": "A vote: approve (a comment is optional), or reject with a comment saying why.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["decision"],
+                    "properties": {
+                        "decision": {"type": "string", "enum": ["approve"]},
+                        "comment": comment(serde_json::json!(["string", "null"]), 0),
+                    },
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "required": ["decision", "comment"],
+                    "properties": {
+                        "decision": {"type": "string", "enum": ["reject"]},
+                        "comment": reject_comment,
+                    },
+                    "additionalProperties": false,
+                },
+            ],
+        }))
+        .expect("a valid schema")
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for DecisionRequest {}
+
 /// One recorded vote, as shown to people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Vote {
     pub approver: String,
@@ -118,6 +177,7 @@ pub struct Vote {
 
 /// Whether the workflow has been told of the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
     /// Recorded, not yet accepted by Step Functions; Hanko keeps retrying.
@@ -130,6 +190,7 @@ pub enum Delivery {
 
 /// The final decision on a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionInfo {
     pub outcome: Outcome,
@@ -141,6 +202,7 @@ pub struct DecisionInfo {
 
 /// Why the caller may not vote on a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VoteBlock {
     NotAnApprover,
@@ -153,6 +215,7 @@ pub enum VoteBlock {
 
 /// One line of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalSummary {
     pub id: String,
@@ -172,6 +235,7 @@ pub struct ApprovalSummary {
 
 /// `GET /api/approvals` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalPage {
     pub items: Vec<ApprovalSummary>,
@@ -180,6 +244,7 @@ pub struct ApprovalPage {
 
 /// What the caller may do on a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Viewer {
     pub can_vote: bool,
@@ -188,6 +253,7 @@ pub struct Viewer {
 
 /// `GET /api/approvals/{id}`: everything a person needs to decide.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
     pub id: String,
@@ -219,6 +285,7 @@ pub struct Approval {
 
 /// One approval inside the workflow's task output and the decision record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RecordedVote {
     pub approver: String,
@@ -228,6 +295,7 @@ pub struct RecordedVote {
 
 /// The claims of the signed decision (the JWS payload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionRecord {
     /// Always `hanko`.
@@ -248,6 +316,7 @@ pub struct DecisionRecord {
 
 /// What the workflow's task gets back (approve, or reject with `onReject: succeed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TaskOutput {
     pub decision: Outcome,
@@ -259,11 +328,13 @@ pub struct TaskOutput {
 
 /// Every error body: `{"error":{"code","message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// snake_case, stable: clients branch on it.
     pub code: String,
@@ -300,6 +371,7 @@ mod tests {
 
 /// `GET /api/approvals/{id}/decision`: the signed decision record of a decided request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignedDecision {
     pub request_id: String,
@@ -314,6 +386,7 @@ pub struct SignedDecision {
 
 /// One vote as kept for the audit trail: who, what, when, from where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditVote {
     pub approver: String,
@@ -328,6 +401,7 @@ pub struct AuditVote {
 
 /// One request that was decided or closed in the audited period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     pub request_id: String,
@@ -348,6 +422,7 @@ pub struct AuditEntry {
 
 /// `GET /api/audit?format=json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditExport {
     pub from: DateTime<Utc>,

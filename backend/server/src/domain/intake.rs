@@ -433,3 +433,184 @@ mod tests {
         assert_eq!(r.state_machine_name, "deploy");
     }
 }
+
+/// Property-based tests: whatever a workflow (or anyone who can write to the queue) sends,
+/// the parser answers with a request or a typed refusal, never a panic.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// Cases per property: enough to find shallow bugs, few enough for `cargo test`.
+    const CASES: u32 = 512;
+
+    const FIELDS: [&str; 13] = [
+        "taskToken",
+        "execution",
+        "stateMachine",
+        "state",
+        "title",
+        "description",
+        "details",
+        "approvers",
+        "requiredApprovals",
+        "allowSelfApproval",
+        "requestedBy",
+        "timeoutSeconds",
+        "onReject",
+    ];
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(&FIELDS[..]).prop_map(str::to_string),
+            prop::sample::select(&["Id", "Name"][..]).prop_map(str::to_string),
+            ".{0,12}",
+        ]
+    }
+
+    /// Any JSON value, with object keys biased toward the message's own field names.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,40}".prop_map(Value::String),
+            "(group:)?[a-zA-Z0-9._+-]{0,10}(@[a-z]{1,8}\\.[a-z]{2,3})?".prop_map(Value::String),
+            "arn:aws:states:[a-z0-9-]{0,12}:[0-9]{0,12}:execution:[a-z]{0,5}:[a-z]{0,5}"
+                .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::btree_map(key(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn valid() -> Value {
+        json!({
+            "taskToken": "AQCEAAAAKgAAAAMAAAAAAAAAAZ",
+            "execution": {"Id": "arn:aws:states:ap-northeast-1:123456789012:execution:deploy:run-42", "Name": "run-42"},
+            "stateMachine": {"Id": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:deploy", "Name": "deploy"},
+            "state": {"Name": "AskForApproval"},
+            "title": "Deploy",
+            "approvers": ["alice@example.com", "carol@example.com"],
+            "requiredApprovals": 2,
+            "requestedBy": "bob@example.com",
+            "timeoutSeconds": 3600
+        })
+    }
+
+    /// What every accepted request satisfies, whatever came in.
+    fn assert_sound(raw: &Value, m: &IntakeMessage) {
+        let r = &m.request;
+        assert_eq!(raw["taskToken"].as_str(), Some(m.task_token.as_str()));
+        assert!(!r.title.is_empty() && r.title.chars().count() <= MAX_TITLE_CHARS);
+        assert!(!r.approvers.is_empty() && r.approvers.len() <= MAX_APPROVERS);
+        assert!(r.approvers.iter().all(|a| Principal::parse(a).is_ok()));
+        assert!((1..=100).contains(&r.required_approvals));
+        let secs = (r.expires_at - r.created_at).num_seconds();
+        assert!((MIN_TIMEOUT_SECONDS..=MAX_TIMEOUT_SECONDS).contains(&secs));
+        assert!(r.execution_arn.starts_with("arn:"));
+        // The stored form round-trips (it is what the store writes and reads back).
+        let back: NewRequest = serde_json::from_value(serde_json::to_value(r).unwrap()).unwrap();
+        assert_eq!(&back, r);
+    }
+
+    fn check(raw: &Value) {
+        match IntakeMessage::parse(raw, Utc::now()) {
+            Ok(m) => assert_sound(raw, &m),
+            Err(IntakeError::NoToken(why)) => assert!(!why.is_empty()),
+            Err(IntakeError::Invalid {
+                task_token,
+                problems,
+            }) => {
+                assert_eq!(raw["taskToken"].as_str(), Some(task_token.as_str()));
+                assert!(!problems.is_empty());
+                assert!(problems.iter().all(|p| !p.is_empty()));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        #[test]
+        fn any_json_value_is_accepted_soundly_or_refused_with_a_typed_error(raw in any_json()) {
+            check(&raw);
+        }
+
+        #[test]
+        fn a_valid_message_with_one_field_replaced_or_removed_never_panics(
+            field in prop::sample::select(&FIELDS[..]),
+            value in prop::option::of(any_json()),
+            extra in prop::collection::btree_map(key(), any_json(), 0..3),
+        ) {
+            let mut raw = valid();
+            let o = raw.as_object_mut().unwrap();
+            match value {
+                Some(v) => { o.insert(field.to_string(), v); }
+                None => { o.remove(field); }
+            }
+            for (k, v) in extra {
+                if k != "taskToken" { o.insert(k, v); }
+            }
+            let token_kept = raw["taskToken"] == valid()["taskToken"];
+            let outcome = IntakeMessage::parse(&raw, Utc::now());
+            // Only a broken token makes a message unanswerable.
+            prop_assert!(!(token_kept && matches!(outcome, Err(IntakeError::NoToken(_)))));
+            check(&raw);
+        }
+
+        #[test]
+        fn a_valid_generated_message_round_trips_into_the_request(
+            title in "[^\\s]{1}[\\PC]{0,150}[^\\s]{1}",
+            description in prop::option::of("[\\PC]{0,300}"),
+            people in prop::collection::btree_set("[a-z]{1,8}@[a-z]{1,8}\\.(com|jp|org)", 1..6),
+            groups in prop::collection::btree_set("group:[a-z0-9._-]{1,20}", 0..3),
+            required_extra in 0u32..5,
+            self_ok in any::<bool>(),
+            timeout in MIN_TIMEOUT_SECONDS..=MAX_TIMEOUT_SECONDS,
+            succeed in any::<bool>(),
+            details in any_json(),
+        ) {
+            let approvers: Vec<String> = people.iter().chain(groups.iter()).cloned().collect();
+            let required = (1 + required_extra).min(people.len() as u32);
+            let raw = json!({
+                "taskToken": "tok-properties",
+                "execution": {"Id": "arn:aws:states:eu-west-1:123456789012:execution:sm:ex", "Name": "ex"},
+                "title": title,
+                "description": description,
+                "details": details,
+                "approvers": approvers,
+                "requiredApprovals": required,
+                "allowSelfApproval": self_ok,
+                "requestedBy": "Bob@Example.com",
+                "timeoutSeconds": timeout,
+                "onReject": if succeed { "succeed" } else { "fail" },
+            });
+            let now = Utc::now();
+            let m = IntakeMessage::parse(&raw, now)
+                .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            assert_sound(&raw, &m);
+            let r = m.request;
+            prop_assert_eq!(r.region(), Some("eu-west-1".to_string()));
+            prop_assert_eq!(&r.title, title.trim());
+            prop_assert_eq!(r.description, description);
+            prop_assert_eq!(r.details, details);
+            prop_assert_eq!(r.approvers, approvers);
+            prop_assert_eq!(r.required_approvals, required);
+            prop_assert_eq!(r.allow_self_approval, self_ok);
+            prop_assert_eq!(r.requested_by.as_deref(), Some("bob@example.com"));
+            prop_assert_eq!(r.expires_at - now, Duration::seconds(timeout));
+            prop_assert_eq!(r.on_reject, if succeed { OnReject::Succeed } else { OnReject::Fail });
+            prop_assert_eq!(r.state_machine_arn, "arn:aws:states:eu-west-1:123456789012:stateMachine:sm");
+        }
+    }
+}

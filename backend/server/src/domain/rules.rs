@@ -5,7 +5,7 @@ use hanko_api::{Outcome, RequestStatus, VoteBlock, VoteChoice};
 
 use super::{Caller, NewRequest};
 
-pub const MAX_COMMENT_CHARS: usize = 2000;
+pub const MAX_COMMENT_CHARS: usize = hanko_api::MAX_COMMENT_CHARS;
 
 /// One person's vote, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,11 +5,9 @@ use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use hanko_api::{
-    Approval, ApprovalPage, ApprovalSummary, DecisionInfo, DecisionRequest, Delivery,
+    Approval, ApprovalPage, ApprovalSummary, DecisionInfo, DecisionRequest, Delivery, ErrorBody,
     RequestStatus, Viewer, Vote, VoteChoice,
 };
 use std::collections::HashMap;
@@ -45,17 +43,15 @@ fn check_id(id: &str) -> Result<(), ApiError> {
         .map_err(|_| ApiError::not_found())
 }
 
+/// The cursor is the id of the last request of the page: the next page starts below it.
 fn encode_cursor(id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(id)
+    id.to_string()
 }
 
 fn decode_cursor(c: &str) -> Result<String, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
-        .ok_or_else(|| {
+    uuid::Uuid::parse_str(c)
+        .map(|id| id.to_string())
+        .map_err(|_| {
             bad_query(
                 "invalid_cursor",
                 "cursor is not one this api gave out; start again without it",
@@ -63,7 +59,21 @@ fn decode_cursor(c: &str) -> Result<String, ApiError> {
         })
 }
 
-async fn list(
+/// Lists approval requests, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/approvals", tag = "approvals", security(("bearer" = [])),
+    params(
+        ("status" = Option<super::openapi::StatusFilter>, Query, description = "only requests in this status (default `all`)"),
+        ("mine" = Option<bool>, Query, description = "`true`: only requests the caller may still vote on"),
+        ("limit" = Option<u32>, Query, description = "page size, 1 to 200 (default 50)", minimum = 1, maximum = 200),
+        ("cursor" = Option<uuid::Uuid>, Query, description = "`nextCursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "one page", body = ApprovalPage),
+        (status = 400, description = "a query parameter is wrong: `invalid_status`, `invalid_mine`, `invalid_limit`, `invalid_cursor`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
+        (status = 500, description = "`internal_error`", body = ErrorBody),
+    ))]
+pub(crate) async fn list(
     State(s): State<AppState>,
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
@@ -115,7 +125,16 @@ async fn list(
     }))
 }
 
-async fn read(
+/// One request: everything a person needs to decide, and whether the caller may vote.
+#[utoipa::path(get, path = "/api/approvals/{id}", tag = "approvals", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "the request's id")),
+    responses(
+        (status = 200, description = "the request", body = Approval),
+        (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
+        (status = 404, description = "`not_found`: no request has this id", body = ErrorBody),
+        (status = 500, description = "`internal_error`", body = ErrorBody),
+    ))]
+pub(crate) async fn read(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -130,7 +149,24 @@ async fn read(
     Ok(Json(detail(&r, &caller)))
 }
 
-async fn decide(
+/// Votes on a request: approve, or reject with a comment. The vote that completes the
+/// quorum (or the first reject) decides; the decision is signed and sent to the workflow.
+#[utoipa::path(post, path = "/api/approvals/{id}/decision", tag = "approvals", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "the request's id")),
+    request_body = DecisionRequest,
+    responses(
+        (status = 200, description = "the vote is recorded; the updated request", body = Approval),
+        (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
+        (status = 403, description = "`not_an_approver`, `own_request`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no request has this id", body = ErrorBody),
+        (status = 409, description = "`already_voted`, `already_decided`, `busy` (try again)", body = ErrorBody),
+        (status = 410, description = "`expired`, `closed`, `workflow_gone`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "`invalid_json`, `invalid_body`, `invalid_comment` (a reject needs a comment)", body = ErrorBody),
+        (status = 500, description = "`internal_error`", body = ErrorBody),
+    ))]
+pub(crate) async fn decide(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,

@@ -10,7 +10,9 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
-use hanko_api::{AuditEntry, AuditExport, AuditVote, DecisionRecord, SignedDecision, VoteChoice};
+use hanko_api::{
+    AuditEntry, AuditExport, AuditVote, DecisionRecord, ErrorBody, SignedDecision, VoteChoice,
+};
 use std::collections::HashMap;
 
 use super::AppState;
@@ -49,7 +51,16 @@ fn open_jws(jws: &str) -> Option<(String, DecisionRecord)> {
     Some((kid, record))
 }
 
-async fn signed_decision(
+/// The signed decision record of a decided request, for anyone logged in.
+#[utoipa::path(get, path = "/api/approvals/{id}/decision", tag = "audit", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "the request's id")),
+    responses(
+        (status = 200, description = "the decision's JWS, its key id and its claims", body = SignedDecision),
+        (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
+        (status = 404, description = "`not_found`: no request has this id; `not_decided`: nothing was signed yet", body = ErrorBody),
+        (status = 500, description = "`internal_error`", body = ErrorBody),
+    ))]
+pub(crate) async fn signed_decision(
     State(s): State<AppState>,
     _caller: Caller,
     Path(id): Path<String>,
@@ -100,7 +111,26 @@ enum Format {
     Csv,
 }
 
-async fn export(
+/// Every request decided or closed in `[from, to)`, with each vote's who, what, when and
+/// from where: for members of the auditor group.
+#[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])),
+    params(
+        ("from" = Option<String>, Query, description = "start (inclusive): a date `2026-11-01` or an RFC 3339 time; default `to` minus 30 days"),
+        ("to" = Option<String>, Query, description = "end (exclusive): a date or an RFC 3339 time; default now; at most 366 days after `from`"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `csv` (one line per vote, UTF-8 with a BOM)"),
+    ),
+    responses(
+        (status = 200, description = "the export, as an attachment", content(
+            (AuditExport = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "`invalid_time`, `invalid_period`, `period_too_long`, `invalid_format`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
+        (status = 403, description = "`not_an_auditor`", body = ErrorBody),
+        (status = 422, description = "`too_many_results`: more than 10,000 requests ended in the period", body = ErrorBody),
+        (status = 500, description = "`internal_error`", body = ErrorBody),
+    ))]
+pub(crate) async fn export(
     State(s): State<AppState>,
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,

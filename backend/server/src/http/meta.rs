@@ -17,12 +17,18 @@ pub fn well_known() -> Router<AppState> {
     Router::new().route("/.well-known/jwks.json", get(jwks))
 }
 
-async fn health() -> Json<Health> {
+/// Whether the api is up. Public.
+#[utoipa::path(get, path = "/api/health", tag = "meta",
+    responses((status = 200, description = "the api is up", body = Health)))]
+pub(crate) async fn health() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
     })
 }
 
-async fn jwks(State(s): State<AppState>) -> Json<Value> {
+/// The public keys (JWK set, by `kid`) that verify signed decisions. Public.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta",
+    responses((status = 200, description = "a JWK set: `{\"keys\":[{\"kty\":\"EC\",\"kid\",...}]}`", body = super::openapi::Jwks)))]
+pub(crate) async fn jwks(State(s): State<AppState>) -> Json<Value> {
     Json(s.hanko.signer.jwks())
 }

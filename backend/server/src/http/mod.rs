@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod limit;
 pub mod meta;
+pub mod openapi;
 pub mod session;
 
 use std::path::PathBuf;
@@ -79,6 +80,7 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
         .merge(session::router())
         .merge(approvals::router())
         .merge(audit::router())
+        .merge(openapi::router())
         .fallback(|| async {
             ApiError::NotFound {
                 code: "no_such_route",

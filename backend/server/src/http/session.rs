@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hanko_api::{LoginRequest, LoginResponse, Me};
+use hanko_api::{ErrorBody, LoginRequest, LoginResponse, Me};
 
 use super::AppState;
 use super::error::ApiError;
@@ -16,7 +16,20 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
 }
 
-async fn dev_login(
+/// Logs in with the dev identity provider (local only); answers a short-lived bearer token.
+#[utoipa::path(post, path = "/api/dev/login", tag = "session",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "logged in", body = LoginResponse),
+        (status = 401, description = "`unauthorized`: wrong email or password", body = ErrorBody),
+        (status = 404, description = "`dev_login_off`: the dev login is off on this server", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "`invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many attempts from this address or for this email; see `Retry-After`", body = ErrorBody),
+        (status = 500, description = "`internal_error`", body = ErrorBody),
+    ))]
+pub(crate) async fn dev_login(
     State(s): State<AppState>,
     SourceIp(source_ip): SourceIp,
     AppJson(body): AppJson<LoginRequest>,
@@ -51,7 +64,13 @@ async fn dev_login(
     }
 }
 
-async fn me(State(s): State<AppState>, caller: Caller) -> Json<Me> {
+/// Who the verified token says the caller is.
+#[utoipa::path(get, path = "/api/me", tag = "session", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the caller", body = Me),
+        (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
+    ))]
+pub(crate) async fn me(State(s): State<AppState>, caller: Caller) -> Json<Me> {
     let can_audit = caller.groups.contains(&s.policy.auditor_group);
     Json(Me {
         email: caller.email,
