@@ -10,9 +10,10 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Authenticator;
 use crate::auth::dev::DevIdp;
-use crate::config::ServeArgs;
+use crate::auth::oidc::RemoteJwks;
+use crate::auth::{Authenticator, KeySet, OidcClient, TrustedIssuer};
+use crate::config::{OidcArgs, ServeArgs};
 use crate::http::{self, AppState};
 use crate::keys::EcKey;
 use crate::notifier::{Directory, FileOutbox, NoDirectory};
@@ -34,6 +35,35 @@ pub async fn aws_config(args: &ServeArgs) -> SdkConfig {
         loader = loader.endpoint_url(url);
     }
     loader.load().await
+}
+
+/// The OIDC provider's issuer entry and the console's client, when configured.
+pub fn oidc_login(args: &OidcArgs) -> anyhow::Result<Option<(TrustedIssuer, OidcClient)>> {
+    let (Some(issuer), Some(jwks_url), Some(client_id), Some(authorize_url), Some(token_url)) = (
+        args.oidc_issuer.clone(),
+        args.jwks_url(),
+        args.oidc_client_id.clone(),
+        args.oidc_authorize_url.clone(),
+        args.oidc_token_url.clone(),
+    ) else {
+        return Ok(None);
+    };
+    let trusted = TrustedIssuer {
+        issuer,
+        audiences: vec![client_id.clone()],
+        keys: KeySet::Remote(Arc::new(RemoteJwks::new(jwks_url)?)),
+        groups_claim: args.oidc_groups_claim.clone(),
+        token_use: Some(args.oidc_token_use),
+    };
+    let client = OidcClient {
+        authorize_url,
+        token_url,
+        client_id,
+        scopes: args.oidc_scopes.clone(),
+        logout_url: args.oidc_logout_url.clone(),
+        token_use: args.oidc_token_use,
+    };
+    Ok(Some((trusted, client)))
 }
 
 /// Everything built from configuration.
@@ -58,6 +88,7 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
     if let Some(idp) = &dev_idp {
         issuers.push(idp.trusted_issuer());
     }
+    let oidc = oidc_login(&args.oidc)?;
     let directory: Arc<dyn Directory> = match &dev_idp {
         Some(idp) => idp.clone(),
         None => Arc::new(NoDirectory),
@@ -77,7 +108,13 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
     Ok(Parts {
         state: AppState {
             hanko: Arc::new(hanko),
-            auth: Arc::new(Authenticator::new(issuers)),
+            auth: Arc::new(match oidc {
+                Some((issuer, client)) => {
+                    issuers.push(issuer);
+                    Authenticator::new(issuers).with_oidc_client(client)
+                }
+                None => Authenticator::new(issuers),
+            }),
             dev_idp,
         },
         sdk,

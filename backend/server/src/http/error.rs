@@ -44,6 +44,9 @@ pub enum ApiError {
     /// 429.
     #[error("too many attempts; wait a minute and try again")]
     TooManyRequests,
+    /// 503: a service we depend on (the identity provider's keys) cannot be reached.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// 500: logged in full, answered with a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,6 +75,7 @@ impl ApiError {
             }
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
