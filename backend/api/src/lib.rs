@@ -18,6 +18,40 @@ pub struct Health {
     pub status: String,
 }
 
+/// `GET /api/config` (public): how the console logs people in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsoleConfig {
+    pub login: LoginOptions,
+}
+
+/// The ways to log in this server offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoginOptions {
+    /// Whether `POST /api/dev/login` (email and password) is on.
+    pub dev: bool,
+    /// Cognito or another OIDC provider, when configured.
+    pub oidc: Option<OidcLogin>,
+}
+
+/// Authorization code + PKCE with a public client (no secret). The redirect URI is
+/// `<console origin>/auth/callback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OidcLogin {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    /// Space-separated, as sent in `scope`.
+    pub scopes: String,
+    /// Where logging out sends the person (the provider ends its own session there).
+    pub logout_url: Option<String>,
+    /// Which token the api takes as the bearer: `id` (the ID token) or `access`.
+    pub token_use: String,
+}
+
 /// `POST /api/dev/login` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -13,6 +13,7 @@ pub enum StoreKind {
     /// A DynamoDB table (HANKO_TABLE).
     Dynamodb,
 }
+pub use crate::auth::TokenUse;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -175,6 +176,9 @@ pub struct ServeArgs {
     /// Cognito user pool whose groups name the members of `group:NAME` approvers, for emails.
     #[arg(long, env = "HANKO_COGNITO_USER_POOL_ID")]
     pub cognito_user_pool_id: Option<String>,
+
+    #[command(flatten)]
+    pub oidc: OidcArgs,
 }
 
 /// A secret from the command line or environment (kept out of `Debug` output).
@@ -197,6 +201,128 @@ pub struct CreateTableArgs {
     /// Endpoint for every AWS service (a local emulator). Unset: real AWS.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
+}
+
+/// Logging in with Cognito or any OIDC provider. Off unless `HANKO_OIDC_ISSUER` is set.
+#[derive(Debug, Clone, Args)]
+pub struct OidcArgs {
+    /// The provider's issuer, exactly as in its tokens' `iss`
+    /// (Cognito: https://cognito-idp.<region>.amazonaws.com/<user pool id>).
+    #[arg(long, env = "HANKO_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// Where the provider's public keys are. Default: <issuer>/.well-known/jwks.json.
+    #[arg(long, env = "HANKO_OIDC_JWKS_URL")]
+    pub oidc_jwks_url: Option<String>,
+
+    /// The console's client id at the provider: the ID token's `aud`, the access token's `client_id`.
+    #[arg(long, env = "HANKO_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// Which token the api takes: the ID token (id) or the access token (access).
+    #[arg(long, env = "HANKO_OIDC_TOKEN_USE", value_enum, default_value = "id")]
+    pub oidc_token_use: TokenUse,
+
+    /// The claim that lists the person's groups.
+    #[arg(
+        long,
+        env = "HANKO_OIDC_GROUPS_CLAIM",
+        default_value = "cognito:groups"
+    )]
+    pub oidc_groups_claim: String,
+
+    /// The provider's authorization endpoint (Cognito: https://<domain>/oauth2/authorize).
+    #[arg(long, env = "HANKO_OIDC_AUTHORIZE_URL")]
+    pub oidc_authorize_url: Option<String>,
+
+    /// The provider's token endpoint (Cognito: https://<domain>/oauth2/token).
+    #[arg(long, env = "HANKO_OIDC_TOKEN_URL")]
+    pub oidc_token_url: Option<String>,
+
+    /// Where "log out" sends the person (Cognito: https://<domain>/logout). Optional.
+    #[arg(long, env = "HANKO_OIDC_LOGOUT_URL")]
+    pub oidc_logout_url: Option<String>,
+
+    /// Scopes the console asks for, space-separated.
+    #[arg(
+        long,
+        env = "HANKO_OIDC_SCOPES",
+        default_value = "openid email profile"
+    )]
+    pub oidc_scopes: String,
+}
+
+impl OidcArgs {
+    /// The JWKS URL: the configured one, else `<issuer>/.well-known/jwks.json`.
+    pub fn jwks_url(&self) -> Option<String> {
+        self.oidc_jwks_url.clone().or_else(|| {
+            self.oidc_issuer
+                .as_ref()
+                .map(|i| format!("{}/.well-known/jwks.json", i.trim_end_matches('/')))
+        })
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let Some(issuer) = &self.oidc_issuer else {
+            let stray = [
+                ("HANKO_OIDC_JWKS_URL", self.oidc_jwks_url.is_some()),
+                ("HANKO_OIDC_CLIENT_ID", self.oidc_client_id.is_some()),
+                (
+                    "HANKO_OIDC_AUTHORIZE_URL",
+                    self.oidc_authorize_url.is_some(),
+                ),
+                ("HANKO_OIDC_TOKEN_URL", self.oidc_token_url.is_some()),
+                ("HANKO_OIDC_LOGOUT_URL", self.oidc_logout_url.is_some()),
+            ];
+            if let Some((name, _)) = stray.iter().find(|(_, set)| *set) {
+                anyhow::bail!(
+                    "{name} is set but HANKO_OIDC_ISSUER (--oidc-issuer) is not; set the issuer to log in with your identity provider"
+                );
+            }
+            return Ok(());
+        };
+        let url = |name: &str, v: &str| -> anyhow::Result<()> {
+            if v.starts_with("https://") || v.starts_with("http://") {
+                Ok(())
+            } else {
+                anyhow::bail!("{name} must be an http(s) URL, got {v:?}")
+            }
+        };
+        url("HANKO_OIDC_ISSUER (--oidc-issuer)", issuer)?;
+        if let Some(u) = &self.oidc_jwks_url {
+            url("HANKO_OIDC_JWKS_URL (--oidc-jwks-url)", u)?;
+        }
+        match &self.oidc_client_id {
+            Some(c) if !c.trim().is_empty() => {}
+            _ => anyhow::bail!(
+                "HANKO_OIDC_ISSUER is set but HANKO_OIDC_CLIENT_ID (--oidc-client-id) is not: set it to the console's app client id"
+            ),
+        }
+        for (name, v) in [
+            (
+                "HANKO_OIDC_AUTHORIZE_URL (--oidc-authorize-url)",
+                &self.oidc_authorize_url,
+            ),
+            (
+                "HANKO_OIDC_TOKEN_URL (--oidc-token-url)",
+                &self.oidc_token_url,
+            ),
+        ] {
+            match v {
+                Some(v) => url(name, v)?,
+                None => anyhow::bail!(
+                    "HANKO_OIDC_ISSUER is set but {name} is not: the console needs it to log people in"
+                ),
+            }
+        }
+        if let Some(u) = &self.oidc_logout_url {
+            url("HANKO_OIDC_LOGOUT_URL (--oidc-logout-url)", u)?;
+        }
+        if self.oidc_groups_claim.trim().is_empty() {
+            anyhow::bail!("HANKO_OIDC_GROUPS_CLAIM (--oidc-groups-claim) is empty");
+        }
+        Ok(())
+    }
 }
 
 impl ServeArgs {
@@ -239,9 +365,10 @@ impl ServeArgs {
 
     /// Checks what flags alone cannot; the message names the variable to set.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.dev_users.is_none() {
+        self.oidc.validate()?;
+        if self.dev_users.is_none() && self.oidc.oidc_issuer.is_none() {
             anyhow::bail!(
-                "no way to log in: set HANKO_DEV_USERS (--dev-users) to a users file for the dev identity provider"
+                "no way to log in: set HANKO_OIDC_ISSUER (--oidc-issuer, with HANKO_OIDC_CLIENT_ID, HANKO_OIDC_AUTHORIZE_URL and HANKO_OIDC_TOKEN_URL) for Cognito or another OIDC provider, or HANKO_DEV_USERS (--dev-users) to a users file for the dev identity provider"
             );
         }
         if self.store == StoreKind::Dynamodb

@@ -10,9 +10,10 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Authenticator;
 use crate::auth::dev::DevIdp;
-use crate::config::{NotifierKind, ServeArgs, SignerKind, StoreKind};
+use crate::auth::oidc::RemoteJwks;
+use crate::auth::{Authenticator, KeySet, OidcClient, TrustedIssuer};
+use crate::config::{NotifierKind, OidcArgs, ServeArgs, SignerKind, StoreKind};
 use crate::http::{self, AppState};
 use crate::keys::EcKey;
 use crate::notifier::{
@@ -107,6 +108,35 @@ pub async fn aws_config(args: &ServeArgs) -> SdkConfig {
     loader.load().await
 }
 
+/// The OIDC provider's issuer entry and the console's client, when configured.
+pub fn oidc_login(args: &OidcArgs) -> anyhow::Result<Option<(TrustedIssuer, OidcClient)>> {
+    let (Some(issuer), Some(jwks_url), Some(client_id), Some(authorize_url), Some(token_url)) = (
+        args.oidc_issuer.clone(),
+        args.jwks_url(),
+        args.oidc_client_id.clone(),
+        args.oidc_authorize_url.clone(),
+        args.oidc_token_url.clone(),
+    ) else {
+        return Ok(None);
+    };
+    let trusted = TrustedIssuer {
+        issuer,
+        audiences: vec![client_id.clone()],
+        keys: KeySet::Remote(Arc::new(RemoteJwks::new(jwks_url)?)),
+        groups_claim: args.oidc_groups_claim.clone(),
+        token_use: Some(args.oidc_token_use),
+    };
+    let client = OidcClient {
+        authorize_url,
+        token_url,
+        client_id,
+        scopes: args.oidc_scopes.clone(),
+        logout_url: args.oidc_logout_url.clone(),
+        token_use: args.oidc_token_use,
+    };
+    Ok(Some((trusted, client)))
+}
+
 /// Everything built from configuration.
 pub struct Parts {
     pub state: AppState,
@@ -142,6 +172,7 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
     if let Some(idp) = &dev_idp {
         issuers.push(idp.trusted_issuer());
     }
+    let oidc = oidc_login(&args.oidc)?;
     let directory: Arc<dyn Directory> = match (&args.cognito_user_pool_id, &dev_idp) {
         (Some(pool), _) => Arc::new(CognitoDirectory {
             client: aws_sdk_cognitoidentityprovider::Client::new(&sdk),
@@ -160,7 +191,13 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
     Ok(Parts {
         state: AppState {
             hanko: Arc::new(hanko),
-            auth: Arc::new(Authenticator::new(issuers)),
+            auth: Arc::new(match oidc {
+                Some((issuer, client)) => {
+                    issuers.push(issuer);
+                    Authenticator::new(issuers).with_oidc_client(client)
+                }
+                None => Authenticator::new(issuers),
+            }),
             dev_idp,
             policy: Arc::new(args.policy()),
         },

@@ -193,6 +193,8 @@ async fn read_jws(args: &VerifyArgs) -> anyhow::Result<String> {
 async fn read_jwks(source: &str) -> anyhow::Result<Value> {
     use anyhow::Context;
     let body = if source.starts_with("https://") || source.starts_with("http://") {
+        // reqwest is built without a bundled crypto provider (see auth::oidc).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
             .build()

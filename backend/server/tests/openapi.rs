@@ -378,6 +378,7 @@ async fn every_answer_of_the_real_handlers_is_declared_and_fits_its_schema() {
     c.call(&t, "GET", "/.well-known/jwks.json", None, None)
         .await;
     c.call(&t, "GET", "/api/openapi.json", None, None).await;
+    c.call(&t, "GET", "/api/config", None, None).await;
 
     // session
     let login = "/api/dev/login";

@@ -13,7 +13,7 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::TrustedIssuer;
+use super::{KeySet, TokenUse, TrustedIssuer};
 use crate::keys::EcKey;
 
 pub const DEV_ISSUER: &str = "urn:hanko:dev";
@@ -74,10 +74,12 @@ impl DevIdp {
         TrustedIssuer {
             issuer: DEV_ISSUER.into(),
             audiences: vec![DEV_AUDIENCE.into()],
-            algorithm: Algorithm::ES256,
-            keys,
+            keys: KeySet::Fixed {
+                algorithm: Algorithm::ES256,
+                keys,
+            },
             groups_claim: "groups".into(),
-            token_use: Some("id".into()),
+            token_use: Some(TokenUse::Id),
         }
     }
 
@@ -150,14 +152,14 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn a_dev_login_token_is_accepted_by_the_common_verifier() {
+    #[tokio::test]
+    async fn a_dev_login_token_is_accepted_by_the_common_verifier() {
         let idp = idp();
         let (token, _) = idp
             .login("alice@example.com", "correct horse")
             .expect("login");
         let auth = Authenticator::new(vec![idp.trusted_issuer()]);
-        let caller = auth.verify(&token).unwrap();
+        let caller = auth.verify(&token).await.unwrap();
         assert_eq!(caller.email, "alice@example.com");
         assert_eq!(caller.groups, vec!["ops"]);
         assert_eq!(idp.members_of("ops"), vec!["alice@example.com"]);

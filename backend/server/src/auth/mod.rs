@@ -5,8 +5,10 @@
 //! used. The dev identity provider is just another issuer verified by this same code.
 
 pub mod dev;
+pub mod oidc;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,17 +25,75 @@ pub struct TrustedIssuer {
     pub issuer: String,
     /// Accepted `aud` (ID tokens) or `client_id` (Cognito access tokens) values.
     pub audiences: Vec<String>,
-    pub algorithm: Algorithm,
-    pub keys: HashMap<String, DecodingKey>,
+    pub keys: KeySet,
     /// The claim listing the caller's groups (`groups`, `cognito:groups`...).
     pub groups_claim: String,
-    /// When set, the `token_use` claim must equal it (Cognito: `id` or `access`).
-    pub token_use: Option<String>,
+    /// Which kind of token the api takes from this issuer; `None` takes either.
+    pub token_use: Option<TokenUse>,
+}
+
+/// Where an issuer's keys come from.
+pub enum KeySet {
+    /// Keys known at start, all for one pinned algorithm (the dev identity provider).
+    Fixed {
+        algorithm: Algorithm,
+        keys: HashMap<String, DecodingKey>,
+    },
+    /// An OIDC provider's JWKS URL; each key allows the algorithm its JWK names.
+    Remote(Arc<oidc::RemoteJwks>),
+}
+
+impl KeySet {
+    async fn key(&self, kid: &str) -> Result<oidc::VerifyKey, AuthError> {
+        match self {
+            KeySet::Fixed { algorithm, keys } => keys
+                .get(kid)
+                .map(|k| oidc::VerifyKey {
+                    key: k.clone(),
+                    algorithm: *algorithm,
+                })
+                .ok_or_else(|| invalid("unknown kid")),
+            KeySet::Remote(jwks) => jwks.key(kid).await,
+        }
+    }
+}
+
+/// The kind of token the api takes (`HANKO_OIDC_TOKEN_USE`).
+///
+/// An ID token says who the person is (`email`, `aud` = the client id); an access token
+/// says what the client may do (Cognito: `client_id`, `username`, no `email`). A token of
+/// the other kind is refused, so a token minted for one purpose cannot serve the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TokenUse {
+    Id,
+    Access,
+}
+
+impl TokenUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenUse::Id => "id",
+            TokenUse::Access => "access",
+        }
+    }
+}
+
+/// How the console logs in with an OIDC provider (authorization code + PKCE), as told
+/// to it by `GET /api/config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcClient {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub scopes: String,
+    pub logout_url: Option<String>,
+    pub token_use: TokenUse,
 }
 
 #[derive(Default)]
 pub struct Authenticator {
     issuers: Vec<TrustedIssuer>,
+    oidc_client: Option<OidcClient>,
 }
 
 /// Why a token was refused. The message is for logs; callers answer a plain 401.
@@ -43,6 +103,9 @@ pub enum AuthError {
     Missing,
     #[error("token refused: {0}")]
     Invalid(String),
+    /// The issuer's keys could not be fetched, so no token of it can be checked (503).
+    #[error("identity provider keys unavailable: {0}")]
+    KeysUnavailable(String),
 }
 
 fn invalid(s: impl Into<String>) -> AuthError {
@@ -51,7 +114,20 @@ fn invalid(s: impl Into<String>) -> AuthError {
 
 impl Authenticator {
     pub fn new(issuers: Vec<TrustedIssuer>) -> Self {
-        Self { issuers }
+        Self {
+            issuers,
+            oidc_client: None,
+        }
+    }
+
+    /// The same, and the console logs in through `client`.
+    pub fn with_oidc_client(mut self, client: OidcClient) -> Self {
+        self.oidc_client = Some(client);
+        self
+    }
+
+    pub fn oidc_client(&self) -> Option<&OidcClient> {
+        self.oidc_client.as_ref()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -59,7 +135,7 @@ impl Authenticator {
     }
 
     /// Verifies `token` and returns who it names.
-    pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
         // The issuer is read unverified only to choose which keys and rules apply; the
@@ -70,24 +146,23 @@ impl Authenticator {
             .iter()
             .find(|i| i.issuer == iss)
             .ok_or_else(|| invalid("unknown issuer"))?;
-        if header.alg != trusted.algorithm {
+        // `jku`, `jwk` and `x5u` are never read: keys come only from our own key set.
+        let kid = header.kid.ok_or_else(|| invalid("no kid"))?;
+        let key = trusted.keys.key(&kid).await?;
+        // The key decides the algorithm, never the token.
+        if header.alg != key.algorithm {
             return Err(invalid(format!("algorithm {:?} not accepted", header.alg)));
         }
-        let kid = header.kid.ok_or_else(|| invalid("no kid"))?;
-        let key = trusted
-            .keys
-            .get(&kid)
-            .ok_or_else(|| invalid("unknown kid"))?;
 
-        let mut v = Validation::new(trusted.algorithm);
+        let mut v = Validation::new(key.algorithm);
         v.leeway = LEEWAY_SECONDS;
         v.validate_nbf = true;
         v.set_issuer(&[&trusted.issuer]);
         v.set_required_spec_claims(&["exp", "iss", "sub"]);
         // `aud` (ID tokens) or `client_id` (Cognito access tokens) is checked below.
         v.validate_aud = false;
-        let data =
-            jsonwebtoken::decode::<Value>(token, key, &v).map_err(|e| invalid(format!("{e}")))?;
+        let data = jsonwebtoken::decode::<Value>(token, &key.key, &v)
+            .map_err(|e| invalid(format!("{e}")))?;
         let c = data.claims;
 
         let aud_ok = match c.get("aud") {
@@ -96,18 +171,41 @@ impl Authenticator {
                 .iter()
                 .filter_map(Value::as_str)
                 .any(|a| trusted.audiences.iter().any(|t| t == a)),
-            _ => c
-                .get("client_id")
-                .and_then(Value::as_str)
-                .is_some_and(|a| trusted.audiences.iter().any(|t| t == a)),
+            _ => false,
         };
-        if !aud_ok {
-            return Err(invalid("audience not accepted"));
-        }
-        if let Some(want) = &trusted.token_use
-            && c.get("token_use").and_then(Value::as_str) != Some(want.as_str())
-        {
-            return Err(invalid(format!("token_use is not {want}")));
+        let client_id_ok = c
+            .get("client_id")
+            .and_then(Value::as_str)
+            .is_some_and(|a| trusted.audiences.iter().any(|t| t == a));
+        let token_use = c.get("token_use").and_then(Value::as_str);
+        let typ_says_access = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"));
+        match trusted.token_use {
+            // An ID token names the client in `aud` (OIDC Core 2); Cognito adds `token_use`.
+            Some(TokenUse::Id) => {
+                if token_use.is_some_and(|u| u != "id") || typ_says_access {
+                    return Err(invalid("an ID token is wanted, not an access token"));
+                }
+                if !aud_ok {
+                    return Err(invalid("audience not accepted"));
+                }
+            }
+            // An access token must say so: Cognito's `token_use`, or RFC 9068's `at+jwt`.
+            Some(TokenUse::Access) => {
+                if !(token_use == Some("access") || (token_use.is_none() && typ_says_access)) {
+                    return Err(invalid("an access token is wanted, not an ID token"));
+                }
+                if !(aud_ok || client_id_ok) {
+                    return Err(invalid("client_id/audience not accepted"));
+                }
+            }
+            None => {
+                if !(aud_ok || client_id_ok) {
+                    return Err(invalid("audience not accepted"));
+                }
+            }
         }
         let subject = c
             .get("sub")
@@ -115,11 +213,19 @@ impl Authenticator {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| invalid("no sub"))?
             .to_string();
+        // Approvers are named by email. Cognito access tokens carry no `email`, only
+        // `username`: that is used when it is an email address (pools whose people sign in
+        // with their email as username); otherwise the token names nobody we can match.
         let email = c
             .get("email")
             .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| invalid("no email claim"))?
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| {
+                c.get("username")
+                    .and_then(Value::as_str)
+                    .filter(|u| u.contains('@'))
+            })
+            .ok_or_else(|| invalid("no email claim (and no username that is an email)"))?
             .trim()
             .to_lowercase();
         let name = c
@@ -183,8 +289,10 @@ mod tests {
         let auth = Authenticator::new(vec![TrustedIssuer {
             issuer: ISS.into(),
             audiences: vec![AUD.into()],
-            algorithm: Algorithm::ES256,
-            keys,
+            keys: KeySet::Fixed {
+                algorithm: Algorithm::ES256,
+                keys,
+            },
             groups_claim: "groups".into(),
             token_use: None,
         }]);
@@ -201,77 +309,80 @@ mod tests {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
     }
 
-    #[test]
-    fn a_well_signed_token_names_the_caller_and_their_groups() {
+    #[tokio::test]
+    async fn a_well_signed_token_names_the_caller_and_their_groups() {
         let (key, auth) = setup();
-        let caller = auth.verify(&key.sign(&claims(), "JWT").unwrap()).unwrap();
+        let caller = auth
+            .verify(&key.sign(&claims(), "JWT").unwrap())
+            .await
+            .unwrap();
         assert_eq!(caller.email, "alice@example.com");
         assert_eq!(caller.subject, "u1");
         assert_eq!(caller.groups, vec!["ops"]);
     }
 
-    #[test]
-    fn an_unsigned_token_with_alg_none_is_refused() {
+    #[tokio::test]
+    async fn an_unsigned_token_with_alg_none_is_refused() {
         let (key, auth) = setup();
         let token = format!(
             "{}.{}.",
             b64(&json!({"alg": "none", "typ": "JWT", "kid": key.kid()})),
             b64(&claims())
         );
-        assert!(auth.verify(&token).is_err());
+        assert!(auth.verify(&token).await.is_err());
     }
 
-    #[test]
-    fn a_token_signed_by_another_key_with_the_same_kid_is_refused() {
+    #[tokio::test]
+    async fn a_token_signed_by_another_key_with_the_same_kid_is_refused() {
         let (key, auth) = setup();
         let other = EcKey::generate().unwrap();
         let forged = other.sign(&claims(), "JWT").unwrap();
         // Put the trusted kid in the forged header.
         let mut parts: Vec<String> = forged.split('.').map(str::to_string).collect();
         parts[0] = b64(&json!({"alg": "ES256", "typ": "JWT", "kid": key.kid()}));
-        assert!(auth.verify(&parts.join(".")).is_err());
+        assert!(auth.verify(&parts.join(".")).await.is_err());
     }
 
-    #[test]
-    fn a_token_whose_claims_were_altered_after_signing_is_refused() {
+    #[tokio::test]
+    async fn a_token_whose_claims_were_altered_after_signing_is_refused() {
         let (key, auth) = setup();
         let token = key.sign(&claims(), "JWT").unwrap();
         let mut c = claims();
         c["email"] = json!("mallory@example.com");
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
         parts[1] = b64(&c);
-        assert!(auth.verify(&parts.join(".")).is_err());
+        assert!(auth.verify(&parts.join(".")).await.is_err());
     }
 
-    #[test]
-    fn an_expired_token_is_refused() {
+    #[tokio::test]
+    async fn an_expired_token_is_refused() {
         let (key, auth) = setup();
         let mut c = claims();
         c["exp"] = json!(chrono::Utc::now().timestamp() - 120);
-        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).is_err());
+        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).await.is_err());
     }
 
-    #[test]
-    fn a_token_not_yet_valid_is_refused() {
+    #[tokio::test]
+    async fn a_token_not_yet_valid_is_refused() {
         let (key, auth) = setup();
         let mut c = claims();
         c["nbf"] = json!(chrono::Utc::now().timestamp() + 600);
-        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).is_err());
+        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).await.is_err());
     }
 
-    #[test]
-    fn a_token_from_another_issuer_or_for_another_audience_is_refused() {
+    #[tokio::test]
+    async fn a_token_from_another_issuer_or_for_another_audience_is_refused() {
         let (key, auth) = setup();
         let mut c = claims();
         c["iss"] = json!("https://evil.example");
-        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).is_err());
+        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).await.is_err());
         let mut c = claims();
         c["aud"] = json!("someone-else");
-        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).is_err());
+        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).await.is_err());
     }
 
-    #[test]
-    fn an_hs256_token_using_the_public_key_as_secret_is_refused() {
+    #[tokio::test]
+    async fn an_hs256_token_using_the_public_key_as_secret_is_refused() {
         let (key, auth) = setup();
         let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
         header.kid = Some(key.kid().into());
@@ -282,15 +393,16 @@ mod tests {
             &jsonwebtoken::EncodingKey::from_secret(&secret),
         )
         .unwrap();
-        assert!(auth.verify(&token).is_err());
+        assert!(auth.verify(&token).await.is_err());
     }
 
-    #[test]
-    fn an_unknown_kid_is_refused() {
+    #[tokio::test]
+    async fn an_unknown_kid_is_refused() {
         let (_, auth) = setup();
         let stranger = EcKey::generate().unwrap();
         assert!(
             auth.verify(&stranger.sign(&claims(), "JWT").unwrap())
+                .await
                 .is_err()
         );
     }

@@ -53,6 +53,9 @@ pub enum ApiError {
     /// 503: the request took longer than the server allows.
     #[error("the server took too long to answer; try again")]
     Timeout,
+    /// 503: a service we depend on (the identity provider's keys) cannot be reached.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// 500: logged in full, answered with a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -86,6 +89,7 @@ impl ApiError {
             }
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::auth::AuthError;
 use crate::domain::Caller;
 
 /// `Json<T>` whose rejections are [`ApiError`]s.
@@ -69,9 +70,20 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::Unauthorized("log in first: send Authorization: Bearer <token>".into())
             })?;
-        state.auth.verify(token).map_err(|e| {
-            tracing::debug!(error = %e, "token refused");
-            ApiError::Unauthorized("your login is not valid or has expired; log in again".into())
+        state.auth.verify(token).await.map_err(|e| match e {
+            AuthError::KeysUnavailable(detail) => {
+                tracing::warn!(%detail, "cannot check a login: identity provider keys unavailable");
+                ApiError::Unavailable {
+                    code: "identity_provider_unavailable",
+                    message: "logins cannot be checked right now because the identity provider's keys could not be fetched; try again in a minute".into(),
+                }
+            }
+            e => {
+                tracing::debug!(error = %e, "token refused");
+                ApiError::Unauthorized(
+                    "your login is not valid or has expired; log in again".into(),
+                )
+            }
         })
     }
 }

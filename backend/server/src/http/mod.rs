@@ -37,6 +37,33 @@ pub const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsaf
     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// [`CONSOLE_CSP`], letting the console also reach the OIDC token endpoint (it exchanges
+/// the login code there with `fetch`).
+pub fn console_csp(token_url: Option<&str>) -> HeaderValue {
+    let origin = token_url.and_then(url_origin);
+    match origin {
+        Some(o) => HeaderValue::from_str(
+            &CONSOLE_CSP.replace("connect-src 'self'", &format!("connect-src 'self' {o}")),
+        )
+        .unwrap_or(HeaderValue::from_static(CONSOLE_CSP)),
+        None => HeaderValue::from_static(CONSOLE_CSP),
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, when it has nothing odd in it.
+fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    let plain = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    plain.then(|| format!("{scheme}://{host}"))
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub hanko: Arc<Hanko>,
@@ -75,6 +102,7 @@ impl Default for Policy {
 /// The whole api, plus the built console when `console_dir` is given.
 pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
     let timeout = state.policy.request_timeout;
+    let csp = console_csp(state.auth.oidc_client().map(|c| c.token_url.as_str()));
     let api = Router::new()
         .merge(meta::router())
         .merge(session::router())
@@ -112,7 +140,7 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
     }
     app.layer(SetResponseHeaderLayer::overriding(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONSOLE_CSP),
+        csp,
     ))
     .layer(SetResponseHeaderLayer::overriding(
         header::X_CONTENT_TYPE_OPTIONS,

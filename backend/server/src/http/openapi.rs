@@ -28,6 +28,7 @@ use super::{approvals, audit, meta, session};
     paths(
         meta::health,
         meta::jwks,
+        meta::config,
         session::dev_login,
         session::me,
         approvals::list,

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use hanko::auth::Authenticator;
 use hanko::auth::dev::{DevIdp, DevUser, hash_password};
+use hanko::auth::{Authenticator, TrustedIssuer};
 use hanko::http::{AppState, Policy, router};
 use hanko::keys::EcKey;
 use hanko::notifier::FileOutbox;
@@ -97,14 +97,23 @@ pub fn test_app() -> TestApp {
 }
 
 pub fn test_app_with(dev_login: bool) -> TestApp {
-    test_app_configured(dev_login, Policy::default())
+    test_app_configured(dev_login, Policy::default(), Vec::new())
 }
 
 pub fn test_app_with_policy(policy: Policy) -> TestApp {
-    test_app_configured(true, policy)
+    test_app_configured(true, policy, Vec::new())
 }
 
-pub fn test_app_configured(dev_login: bool, policy: Policy) -> TestApp {
+/// The test app, also trusting `issuers` (an OIDC provider the test serves).
+pub fn test_app_trusting(dev_login: bool, issuers: Vec<TrustedIssuer>) -> TestApp {
+    test_app_configured(dev_login, Policy::default(), issuers)
+}
+
+pub fn test_app_configured(
+    dev_login: bool,
+    policy: Policy,
+    issuers: Vec<TrustedIssuer>,
+) -> TestApp {
     let outbox = tempfile::tempdir().unwrap();
     let workflow = Arc::new(RecordingWorkflow {
         sent: Mutex::new(Vec::new()),
@@ -124,7 +133,11 @@ pub fn test_app_configured(dev_login: bool, policy: Policy) -> TestApp {
     });
     let state = AppState {
         hanko: hanko.clone(),
-        auth: Arc::new(Authenticator::new(vec![idp.trusted_issuer()])),
+        auth: Arc::new(Authenticator::new(
+            std::iter::once(idp.trusted_issuer())
+                .chain(issuers)
+                .collect(),
+        )),
         dev_idp: dev_login.then_some(idp),
         policy: Arc::new(policy),
     };
