@@ -276,6 +276,10 @@ async fn stack_on(moto: Moto, flags: &[&str]) -> anyhow::Result<Stack> {
     Ok(Stack {
         moto,
         hanko: Some(running),
+        proxy: None,
+        process: None,
+        bin: None,
+        argv: Vec::new(),
         base,
         http: reqwest::Client::new(),
         sfn,

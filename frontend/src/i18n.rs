@@ -525,6 +525,18 @@ pub fn delivery_name(delivery: Delivery) -> &'static str {
         (Lang::Ja, Delivery::TaskGone) => {
             "ワークフローはもう待っていませんでした（実行が終了またはタイムアウト）。"
         }
+        (Lang::En, Delivery::Unconfirmed) => {
+            "An attempt to hand it to the workflow got no answer; Hanko keeps trying."
+        }
+        (Lang::En, Delivery::DeliveredOrGone) => {
+            "Handed to the workflow by an attempt that got no answer, or the workflow had already stopped waiting (see why below)."
+        }
+        (Lang::Ja, Delivery::Unconfirmed) => {
+            "ワークフローへの通知に応答がありませんでした。Hanko が再試行しています。"
+        }
+        (Lang::Ja, Delivery::DeliveredOrGone) => {
+            "応答のなかった通知で届いたか、ワークフローがすでに待っていませんでした（理由は下記）。"
+        }
     }
 }
 

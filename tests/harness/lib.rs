@@ -1,6 +1,11 @@
 //! The end-to-end harness: a real moto server (local AWS) with Step Functions execution
 //! switched on, the intake queue and the example state machine from `infra/`, and a real
 //! `hanko serve` on a free port. Every test stops what it started.
+//!
+//! Optionally a fault-injecting proxy sits between `hanko` and moto ([`proxy`]), and
+//! `hanko serve` runs as a real child process (the `hanko` binary), so a test can kill it.
+
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -112,14 +117,7 @@ impl Moto {
             .send()
             .await?
             .error_for_status()?;
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&endpoint)
-            .region(aws_config::Region::new("ap-northeast-1"))
-            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-                "test", "test", None, None, "moto",
-            ))
-            .load()
-            .await;
+        let sdk = sdk_for(&endpoint).await;
         Ok(Self {
             endpoint,
             sdk,
@@ -127,6 +125,136 @@ impl Moto {
         })
     }
 }
+
+/// The AWS configuration the tests use: region ap-northeast-1, static credentials.
+pub async fn sdk_for(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("ap-northeast-1"))
+        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+/// The `hanko` binary of this build: built (if it is not up to date) into the target
+/// folder this test binary lives in, then copied to `dir` so that a build of another
+/// checkout sharing the target folder cannot swap it during the test.
+pub fn hanko_binary(dir: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("HANKO_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    // <target>/<profile>/deps/<this test binary>
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary outside a cargo target folder")?;
+    let target_dir = profile_dir.parent().context("target folder")?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "hanko", "--bin", "hanko"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(root());
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().context("running cargo build -p hanko")?;
+    if !out.status.success() {
+        bail!(
+            "cargo build -p hanko failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let built = profile_dir.join("hanko");
+    let copy = dir.join("hanko-under-test");
+    std::fs::copy(&built, &copy).with_context(|| format!("copying {}", built.display()))?;
+    Ok(copy)
+}
+
+/// `hanko serve` as a child process; killed when dropped. Its standard error (every log
+/// line) goes to a file.
+pub struct HankoProcess {
+    child: std::process::Child,
+    pub stderr_path: PathBuf,
+}
+
+impl HankoProcess {
+    pub fn spawn(bin: &Path, argv: &[String], stderr_path: PathBuf) -> anyhow::Result<Self> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)?;
+        let child = std::process::Command::new(bin)
+            .arg("serve")
+            .args(argv)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "ap-northeast-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        Ok(Self { child, stderr_path })
+    }
+
+    /// SIGKILL: no shutdown, no flush, like a power cut.
+    pub fn kill9(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// SIGTERM and wait.
+    pub fn terminate(&mut self) -> anyhow::Result<()> {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                self.child.kill()?;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for HankoProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// How to start a [`Stack`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Serve the built console from `dist/`.
+    pub console: bool,
+    /// Put a [`proxy::FaultProxy`] between `hanko` and moto.
+    pub proxy: bool,
+    /// Run `hanko serve` as a child process (the real binary).
+    pub process: bool,
+    /// More `hanko serve` flags (they override the defaults).
+    pub args: Vec<String>,
+    /// Requests live in a DynamoDB table on moto (`HANKO_STORE=dynamodb`), not SQLite.
+    pub dynamodb: bool,
+}
+
+/// The name the DynamoDB stack tests use for [`Options`].
+pub type StackOptions = Options;
 
 /// Password of the generated `approverNN@example.com` users.
 pub const APPROVER_PASSWORD: &str = "many-approvers";
@@ -157,22 +285,18 @@ struct Cli {
     args: ServeArgs,
 }
 
-/// What kind of stack [`Stack::start_opts`] starts.
-#[derive(Debug, Clone, Default)]
-pub struct StackOptions {
-    /// `hanko serve` also serves the built console from `dist/`.
-    pub console: bool,
-    /// Requests live in a DynamoDB table on moto (`HANKO_STORE=dynamodb`), not SQLite.
-    pub dynamodb: bool,
-}
-
-/// The table of a stack started with [`StackOptions::dynamodb`].
+/// The table of a stack started with [`Options::dynamodb`].
 pub const STACK_TABLE: &str = "hanko";
 
 /// moto + intake queue + example state machine + `hanko serve`.
 pub struct Stack {
     pub moto: Moto,
     pub hanko: Option<Running>,
+    pub proxy: Option<proxy::FaultProxy>,
+    pub process: Option<HankoProcess>,
+    /// The `hanko` binary a process stack (re)starts, and its flags.
+    pub bin: Option<PathBuf>,
+    pub argv: Vec<String>,
     pub base: String,
     pub http: reqwest::Client,
     pub sfn: aws_sdk_sfn::Client,
@@ -189,17 +313,16 @@ impl Stack {
 
     /// With `console`, `hanko serve` also serves the built console from `dist/`.
     pub async fn start_with(console: bool) -> anyhow::Result<Self> {
-        Self::start_opts(StackOptions {
+        Self::start_opts(Options {
             console,
-            ..StackOptions::default()
+            ..Options::default()
         })
         .await
     }
 
-    pub async fn start_opts(opts: StackOptions) -> anyhow::Result<Self> {
-        let console = opts.console;
+    pub async fn start_opts(opts: Options) -> anyhow::Result<Self> {
         let dist = root().join("dist");
-        if console && !dist.join("index.html").is_file() {
+        if opts.console && !dist.join("index.html").is_file() {
             bail!("the console is not built: run scripts/build-console.sh");
         }
         let moto = Moto::start().await?;
@@ -226,11 +349,21 @@ impl Stack {
             .to_string();
         let data = tempfile::tempdir()?;
         let users = write_users_file(data.path())?;
-        let dist_arg = dist.to_str().context("utf-8 path")?.to_string();
-        let mut argv = vec![
-            "hanko",
+        let proxy = match opts.proxy {
+            true => Some(proxy::FaultProxy::start(&moto.endpoint).await?),
+            false => None,
+        };
+        let aws_endpoint = proxy
+            .as_ref()
+            .map_or(moto.endpoint.clone(), |p| p.endpoint.clone());
+        let listen = match opts.process {
+            // A fixed port, so that a restarted process answers at the same address.
+            true => format!("127.0.0.1:{}", free_port()),
+            false => "127.0.0.1:0".to_string(),
+        };
+        let mut argv: Vec<String> = [
             "--listen",
-            "127.0.0.1:0",
+            &listen,
             "--data-dir",
             data.path().to_str().context("utf-8 temp path")?,
             "--dev-users",
@@ -245,10 +378,16 @@ impl Stack {
             "--login-rate-limit",
             "1000",
             "--aws-endpoint-url",
-            &moto.endpoint,
-        ];
-        if console {
-            argv.extend(["--console-dir", &dist_arg]);
+            &aws_endpoint,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if opts.console {
+            argv.extend([
+                "--console-dir".into(),
+                dist.to_str().context("utf-8")?.into(),
+            ]);
         }
         if opts.dynamodb {
             hanko::store::dynamo::DynamoStore::create_table(
@@ -256,28 +395,88 @@ impl Stack {
                 STACK_TABLE,
             )
             .await?;
-            argv.extend(["--store", "dynamodb", "--table", STACK_TABLE]);
+            argv.extend(["--store", "dynamodb", "--table", STACK_TABLE].map(String::from));
         }
-        let args = Cli::try_parse_from(argv)?.args;
-        let running = hanko::serve::start(args, Some(moto.sdk.clone())).await?;
-        let base = format!("http://{}", running.addr);
-        Ok(Self {
+        argv.extend(opts.args.iter().cloned());
+        let http = reqwest::Client::new();
+        let mut stack = Self {
             moto,
-            hanko: Some(running),
-            base,
-            http: reqwest::Client::new(),
+            hanko: None,
+            proxy,
+            process: None,
+            bin: None,
+            argv,
+            base: String::new(),
+            http,
             sfn,
             sqs,
             queue_url,
             state_machine_arn,
             data,
-        })
+        };
+        if opts.process {
+            stack.bin = Some(hanko_binary(stack.data.path())?);
+            stack.base = format!("http://{listen}");
+            stack.spawn_process().await?;
+        } else {
+            let mut full = vec!["hanko".to_string()];
+            full.extend(stack.argv.iter().cloned());
+            let args = Cli::try_parse_from(full)?.args;
+            let running = hanko::serve::start(args, Some(sdk_for(&aws_endpoint).await)).await?;
+            stack.base = format!("http://{}", running.addr);
+            stack.hanko = Some(running);
+        }
+        Ok(stack)
+    }
+
+    /// Starts the `hanko serve` child process (again) and waits until it answers.
+    pub async fn spawn_process(&mut self) -> anyhow::Result<()> {
+        let bin = self.bin.clone().context("not a process stack")?;
+        let log = self.data.path().join("hanko-stderr.log");
+        self.process = Some(HankoProcess::spawn(&bin, &self.argv, log)?);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self
+                .http
+                .get(format!("{}/api/health", self.base))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "hanko serve did not answer at {}: {}",
+                    self.base,
+                    self.hanko_log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Everything the `hanko serve` child process wrote to standard error so far.
+    pub fn hanko_log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("hanko-stderr.log")).unwrap_or_default()
+    }
+
+    pub fn proxy(&self) -> &proxy::FaultProxy {
+        self.proxy.as_ref().expect("a stack started with a proxy")
+    }
+
+    /// The SQLite database `hanko serve` writes.
+    pub fn database(&self) -> PathBuf {
+        self.data.path().join("hanko.db")
     }
 
     /// Stops `hanko serve`; moto stops when the stack is dropped.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(h) = self.hanko.take() {
             h.stop().await?;
+        }
+        if let Some(mut p) = self.process.take() {
+            p.terminate()?;
         }
         Ok(())
     }

@@ -220,6 +220,13 @@ pub enum Delivery {
     Delivered,
     /// Step Functions no longer knew the task (the execution ended or timed out).
     TaskGone,
+    /// An attempt got no answer (a timeout, a dropped connection, or Hanko stopped during
+    /// it): it may or may not have reached Step Functions. Hanko keeps trying.
+    Unconfirmed,
+    /// After an attempt that got no answer, Step Functions said the task is gone
+    /// (`InvalidToken`, `TaskTimedOut`): either that attempt delivered the decision or the
+    /// task had already ended. `closedReason` says which answer came back.
+    DeliveredOrGone,
 }
 
 /// The final decision on a request.

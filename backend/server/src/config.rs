@@ -149,6 +149,27 @@ pub struct ServeArgs {
     #[arg(long, env = "HANKO_LOGIN_RATE_LIMIT", default_value_t = 10)]
     pub login_rate_limit: u32,
 
+    /// Longest one call to Step Functions may take, in milliseconds; a callback that gets
+    /// no answer by then is retried later.
+    #[arg(long, env = "HANKO_CALLBACK_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=120_000))]
+    pub callback_timeout_ms: u64,
+
+    /// Wait before retrying a failed callback, in milliseconds; doubles with each attempt.
+    #[arg(long, env = "HANKO_RETRY_BASE_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub retry_base_ms: u64,
+
+    /// Longest wait between two callback attempts, in seconds.
+    #[arg(long, env = "HANKO_RETRY_MAX_SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub retry_max_seconds: u64,
+
+    /// Pending requests whose execution is looked up (DescribeExecution) per housekeeping pass.
+    #[arg(long, env = "HANKO_RECONCILE_BATCH", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub reconcile_batch: u64,
+
     /// What signs decisions: a local key file or a KMS key.
     #[arg(long, env = "HANKO_SIGNER", value_enum, default_value = "local")]
     pub signer: SignerKind,
@@ -326,6 +347,16 @@ impl OidcArgs {
 }
 
 impl ServeArgs {
+    /// Delivery pacing from the flags.
+    pub fn delivery_policy(&self) -> crate::service::DeliveryPolicy {
+        crate::service::DeliveryPolicy {
+            backoff_base: std::time::Duration::from_millis(self.retry_base_ms),
+            backoff_max: std::time::Duration::from_secs(self.retry_max_seconds),
+            attempt_timeout: std::time::Duration::from_millis(self.callback_timeout_ms),
+            reconcile_batch: self.reconcile_batch as usize,
+        }
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.database
             .clone()

@@ -184,9 +184,14 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
     let notifier = notifier(args, &sdk, public_url, directory)?;
     let hanko = Hanko {
         store,
-        workflow: Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(&sdk))),
+        workflow: Arc::new(StepFunctions::with_timeouts(
+            &sdk,
+            args.delivery_policy().attempt_timeout,
+        )),
         notifier,
         signer,
+        delivery: args.delivery_policy(),
+        reconcile_from: Default::default(),
     };
     Ok(Parts {
         state: AppState {

@@ -18,20 +18,62 @@ use crate::signer::Signer;
 use crate::store::{
     Callback, Inserted, Store, StoreError, StoredDecision, StoredRequest, VoteWrite,
 };
-use crate::workflow::{CallbackError, Workflow};
+use crate::workflow::{CallbackError, ExecutionState, Workflow};
 
 pub const REJECTED_ERROR: &str = "Hanko.Rejected";
 pub const INVALID_ERROR: &str = "Hanko.InvalidRequest";
 pub const EXPIRED_ERROR: &str = "Hanko.Expired";
 
-/// Longest wait between two delivery attempts.
-const MAX_BACKOFF_SECONDS: i64 = 300;
+/// How delivery attempts are paced and how much housekeeping one pass does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    /// Wait after the first failed attempt; doubles with each further one.
+    pub backoff_base: std::time::Duration,
+    /// Longest wait between two attempts.
+    pub backoff_max: std::time::Duration,
+    /// Longest one call to Step Functions may take (the client's timeout). A claimed
+    /// attempt that records nothing for this long (plus a margin) is retried.
+    pub attempt_timeout: std::time::Duration,
+    /// Pending requests whose execution is looked up per housekeeping pass.
+    pub reconcile_batch: usize,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        Self {
+            backoff_base: std::time::Duration::from_secs(1),
+            backoff_max: std::time::Duration::from_secs(300),
+            attempt_timeout: std::time::Duration::from_secs(10),
+            reconcile_batch: 50,
+        }
+    }
+}
+
+impl DeliveryPolicy {
+    /// The wait after `attempts` failed attempts: base, 2×base, 4×base... up to the max.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let wait = self
+            .backoff_base
+            .saturating_mul(2u32.saturating_pow(attempts.min(20)))
+            .min(self.backoff_max);
+        Duration::from_std(wait).unwrap_or(Duration::seconds(300))
+    }
+
+    /// How long a claimed attempt is left alone before someone else may retry it.
+    fn lease(&self) -> Duration {
+        Duration::from_std(self.attempt_timeout).unwrap_or(Duration::seconds(10))
+            + Duration::seconds(1)
+    }
+}
 
 pub struct Hanko {
     pub store: Arc<dyn Store>,
     pub workflow: Arc<dyn Workflow>,
     pub notifier: Arc<dyn Notifier>,
     pub signer: Arc<dyn Signer>,
+    pub delivery: DeliveryPolicy,
+    /// Where the next reconciliation pass goes on (the last id checked).
+    pub reconcile_from: std::sync::Mutex<Option<String>>,
 }
 
 /// What happened to an intake message.
@@ -89,7 +131,10 @@ pub enum VoteError {
 pub enum Delivered {
     Yes,
     TaskGone(String),
+    /// After an attempt without an answer the task is gone: delivered then, or it ended.
+    DeliveredOrGone(String),
     Later(String),
+    /// Nothing owed, or another attempt holds it.
     NothingOwed,
 }
 
@@ -223,7 +268,7 @@ impl Hanko {
                 Delivered::Later(e) => {
                     tracing::warn!(request_id = %id, error = %e, "decision recorded; delivery will be retried");
                 }
-                Delivered::Yes | Delivered::NothingOwed => {}
+                Delivered::Yes | Delivered::DeliveredOrGone(_) | Delivered::NothingOwed => {}
             }
         }
         self.store.get(id).await?.ok_or(VoteError::NotFound)
@@ -285,14 +330,19 @@ impl Hanko {
         ))
     }
 
-    /// Sends the callback owed for `id`, if any, and records how it went.
+    /// Sends the callback owed for `id`, if any, and records how it went. The attempt is
+    /// claimed first, so two housekeepers never send the same callback at once, and an
+    /// attempt cut short (Hanko killed during it) counts as one without an answer.
     pub async fn deliver(&self, id: &str) -> Result<Delivered, StoreError> {
-        let Some(owed) = self.store.pending_callback(id).await? else {
+        let now = Utc::now();
+        let lease_until = now + self.delivery.lease();
+        let Some(owed) = self.store.claim_delivery(id, now, lease_until).await? else {
             return Ok(Delivered::NothingOwed);
         };
         let Some(token) = self.store.task_token(id).await? else {
             return Ok(Delivered::NothingOwed);
         };
+        let retry_at = || Utc::now() + self.delivery.backoff(owed.attempts);
         match self.workflow.send(&token, &owed.callback).await {
             Ok(()) => {
                 self.store
@@ -300,6 +350,17 @@ impl Hanko {
                     .await?;
                 tracing::info!(request_id = %id, "the workflow was told");
                 Ok(Delivered::Yes)
+            }
+            Err(CallbackError::TaskGone(code)) if owed.unconfirmed => {
+                let reason = format!(
+                    "Step Functions answered {code} after an earlier attempt got no answer: \
+                     that attempt delivered the decision, or the task had already ended"
+                );
+                self.store
+                    .record_delivery(id, Delivery::DeliveredOrGone, Some(&reason), None)
+                    .await?;
+                tracing::warn!(request_id = %id, %code, "delivered by an unanswered attempt, or the task had ended");
+                Ok(Delivered::DeliveredOrGone(code))
             }
             Err(CallbackError::TaskGone(code)) => {
                 let reason = format!("Step Functions no longer waits for this task ({code})");
@@ -310,19 +371,30 @@ impl Hanko {
                 Ok(Delivered::TaskGone(code))
             }
             Err(CallbackError::Transient(e)) => {
-                let wait = 2i64
-                    .saturating_pow(owed.attempts.min(16))
-                    .min(MAX_BACKOFF_SECONDS);
-                let at = Utc::now() + Duration::seconds(wait);
+                // Refused before it was acted on; an earlier unanswered attempt still counts.
+                let state = if owed.unconfirmed {
+                    Delivery::Unconfirmed
+                } else {
+                    Delivery::Pending
+                };
                 self.store
-                    .record_delivery(id, Delivery::Pending, Some(&e), Some(at))
+                    .record_delivery(id, state, Some(&e), Some(retry_at()))
                     .await?;
+                tracing::warn!(request_id = %id, attempts = owed.attempts + 1, error = %e, "delivery refused; will retry");
+                Ok(Delivered::Later(e))
+            }
+            Err(CallbackError::Unknown(e)) => {
+                self.store
+                    .record_delivery(id, Delivery::Unconfirmed, Some(&e), Some(retry_at()))
+                    .await?;
+                tracing::warn!(request_id = %id, attempts = owed.attempts + 1, error = %e, "delivery got no answer; will retry");
                 Ok(Delivered::Later(e))
             }
         }
     }
 
-    /// One pass of housekeeping: expire what is overdue, retry what is owed.
+    /// One pass of housekeeping: expire what is overdue, retry what is owed, close what
+    /// no execution waits for any more.
     pub async fn sweep(&self) -> Result<(), StoreError> {
         let now = Utc::now();
         for id in self.store.overdue(now, 100).await? {
@@ -346,6 +418,50 @@ impl Hanko {
         }
         for id in self.store.due_deliveries(Utc::now(), 100).await? {
             self.deliver(&id).await?;
+        }
+        self.reconcile().await
+    }
+
+    /// Closes pending requests whose execution has ended (stopped, failed, timed out),
+    /// a batch per pass, oldest first, going on where the last pass stopped.
+    pub async fn reconcile(&self) -> Result<(), StoreError> {
+        let batch = self.delivery.reconcile_batch;
+        let from = self
+            .reconcile_from
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_default();
+        let pending = self
+            .store
+            .pending_oldest_first(from.as_deref(), batch)
+            .await?;
+        let next = if pending.len() < batch {
+            None
+        } else {
+            pending.last().map(|(id, _)| id.clone())
+        };
+        if let Ok(mut g) = self.reconcile_from.lock() {
+            *g = next;
+        }
+        for (id, arn) in pending {
+            match self.workflow.execution_status(&arn).await {
+                Ok(ExecutionState::Running) => {}
+                Ok(ExecutionState::Ended(status)) => {
+                    let reason = format!(
+                        "the execution is {status}: nobody waits for this decision any more"
+                    );
+                    if self
+                        .store
+                        .close_pending(&id, RequestStatus::Closed, &reason, None)
+                        .await?
+                    {
+                        tracing::info!(request_id = %id, %status, "the execution ended; request closed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(request_id = %id, error = %e, "could not look up the execution; next pass");
+                }
+            }
         }
         Ok(())
     }

@@ -1,7 +1,12 @@
 //! Telling the workflow: `SendTaskSuccess` / `SendTaskFailure` on Step Functions.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sfn::config::retry::RetryConfig;
+use aws_sdk_sfn::config::timeout::TimeoutConfig;
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sfn::types::ExecutionStatus;
 
 use crate::store::Callback;
 
@@ -12,14 +17,31 @@ pub enum CallbackError {
     /// `TaskDoesNotExist`): it was already answered, timed out, or its execution ended.
     #[error("the task is gone ({0})")]
     TaskGone(String),
-    /// Anything that may pass: throttling, a 5xx, a dropped connection. Retry later.
+    /// Refused before it was acted on (throttling, a refused connection): retry later.
     #[error("callback failed: {0}")]
     Transient(String),
+    /// No answer, or an answer that does not say whether the call was acted on (a timeout,
+    /// a dropped connection, a 5xx): it may have reached Step Functions. Retry later, and
+    /// read a later "task gone" as "delivered or already ended".
+    #[error("callback outcome unknown: {0}")]
+    Unknown(String),
+}
+
+/// Where an execution stands, as `DescribeExecution` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionState {
+    Running,
+    /// SUCCEEDED, FAILED, TIMED_OUT, ABORTED (or it does not exist): nobody waits any more.
+    Ended(String),
 }
 
 #[async_trait]
 pub trait Workflow: Send + Sync + 'static {
     async fn send(&self, task_token: &str, callback: &Callback) -> Result<(), CallbackError>;
+
+    /// Whether the execution still runs (for reconciliation). An error is a passing one:
+    /// try again on a later pass.
+    async fn execution_status(&self, execution_arn: &str) -> Result<ExecutionState, String>;
 }
 
 /// The real one.
@@ -32,17 +54,47 @@ impl StepFunctions {
     pub fn new(client: aws_sdk_sfn::Client) -> Self {
         Self { client }
     }
+
+    /// A client that cannot hold a caller for long: every attempt ends after
+    /// `attempt_timeout`, and a callback is tried once per delivery attempt (Hanko retries
+    /// it with backoff and keeps track of attempts that got no answer, which the SDK's own
+    /// silent retries would hide).
+    pub fn with_timeouts(sdk: &aws_config::SdkConfig, attempt_timeout: Duration) -> Self {
+        let conf = aws_sdk_sfn::config::Builder::from(sdk)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(attempt_timeout.min(Duration::from_secs(3)))
+                    .operation_attempt_timeout(attempt_timeout)
+                    .operation_timeout(attempt_timeout * 3)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .build();
+        Self::new(aws_sdk_sfn::Client::from_conf(conf))
+    }
 }
 
-fn classify<E>(e: aws_sdk_sfn::error::SdkError<E>) -> CallbackError
+fn classify<E>(e: SdkError<E>) -> CallbackError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match e.code() {
-        Some(code @ ("InvalidToken" | "TaskTimedOut" | "TaskDoesNotExist")) => {
-            CallbackError::TaskGone(code.to_string())
-        }
-        _ => CallbackError::Transient(DisplayErrorContext(&e).to_string()),
+    if let Some(code @ ("InvalidToken" | "TaskTimedOut" | "TaskDoesNotExist")) = e.code() {
+        return CallbackError::TaskGone(code.to_string());
+    }
+    let detail = DisplayErrorContext(&e).to_string();
+    let acted_on_maybe = match &e {
+        // The request was never built or sent.
+        SdkError::ConstructionFailure(_) => false,
+        SdkError::DispatchFailure(d) => !d.is_user(),
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        // A 4xx (throttling, validation) was refused; a 5xx says nothing.
+        SdkError::ServiceError(s) => s.raw().status().is_server_error(),
+        _ => true,
+    };
+    if acted_on_maybe {
+        CallbackError::Unknown(detail)
+    } else {
+        CallbackError::Transient(detail)
     }
 }
 
@@ -69,6 +121,32 @@ impl Workflow for StepFunctions {
                 .await
                 .map(|_| ())
                 .map_err(classify),
+        }
+    }
+
+    async fn execution_status(&self, execution_arn: &str) -> Result<ExecutionState, String> {
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .customize()
+            .config_override(
+                aws_sdk_sfn::config::Config::builder()
+                    .retry_config(RetryConfig::standard().with_max_attempts(3)),
+            )
+            .send()
+            .await
+        {
+            Ok(d) => Ok(match d.status() {
+                ExecutionStatus::Running | ExecutionStatus::PendingRedrive => {
+                    ExecutionState::Running
+                }
+                other => ExecutionState::Ended(other.as_str().to_string()),
+            }),
+            Err(e) if e.code() == Some("ExecutionDoesNotExist") => {
+                Ok(ExecutionState::Ended("DOES_NOT_EXIST".into()))
+            }
+            Err(e) => Err(DisplayErrorContext(&e).to_string()),
         }
     }
 }

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::{Answer, assert_error, test_app, test_app_with};
 use hanko::store::Callback;
+use hanko::workflow::ExecutionState;
 use hanko_api::{DecisionRecord, TaskOutput};
 use serde_json::{Value, json};
 
@@ -521,6 +522,118 @@ async fn a_decision_that_could_not_be_delivered_is_retried_by_the_sweeper() {
     assert_eq!(t.callbacks().len(), 1, "delivered exactly once");
     let r = t.read(&id, &alice).await;
     assert_eq!(r.body["decision"]["delivery"], "delivered");
+}
+
+#[tokio::test]
+async fn a_task_gone_answer_after_an_unanswered_attempt_is_recorded_as_delivered_or_gone() {
+    let t = test_app();
+    let id = t.seed("tok-unknown", json!({})).await;
+    t.answer(Answer::Silence);
+    let alice = t.login("alice@example.com").await;
+    let r = t.decide(&id, &alice, json!({"decision": "approve"})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the decision is recorded: {}",
+        r.text
+    );
+    assert_eq!(r.body["decision"]["delivery"], "unconfirmed");
+    // A refusal in between does not make Hanko forget the unanswered attempt.
+    t.answer(Answer::Throttled);
+    t.hanko.deliver(&id).await.unwrap();
+    assert_eq!(
+        t.read(&id, &alice).await.body["decision"]["delivery"],
+        "unconfirmed"
+    );
+    t.answer(Answer::Gone);
+    t.hanko.deliver(&id).await.unwrap();
+    let r = t.read(&id, &alice).await;
+    assert_eq!(
+        r.body["status"], "approved",
+        "the decision stands: {}",
+        r.text
+    );
+    assert_eq!(r.body["decision"]["delivery"], "delivered_or_gone");
+    let reason = r.body["closedReason"].as_str().unwrap();
+    assert!(reason.contains("InvalidToken"), "{reason}");
+    assert!(reason.contains("earlier attempt got no answer"), "{reason}");
+    // Nothing is owed any more.
+    t.answer(Answer::Accept);
+    t.hanko.deliver(&id).await.unwrap();
+    assert!(t.callbacks().is_empty());
+}
+
+#[tokio::test]
+async fn a_task_gone_answer_without_an_unanswered_attempt_closes_the_request() {
+    let t = test_app();
+    let id = t.seed("tok-refused-then-gone", json!({})).await;
+    t.answer(Answer::Throttled);
+    let alice = t.login("alice@example.com").await;
+    let r = t.decide(&id, &alice, json!({"decision": "approve"})).await;
+    assert_eq!(r.body["decision"]["delivery"], "pending");
+    t.answer(Answer::Gone);
+    t.hanko.deliver(&id).await.unwrap();
+    let r = t.read(&id, &alice).await;
+    assert_eq!(r.body["status"], "closed");
+    assert_eq!(r.body["decision"]["delivery"], "task_gone");
+}
+
+#[tokio::test]
+async fn a_pending_request_whose_execution_ended_is_closed_with_the_reason() {
+    let t = test_app();
+    let running = t.seed("tok-still-running", json!({})).await;
+    t.hanko.sweep().await.unwrap();
+    let alice = t.login("alice@example.com").await;
+    assert_eq!(t.read(&running, &alice).await.body["status"], "pending");
+
+    *t.workflow.execution.lock().unwrap() = ExecutionState::Ended("ABORTED".into());
+    t.hanko.sweep().await.unwrap();
+    let r = t.read(&running, &alice).await;
+    assert_eq!(r.body["status"], "closed", "{}", r.text);
+    assert!(r.body["closedReason"].as_str().unwrap().contains("ABORTED"));
+    assert_eq!(r.body["viewer"]["canVote"], false);
+    let r = t
+        .decide(&running, &alice, json!({"decision": "approve"}))
+        .await;
+    assert_error(&r, StatusCode::GONE, "closed");
+    assert!(t.callbacks().is_empty(), "nobody waits: nothing is sent");
+}
+
+#[tokio::test]
+async fn reconciliation_checks_a_batch_per_pass_and_goes_on_where_it_stopped() {
+    let t = common::test_app_full(
+        true,
+        hanko::service::DeliveryPolicy {
+            reconcile_batch: 2,
+            ..Default::default()
+        },
+    );
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(t.seed(&format!("tok-batch-{i}"), json!({})).await);
+    }
+    *t.workflow.execution.lock().unwrap() = ExecutionState::Ended("FAILED".into());
+    let alice = t.login("alice@example.com").await;
+    let mut closed_after_each_pass = Vec::new();
+    for _ in 0..3 {
+        t.hanko.reconcile().await.unwrap();
+        let mut closed = 0;
+        for id in &ids {
+            if t.read(id, &alice).await.body["status"] == "closed" {
+                closed += 1;
+            }
+        }
+        closed_after_each_pass.push(closed);
+    }
+    assert_eq!(
+        closed_after_each_pass,
+        vec![2, 4, 5],
+        "two per pass, oldest first"
+    );
+    for id in &ids[..2] {
+        let r = t.read(id, &alice).await;
+        assert!(r.body["closedReason"].as_str().unwrap().contains("FAILED"));
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use common::*;
 use hanko::http::Policy;
 use hanko::http::limit::RateLimiter;
+use hanko::service::DeliveryPolicy;
 use hanko_api::{AuditExport, DecisionRecord, SignedDecision};
 use serde_json::json;
 
@@ -241,26 +242,43 @@ async fn the_dev_login_is_rate_limited_per_email_with_retry_after() {
 
 #[tokio::test]
 async fn a_request_slower_than_the_timeout_is_503_and_its_decision_is_still_delivered() {
-    let t = test_app_with_policy(Policy {
-        request_timeout: Duration::from_millis(300),
-        ..Policy::default()
-    });
+    let t = test_app_configured(
+        true,
+        Policy {
+            request_timeout: Duration::from_millis(300),
+            ..Policy::default()
+        },
+        DeliveryPolicy {
+            attempt_timeout: Duration::from_millis(200),
+            ..DeliveryPolicy::default()
+        },
+        Vec::new(),
+    );
     let id = t.seed("tok-slow", json!({})).await;
     let alice = t.login("alice@example.com").await;
     t.answer(Answer::Slow(1_000));
+    let started = std::time::Instant::now();
     let r = t.decide(&id, &alice, json!({"decision": "approve"})).await;
     assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, "timeout");
 
-    // The vote was written before the callback: it stands, and is delivered later (by the
-    // sweeper once its grace period is over; here directly).
+    // The vote was written before the callback: it stands. The attempt cut short may or
+    // may not have reached Step Functions, and holds its claim until the attempt timeout
+    // (plus a second) has passed; then it is delivered again (by the sweeper; here
+    // directly).
     let read = t.read(&id, &alice).await;
     assert_eq!(read.body["status"], "approved", "{}", read.text);
-    assert_eq!(read.body["decision"]["delivery"], "pending");
+    assert_eq!(read.body["decision"]["delivery"], "unconfirmed");
     assert!(
         t.callbacks().is_empty(),
         "the cut-short attempt never finished"
     );
     t.answer(Answer::Accept);
+    assert!(matches!(
+        t.hanko.deliver(&id).await.unwrap(),
+        hanko::service::Delivered::NothingOwed
+    ));
+    assert!(t.callbacks().is_empty(), "not while the claim holds");
+    tokio::time::sleep(Duration::from_millis(1_300).saturating_sub(started.elapsed())).await;
     t.hanko.deliver(&id).await.unwrap();
     assert_eq!(t.callbacks().len(), 1);
     assert_eq!(

@@ -13,6 +13,7 @@ use hanko::notifier::{Directory, NoDirectory, SmtpNotifier};
 use hanko::service::{Hanko, IntakeOutcome};
 use hanko::signer::LocalSigner;
 use hanko::store::sqlite::SqliteStore;
+use hanko::workflow::ExecutionState;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -165,9 +166,12 @@ fn hanko_with(notifier: SmtpNotifier) -> Hanko {
         workflow: Arc::new(RecordingWorkflow {
             sent: Mutex::new(Vec::new()),
             answer: Mutex::new(Answer::Accept),
+            execution: Mutex::new(ExecutionState::Running),
         }),
         notifier: Arc::new(notifier),
         signer: Arc::new(LocalSigner::new(EcKey::generate().unwrap(), vec![])),
+        delivery: Default::default(),
+        reconcile_from: Default::default(),
     }
 }
 

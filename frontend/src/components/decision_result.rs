@@ -17,6 +17,8 @@ pub fn DecisionResult(decision: DecisionInfo) -> impl IntoView {
         Delivery::Pending => "pending",
         Delivery::Delivered => "delivered",
         Delivery::TaskGone => "task_gone",
+        Delivery::Unconfirmed => "unconfirmed",
+        Delivery::DeliveredOrGone => "delivered_or_gone",
     };
     let signature = decision.signature.clone();
     view! {

@@ -81,7 +81,7 @@ pub fn RequestPage() -> impl IntoView {
     Effect::new(move |_| {
         let waiting = state.with(|s| {
             matches!(s, Load::Ready(a)
-                if a.decision.as_ref().is_some_and(|d| d.delivery == Delivery::Pending))
+                if a.decision.as_ref().is_some_and(|d| matches!(d.delivery, Delivery::Pending | Delivery::Unconfirmed)))
         });
         if waiting && polls.get_value() < DELIVERY_POLLS {
             polls.update_value(|p| *p += 1);

@@ -36,6 +36,9 @@ macro_rules! store_conformance_tests {
             a_close_without_a_callback_owes_nothing,
             decided_between_lists_what_closed_in_the_window_oldest_first,
             an_unknown_id_has_nothing,
+            a_delivery_is_claimed_by_one_attempt_at_a_time,
+            an_answer_after_an_unanswered_attempt_keeps_what_was_closed_and_says_why,
+            pending_requests_come_oldest_first_with_their_execution,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -689,4 +692,238 @@ pub async fn an_unknown_id_has_nothing(s: &dyn Store) {
     );
     let (page, more) = s.list(&query(None, None)).await.unwrap();
     assert!(page.is_empty() && !more);
+    let now = now_ms();
+    assert!(
+        s.claim_delivery(&nobody, now, now + Duration::seconds(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.get(&nobody).await.unwrap().is_none(),
+        "a claim creates nothing"
+    );
+    assert!(s.pending_oldest_first(None, 10).await.unwrap().is_empty());
+}
+
+pub async fn a_delivery_is_claimed_by_one_attempt_at_a_time(s: &dyn Store) {
+    insert(s, 7, &["a@x.io"], Duration::hours(1)).await;
+    insert(s, 8, &["a@x.io"], Duration::hours(1)).await;
+    let now = now_ms();
+    assert!(
+        s.claim_delivery(&id(8), now, now + Duration::seconds(10))
+            .await
+            .unwrap()
+            .is_none(),
+        "an undecided request owes nothing"
+    );
+    assert!(vote(s, 7, "a@x.io", Some(now)).await);
+    let lease = now + Duration::seconds(10);
+    let first = s.claim_delivery(&id(7), now, lease).await.unwrap().unwrap();
+    assert_eq!(first.callback, success());
+    assert_eq!(first.attempts, 0);
+    assert!(!first.unconfirmed);
+    assert!(
+        s.claim_delivery(&id(7), now, lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "one attempt at a time"
+    );
+    assert!(
+        s.claim_delivery(&id(7), lease - Duration::milliseconds(1), lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "not before the claim ends"
+    );
+    let got = s.get(&id(7)).await.unwrap().unwrap();
+    assert_eq!(got.delivery, Some(Delivery::Unconfirmed));
+    assert_eq!(got.status, RequestStatus::Approved);
+    assert!(
+        !s.due_deliveries(now + Duration::seconds(5), 100)
+            .await
+            .unwrap()
+            .contains(&id(7)),
+        "a claimed delivery is not due while its claim holds"
+    );
+    assert_eq!(
+        s.due_deliveries(lease, 100).await.unwrap(),
+        vec![id(7)],
+        "an attempt that never recorded its end is due again when its claim ends"
+    );
+    assert_eq!(
+        s.pending_callback(&id(7))
+            .await
+            .unwrap()
+            .map(|p| p.callback),
+        Some(success()),
+        "an unconfirmed callback is still owed"
+    );
+
+    // The attempt never recorded its end (its process died): after the lease another
+    // claims it, knowing the first may have reached Step Functions.
+    let later = lease + Duration::seconds(10);
+    let second = s
+        .claim_delivery(&id(7), lease, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(second.unconfirmed);
+    assert_eq!(second.attempts, 0);
+    s.record_delivery(
+        &id(7),
+        Delivery::Unconfirmed,
+        Some("throttled"),
+        Some(later),
+    )
+    .await
+    .unwrap();
+    let got = s.get(&id(7)).await.unwrap().unwrap();
+    assert_eq!(got.delivery, Some(Delivery::Unconfirmed));
+    assert_eq!(got.last_delivery_error.as_deref(), Some("throttled"));
+    assert!(
+        !s.due_deliveries(later - Duration::seconds(1), 100)
+            .await
+            .unwrap()
+            .contains(&id(7)),
+        "a recorded retry time holds"
+    );
+    assert_eq!(s.due_deliveries(later, 100).await.unwrap(), vec![id(7)]);
+    let third = s
+        .claim_delivery(&id(7), later, later + Duration::seconds(10))
+        .await
+        .unwrap()
+        .expect("recording the attempt ended its claim");
+    assert!(third.unconfirmed);
+    assert_eq!(third.attempts, 1);
+    s.record_delivery(
+        &id(7),
+        Delivery::DeliveredOrGone,
+        Some("answered InvalidToken after an unanswered attempt"),
+        None,
+    )
+    .await
+    .unwrap();
+    let got = s.get(&id(7)).await.unwrap().unwrap();
+    assert_eq!(got.status, RequestStatus::Approved, "the decision stands");
+    assert_eq!(got.delivery, Some(Delivery::DeliveredOrGone));
+    assert_eq!(got.delivery_attempts, 2);
+    assert_eq!(
+        got.closed_reason.as_deref(),
+        Some("answered InvalidToken after an unanswered attempt")
+    );
+    assert_eq!(got.closed_at, Some(now), "it closed when it was decided");
+    assert!(
+        s.claim_delivery(
+            &id(7),
+            later + Duration::hours(1),
+            later + Duration::hours(2)
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
+    assert!(s.pending_callback(&id(7)).await.unwrap().is_none());
+    assert!(
+        s.due_deliveries(later + Duration::hours(3), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A late answer to the duplicate attempt changes nothing.
+    s.record_delivery(&id(7), Delivery::TaskGone, Some("InvalidToken"), None)
+        .await
+        .unwrap();
+    let again = s.get(&id(7)).await.unwrap().unwrap();
+    assert_eq!(again.status, RequestStatus::Approved);
+    assert_eq!(again.delivery, Some(Delivery::DeliveredOrGone));
+    assert_eq!(again.delivery_attempts, 2);
+}
+
+pub async fn an_answer_after_an_unanswered_attempt_keeps_what_was_closed_and_says_why(
+    s: &dyn Store,
+) {
+    insert(s, 6, &["a@x.io"], -Duration::seconds(1)).await;
+    let cb = Callback::Failure {
+        error: "Hanko.Expired".into(),
+        cause: "{}".into(),
+    };
+    assert!(
+        s.close_pending(&id(6), RequestStatus::Expired, "deadline", Some(cb.clone()))
+            .await
+            .unwrap()
+    );
+    let now = now_ms();
+    let claim = s
+        .claim_delivery(&id(6), now, now + Duration::seconds(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claim.callback, cb);
+    assert!(!claim.unconfirmed);
+    s.record_delivery(
+        &id(6),
+        Delivery::Unconfirmed,
+        Some("timed out"),
+        Some(now + Duration::seconds(1)),
+    )
+    .await
+    .unwrap();
+    let retry = s
+        .claim_delivery(
+            &id(6),
+            now + Duration::seconds(1),
+            now + Duration::seconds(11),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(retry.unconfirmed, "the attempt without an answer counts");
+    s.record_delivery(
+        &id(6),
+        Delivery::DeliveredOrGone,
+        Some("TaskTimedOut"),
+        None,
+    )
+    .await
+    .unwrap();
+    let got = s.get(&id(6)).await.unwrap().unwrap();
+    assert_eq!(got.status, RequestStatus::Expired);
+    assert_eq!(got.delivery, Some(Delivery::DeliveredOrGone));
+    assert_eq!(got.closed_reason.as_deref(), Some("deadline; TaskTimedOut"));
+}
+
+pub async fn pending_requests_come_oldest_first_with_their_execution(s: &dyn Store) {
+    for n in [4u8, 1, 9, 2, 5] {
+        insert(s, n, &["a@x.io"], Duration::hours(1)).await;
+    }
+    // Overdue but not yet expired by the sweeper: still pending, still reconciled.
+    insert(s, 3, &["a@x.io"], -Duration::seconds(1)).await;
+    assert!(vote(s, 4, "a@x.io", Some(now_ms())).await);
+    assert!(
+        s.close_pending(&id(9), RequestStatus::Closed, "execution aborted", None)
+            .await
+            .unwrap()
+    );
+    let all = s.pending_oldest_first(None, 100).await.unwrap();
+    let got: Vec<String> = all.iter().map(|(i, _)| i.clone()).collect();
+    assert_eq!(got, vec![id(1), id(2), id(3), id(5)], "oldest first");
+    for (rid, arn) in &all {
+        let r = s.get(rid).await.unwrap().unwrap();
+        assert_eq!(&r.request.execution_arn, arn);
+    }
+    let first = s.pending_oldest_first(None, 1).await.unwrap();
+    assert_eq!(first, all[..1].to_vec());
+    let next = s.pending_oldest_first(Some(&id(1)), 2).await.unwrap();
+    assert_eq!(next, all[1..3].to_vec());
+    let rest = s.pending_oldest_first(Some(&id(3)), 100).await.unwrap();
+    assert_eq!(rest, all[3..].to_vec());
+    assert!(
+        s.pending_oldest_first(Some(&id(5)), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.pending_oldest_first(None, 0).await.unwrap().is_empty());
 }

@@ -6,7 +6,7 @@
 //!
 //! | item | `pk` | `sk` | GSI keys | `ttl` |
 //! | --- | --- | --- | --- | --- |
-//! | request | `REQ#<id>` | `REQ` | gsi1 `STATUS#<status>` / `<id>`; gsi2 `EXPIRES` / `<expires ms>#<id>` while pending, `DELIVERY` / `<next attempt ms>#<id>` while a callback is owed | closed + retention |
+//! | request | `REQ#<id>` | `REQ` | gsi1 `STATUS#<status>` / `<id>`; gsi2 `EXPIRES` / `<expires ms>#<id>` while pending, `DELIVERY` / `<next attempt ms>#<id>` while a callback is owed (`pending` or `unconfirmed`; a claimed attempt's next attempt is the end of its lease) | closed + retention |
 //! | task token | `TOKEN#<sha256 of the token>` | `TOKEN` | - | expires + retention |
 //! | approver | `APPROVER#<principal>` | `<id>` | - | expires (no vote after it) |
 //! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | vote + longest timeout + retention |
@@ -24,7 +24,8 @@
 //!   exists), then a transaction putting the request item and the token item, each with
 //!   `attribute_not_exists(pk)`. A cancelled token put means a duplicate delivery: the
 //!   token item names the request it made. The request item is the commit point.
-//! - `get`, `pending_callback`, `task_token`: consistent `GetItem`s.
+//! - `get`, `pending_callback`, `task_token`: consistent `GetItem`s. A callback is owed
+//!   while `delivery` is `pending` or `unconfirmed`.
 //! - `list`, newest first: `Query` gsi1 `STATUS#<s>` descending (`gsi1sk < after` for the
 //!   next page), several partitions merged by id for "all" (five) and "expired" (expired
 //!   plus overdue pending); "what I may vote on": `Query` the base table partitions
@@ -39,14 +40,29 @@
 //!   a decision it also puts the closure item.
 //! - `close_pending`: a transaction: update the request on `status = pending`, put the
 //!   closure item.
-//! - `record_delivery`: a consistent read, then one `UpdateItem` on `delivery = pending`
-//!   (and the status read, which `TaskGone` turns into closed unless expired).
+//! - `claim_delivery`: one `UpdateItem` of the request item on `delivery IN (pending,
+//!   unconfirmed)` and no unexpired claim (`claimed_until_ms` absent or at most now),
+//!   setting `delivery = unconfirmed`, `claimed_until_ms` and the next attempt (and gsi2
+//!   `DELIVERY` / `<lease end ms>#<id>`) to the end of the lease, returning the old item
+//!   (`ALL_OLD`) for the callback, the attempts and whether an earlier attempt was
+//!   unconfirmed. A failed condition is "nothing to claim". An attempt that dies without
+//!   recording its result leaves the item `unconfirmed` in the `DELIVERY` partition at the
+//!   end of its lease, so `due_deliveries` finds it again then.
+//! - `record_delivery`: a consistent read, then one `UpdateItem` on `delivery IN (pending,
+//!   unconfirmed)` and the status read (which `TaskGone` turns into closed unless
+//!   expired), removing the claim; `pending` and `unconfirmed` stay in the `DELIVERY`
+//!   partition at the retry time, every other result leaves it. `DeliveredOrGone` keeps
+//!   the status and appends the error to the closed reason read (conditioned on it).
 //! - `overdue`, `due_deliveries`: `Query` gsi2 `EXPIRES` / `DELIVERY` with `gsi2sk < now`.
+//! - `pending_oldest_first`: `Query` gsi1 `STATUS#pending` ascending, `gsi1sk > after`;
+//!   the execution ARN comes from the projected `body`.
 //! - `decided_between`: `Query` gsi1 `CLOSED` between two times, oldest first, then
 //!   `BatchGetItem` of the requests.
 //!
 //! Trade-offs: lists read indexes, which are eventually consistent (a list can show a
-//! vote a moment late; `get` is consistent). `STATUS#pending`, `EXPIRES`, `DELIVERY` and
+//! vote a moment late; `get` is consistent). Reconciliation reads `STATUS#pending` from
+//! the index too: a request decided a moment ago may still be listed, and its conditional
+//! close (`status = pending`) then does nothing. `STATUS#pending`, `EXPIRES`, `DELIVERY` and
 //! `CLOSED` are one index partition each, far above what approvals by people need. An
 //! approver item stays after its request is decided, until its deadline's TTL; the
 //! "what I may vote on" list reads past those.
@@ -65,15 +81,15 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, KeysAndAttributes, PointInTimeRecoverySpecification, Projection, ProjectionType, Put,
-    PutRequest, ScalarAttributeType, SseSpecification, TableStatus, TimeToLiveSpecification,
-    TransactWriteItem, Update, WriteRequest,
+    PutRequest, ReturnValue, ScalarAttributeType, SseSpecification, TableStatus,
+    TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
 
 use super::{
-    Callback, Inserted, ListQuery, PendingCallback, Store, StoreError, StoreResult, StoredDecision,
-    StoredRequest, VoteWrite, token_hash,
+    Callback, Claim, Inserted, ListQuery, PendingCallback, Store, StoreError, StoreResult,
+    StoredDecision, StoredRequest, VoteWrite, token_hash,
 };
 use crate::domain::NewRequest;
 use crate::domain::intake::MAX_TIMEOUT_SECONDS;
@@ -255,6 +271,9 @@ impl DynamoStore {
             Range::Below(b) => q
                 .key_condition_expression("#pk = :pk AND #sk < :b")
                 .expression_attribute_values(":b", s(b)),
+            Range::Above(a) => q
+                .key_condition_expression("#pk = :pk AND #sk > :a")
+                .expression_attribute_values(":a", s(a)),
             Range::Between(a, b) => q
                 .key_condition_expression("#pk = :pk AND #sk BETWEEN :a AND :b")
                 .expression_attribute_values(":a", s(a))
@@ -482,6 +501,7 @@ struct Source {
 enum Range {
     All,
     Below(String),
+    Above(String),
     Between(String, String),
 }
 
@@ -674,7 +694,18 @@ fn delivery_str(d: Delivery) -> &'static str {
         Delivery::Pending => "pending",
         Delivery::Delivered => "delivered",
         Delivery::TaskGone => "task_gone",
+        Delivery::Unconfirmed => "unconfirmed",
+        Delivery::DeliveredOrGone => "delivered_or_gone",
     }
+}
+
+/// Whether the item's callback is still owed: `pending`, or `unconfirmed` (an attempt got
+/// no answer, or is under way).
+fn owed(item: &Item) -> bool {
+    matches!(
+        str_attr(item, "delivery"),
+        Some(d) if d == delivery_str(Delivery::Pending) || d == delivery_str(Delivery::Unconfirmed)
+    )
 }
 
 fn ballot_item(b: &Ballot) -> AttributeValue {
@@ -745,6 +776,8 @@ fn to_request(item: &Item) -> StoreResult<StoredRequest> {
         Some("pending") => Some(Delivery::Pending),
         Some("delivered") => Some(Delivery::Delivered),
         Some("task_gone") => Some(Delivery::TaskGone),
+        Some("unconfirmed") => Some(Delivery::Unconfirmed),
+        Some("delivered_or_gone") => Some(Delivery::DeliveredOrGone),
         Some(other) => return Err(bad("delivery", other)),
     };
     let mut votes = match item.get("votes") {
@@ -1197,7 +1230,7 @@ impl Store for DynamoStore {
         let Some(item) = self.get_request(id).await? else {
             return Ok(None);
         };
-        if str_attr(&item, "delivery") != Some(delivery_str(Delivery::Pending)) {
+        if !owed(&item) {
             return Ok(None);
         }
         match str_attr(&item, "callback") {
@@ -1211,6 +1244,63 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn claim_delivery(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Claim>> {
+        let lease_ms = lease_until.timestamp_millis();
+        let mut e = Expr::default();
+        // Until the attempt records its result, its outcome is unknown; the sweeper finds
+        // it again in the DELIVERY partition when the claim ends.
+        e.set("delivery", s(delivery_str(Delivery::Unconfirmed)))
+            .set("claimed_until_ms", num(lease_ms))
+            .set("next_attempt_ms", num(lease_ms))
+            .set("gsi2pk", s(DELIVERY))
+            .set("gsi2sk", s(timed_key(lease_ms, id)));
+        let (d, claimed, cb) = (
+            e.name("delivery"),
+            e.name("claimed_until_ms"),
+            e.name("callback"),
+        );
+        let (pending, unconfirmed, now) = (
+            e.value(s(delivery_str(Delivery::Pending))),
+            e.value(s(delivery_str(Delivery::Unconfirmed))),
+            e.value(num(now.timestamp_millis())),
+        );
+        let condition = format!(
+            "{d} IN ({pending}, {unconfirmed}) AND attribute_exists({cb}) AND \
+             (attribute_not_exists({claimed}) OR {claimed} <= {now})"
+        );
+        let u = e.into_update(&self.table, id, condition)?;
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(u.key))
+            .update_expression(u.update_expression)
+            .set_condition_expression(u.condition_expression)
+            .set_expression_attribute_names(u.expression_attribute_names)
+            .set_expression_attribute_values(u.expression_attribute_values)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let before = match r {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            // Nothing owed, no such request, or another attempt holds the claim.
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => return Ok(None),
+            Err(e) => return Err(self.err("UpdateItem", e)),
+        };
+        Ok(Some(Claim {
+            callback: serde_json::from_str(required(&before, "callback")?)?,
+            attempts: num_attr(&before, "delivery_attempts")?
+                .unwrap_or_default()
+                .clamp(0, i64::from(u32::MAX)) as u32,
+            unconfirmed: str_attr(&before, "delivery") == Some(delivery_str(Delivery::Unconfirmed)),
+        }))
+    }
+
     async fn record_delivery(
         &self,
         id: &str,
@@ -1221,7 +1311,7 @@ impl Store for DynamoStore {
         let Some(item) = self.get_request(id).await? else {
             return Ok(());
         };
-        if str_attr(&item, "delivery") != Some(delivery_str(Delivery::Pending)) {
+        if !owed(&item) {
             // Only a delivery still owed changes: a late answer to a duplicate attempt must
             // not turn a delivered decision into a closed request.
             return Ok(());
@@ -1233,11 +1323,13 @@ impl Store for DynamoStore {
             .set_opt(
                 "next_attempt_ms",
                 retry_at.map(|t| num(t.timestamp_millis())),
-            );
+            )
+            // The attempt is over: its claim ends with it.
+            .remove("claimed_until_ms");
         let attempts = e.name("delivery_attempts");
         let one = e.value(num(1));
         e.set_raw(format!("{attempts} = {attempts} + {one}"));
-        if result == Delivery::Pending {
+        if matches!(result, Delivery::Pending | Delivery::Unconfirmed) {
             let next = retry_at.map_or(0, |t| t.timestamp_millis());
             e.set("gsi2pk", s(DELIVERY))
                 .set("gsi2sk", s(timed_key(next, id)));
@@ -1261,12 +1353,34 @@ impl Store for DynamoStore {
                 e.set("closed_ms", num(now)).set("ttl", self.ttl_after(now));
             }
         }
+        if result == Delivery::DeliveredOrGone
+            && let Some(error) = error
+        {
+            // Perhaps delivered: the decision stands; say what Step Functions answered.
+            let reason = match str_attr(&item, "closed_reason") {
+                Some(before) => format!("{before}; {error}"),
+                None => error.to_string(),
+            };
+            e.set("closed_reason", s(reason));
+        }
         let (d, st) = (e.name("delivery"), e.name("status"));
-        let (pending, seen) = (
+        let (pending, unconfirmed, seen) = (
             e.value(s(delivery_str(Delivery::Pending))),
+            e.value(s(delivery_str(Delivery::Unconfirmed))),
             e.value(s(seen)),
         );
-        let condition = format!("{d} = {pending} AND {st} = {seen}");
+        let mut condition = format!("{d} IN ({pending}, {unconfirmed}) AND {st} = {seen}");
+        if result == Delivery::DeliveredOrGone {
+            // The reason appended to is the one read.
+            let reason = e.name("closed_reason");
+            match str_attr(&item, "closed_reason") {
+                Some(before) => {
+                    let before = e.value(s(before));
+                    condition.push_str(&format!(" AND {reason} = {before}"));
+                }
+                None => condition.push_str(&format!(" AND attribute_not_exists({reason})")),
+            }
+        }
         let u = e.into_update(&self.table, id, condition)?;
         let r = self
             .client
@@ -1293,6 +1407,24 @@ impl Store for DynamoStore {
 
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
         self.sweep_query(EXPIRES, now, limit).await
+    }
+
+    async fn pending_oldest_first(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String)>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.pending_items(after, limit)
+            .await?
+            .iter()
+            .map(|item| {
+                let body: NewRequest = serde_json::from_str(required(item, "body")?)?;
+                Ok((required(item, "id")?.to_string(), body.execution_arn))
+            })
+            .collect()
     }
 
     async fn decided_between(
@@ -1322,6 +1454,31 @@ impl Store for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Pending request items after `after`, oldest (smallest id) first.
+    async fn pending_items(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Item>> {
+        let src = Source {
+            index: Some("gsi1"),
+            pk_attr: "gsi1pk",
+            sk_attr: "gsi1sk",
+            pk: status_pk(RequestStatus::Pending),
+            range: after.map_or(Range::All, |a| Range::Above(a.to_string())),
+            forward: true,
+            page: i32::try_from(limit.min(100)).unwrap_or(100),
+        };
+        let mut out = Vec::new();
+        let mut start = None;
+        while out.len() < limit {
+            let (items, next) = self.query_page(&src, start).await?;
+            out.extend(items);
+            if next.is_none() {
+                break;
+            }
+            start = next;
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
     /// Ids in a gsi2 partition whose time is at or before `now`, earliest first.
     async fn sweep_query(
         &self,

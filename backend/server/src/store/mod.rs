@@ -32,6 +32,17 @@ pub struct PendingCallback {
     pub attempts: u32,
 }
 
+/// A callback claimed for one delivery attempt by [`Store::claim_delivery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub callback: Callback,
+    /// Attempts recorded so far (for backoff).
+    pub attempts: u32,
+    /// An earlier attempt got no answer (its delivery was `Unconfirmed` when claimed): it
+    /// may have reached Step Functions.
+    pub unconfirmed: bool,
+}
+
 /// The decision on a request, once there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredDecision {
@@ -155,7 +166,22 @@ pub trait Store: Send + Sync + 'static {
     /// The callback owed for a request whose delivery is pending.
     async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>>;
 
-    /// Records a delivery attempt's result. `TaskGone` also closes the request with `reason`.
+    /// Claims the owed callback of `id` (delivery `Pending` or `Unconfirmed`) for one
+    /// attempt, unless another attempt holds it: an unexpired claim. Atomically sets the
+    /// delivery to `Unconfirmed` (until the attempt's result is recorded, its outcome is
+    /// unknown: Hanko may stop during it), the claim and the next attempt time to
+    /// `lease_until`. `None`: nothing owed, or claimed by someone else.
+    async fn claim_delivery(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Claim>>;
+
+    /// Records a delivery attempt's result and ends its claim. Only a delivery still owed
+    /// (`Pending` or `Unconfirmed`) changes. `TaskGone` also closes the request with
+    /// `error` as the reason; `DeliveredOrGone` keeps the status and adds `error` to the
+    /// closed reason.
     async fn record_delivery(
         &self,
         id: &str,
@@ -177,4 +203,12 @@ pub trait Store: Send + Sync + 'static {
         to: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<StoredRequest>>;
+
+    /// Pending requests, oldest first, after the id `after`: (id, execution ARN). For
+    /// reconciliation with the executions.
+    async fn pending_oldest_first(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String)>>;
 }

@@ -14,8 +14,8 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use super::{
-    Callback, Inserted, ListQuery, PendingCallback, Store, StoreError, StoreResult, StoredDecision,
-    StoredRequest, VoteWrite, token_hash,
+    Callback, Claim, Inserted, ListQuery, PendingCallback, Store, StoreError, StoreResult,
+    StoredDecision, StoredRequest, VoteWrite, token_hash,
 };
 use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
@@ -72,6 +72,8 @@ UPDATE requests SET closed_ms = COALESCE(decided_ms,
     CASE WHEN status = 'expired' THEN expires_ms END, created_ms) WHERE status <> 'pending';
 CREATE INDEX requests_by_closed ON requests (closed_ms) WHERE closed_ms IS NOT NULL;
 "#,
+    // A delivery attempt's claim: until then nobody else sends the same callback.
+    "ALTER TABLE requests ADD COLUMN claimed_until_ms INTEGER;",
 ];
 
 /// How long a fresh decision is left to the request that made it before the sweeper
@@ -166,6 +168,8 @@ fn delivery_str(d: Delivery) -> &'static str {
         Delivery::Pending => "pending",
         Delivery::Delivered => "delivered",
         Delivery::TaskGone => "task_gone",
+        Delivery::Unconfirmed => "unconfirmed",
+        Delivery::DeliveredOrGone => "delivered_or_gone",
     }
 }
 
@@ -224,6 +228,8 @@ impl Row {
             Some("pending") => Some(Delivery::Pending),
             Some("delivered") => Some(Delivery::Delivered),
             Some("task_gone") => Some(Delivery::TaskGone),
+            Some("unconfirmed") => Some(Delivery::Unconfirmed),
+            Some("delivered_or_gone") => Some(Delivery::DeliveredOrGone),
             Some(other) => return Err(bad("delivery", other)),
         };
         Ok(StoredRequest {
@@ -525,7 +531,7 @@ impl Store for SqliteStore {
             let row: Option<(Option<String>, i64)> = conn
                 .query_row(
                     "SELECT callback, delivery_attempts FROM requests \
-                     WHERE id = ?1 AND delivery = 'pending'",
+                     WHERE id = ?1 AND delivery IN ('pending', 'unconfirmed')",
                     [&id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -541,6 +547,42 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn claim_delivery(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Claim>> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(Option<String>, i64, String)> = tx
+                .query_row(
+                    "SELECT callback, delivery_attempts, delivery FROM requests \
+                     WHERE id = ?1 AND delivery IN ('pending', 'unconfirmed') \
+                     AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?2)",
+                    params![id, ms(now)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((Some(cb), attempts, delivery)) = row else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE requests SET delivery = 'unconfirmed', claimed_until_ms = ?2, \
+                 next_attempt_ms = ?2 WHERE id = ?1",
+                params![id, ms(lease_until)],
+            )?;
+            tx.commit()?;
+            Ok(Some(Claim {
+                callback: serde_json::from_str(&cb)?,
+                attempts: attempts.max(0) as u32,
+                unconfirmed: delivery == "unconfirmed",
+            }))
+        })
+        .await
+    }
+
     async fn record_delivery(
         &self,
         id: &str,
@@ -550,22 +592,33 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let (id, error) = (id.to_string(), error.map(str::to_string));
         self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Only a delivery still owed changes: a late answer to a duplicate attempt must
             // not turn a delivered decision into a closed request.
-            let changed = conn.execute(
+            let changed = tx.execute(
                 "UPDATE requests SET delivery = ?2, delivery_attempts = delivery_attempts + 1, \
-                 last_error = ?3, next_attempt_ms = ?4 WHERE id = ?1 AND delivery = 'pending'",
+                 last_error = ?3, next_attempt_ms = ?4, claimed_until_ms = NULL \
+                 WHERE id = ?1 AND delivery IN ('pending', 'unconfirmed')",
                 params![id, delivery_str(result), error, retry_at.map(ms)],
             )?;
             if changed == 1 && result == Delivery::TaskGone {
                 // The workflow no longer waits: whatever was decided, the request is closed.
-                conn.execute(
+                tx.execute(
                     "UPDATE requests SET status = CASE WHEN status = 'expired' THEN status ELSE 'closed' END, \
                      closed_reason = COALESCE(closed_reason, ?2), closed_ms = COALESCE(closed_ms, ?3) \
                      WHERE id = ?1",
                     params![id, error, ms(Utc::now())],
                 )?;
             }
+            if changed == 1 && result == Delivery::DeliveredOrGone {
+                // Perhaps delivered: the decision stands; say what Step Functions answered.
+                tx.execute(
+                    "UPDATE requests SET closed_reason = CASE WHEN closed_reason IS NULL THEN ?2 \
+                     ELSE closed_reason || '; ' || ?2 END WHERE id = ?1",
+                    params![id, error],
+                )?;
+            }
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -574,7 +627,7 @@ impl Store for SqliteStore {
     async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
         self.with(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id FROM requests WHERE delivery = 'pending' AND \
+                "SELECT id FROM requests WHERE delivery IN ('pending', 'unconfirmed') AND \
                  (next_attempt_ms IS NULL OR next_attempt_ms <= ?1) ORDER BY next_attempt_ms LIMIT ?2",
             )?;
             let ids = stmt
@@ -617,6 +670,32 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()?;
             drop(stmt);
             attach_votes(conn, rows)
+        })
+        .await
+    }
+
+    async fn pending_oldest_first(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let after = after.map(str::to_string);
+        self.with(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, body FROM requests WHERE status = 'pending' AND id > ?1 \
+                 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![after.unwrap_or_default(), limit as i64], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(id, body)| {
+                    let req: NewRequest = serde_json::from_str(&body)?;
+                    Ok((id, req.execution_arn))
+                })
+                .collect()
         })
         .await
     }

@@ -14,11 +14,11 @@ use hanko::auth::{Authenticator, TrustedIssuer};
 use hanko::http::{AppState, Policy, router};
 use hanko::keys::EcKey;
 use hanko::notifier::FileOutbox;
-use hanko::service::Hanko;
+use hanko::service::{DeliveryPolicy, Hanko};
 use hanko::signer::LocalSigner;
 use hanko::store::Callback;
 use hanko::store::sqlite::SqliteStore;
-use hanko::workflow::{CallbackError, Workflow};
+use hanko::workflow::{CallbackError, ExecutionState, Workflow};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -32,12 +32,16 @@ pub enum Answer {
     Throttled,
     /// Accepts after this many milliseconds.
     Slow(u64),
+    /// A timeout: the call may have reached Step Functions.
+    Silence,
 }
 
 /// Records every callback; answers as told.
 pub struct RecordingWorkflow {
     pub sent: Mutex<Vec<(String, Callback)>>,
     pub answer: Mutex<Answer>,
+    /// What `DescribeExecution` says of every execution.
+    pub execution: Mutex<ExecutionState>,
 }
 
 #[async_trait]
@@ -57,7 +61,12 @@ impl Workflow for RecordingWorkflow {
             }
             Answer::Gone => Err(CallbackError::TaskGone("InvalidToken".into())),
             Answer::Throttled => Err(CallbackError::Transient("ThrottlingException".into())),
+            Answer::Silence => Err(CallbackError::Unknown("timed out".into())),
         }
+    }
+
+    async fn execution_status(&self, _arn: &str) -> Result<ExecutionState, String> {
+        Ok(self.execution.lock().unwrap().clone())
     }
 }
 
@@ -97,27 +106,44 @@ pub fn test_app() -> TestApp {
 }
 
 pub fn test_app_with(dev_login: bool) -> TestApp {
-    test_app_configured(dev_login, Policy::default(), Vec::new())
+    test_app_configured(
+        dev_login,
+        Policy::default(),
+        DeliveryPolicy::default(),
+        Vec::new(),
+    )
 }
 
 pub fn test_app_with_policy(policy: Policy) -> TestApp {
-    test_app_configured(true, policy, Vec::new())
+    test_app_configured(true, policy, DeliveryPolicy::default(), Vec::new())
+}
+
+pub fn test_app_full(dev_login: bool, delivery: DeliveryPolicy) -> TestApp {
+    test_app_configured(dev_login, Policy::default(), delivery, Vec::new())
 }
 
 /// The test app, also trusting `issuers` (an OIDC provider the test serves).
 pub fn test_app_trusting(dev_login: bool, issuers: Vec<TrustedIssuer>) -> TestApp {
-    test_app_configured(dev_login, Policy::default(), issuers)
+    test_app_configured(
+        dev_login,
+        Policy::default(),
+        DeliveryPolicy::default(),
+        issuers,
+    )
 }
 
+/// The one constructor: the api's rules, the delivery pacing and extra trusted issuers.
 pub fn test_app_configured(
     dev_login: bool,
     policy: Policy,
+    delivery: DeliveryPolicy,
     issuers: Vec<TrustedIssuer>,
 ) -> TestApp {
     let outbox = tempfile::tempdir().unwrap();
     let workflow = Arc::new(RecordingWorkflow {
         sent: Mutex::new(Vec::new()),
         answer: Mutex::new(Answer::Accept),
+        execution: Mutex::new(ExecutionState::Running),
     });
     let idp = Arc::new(DevIdp::new(users(), EcKey::generate().unwrap()).unwrap());
     let hanko = Arc::new(Hanko {
@@ -130,6 +156,8 @@ pub fn test_app_configured(
             directory: idp.clone(),
         }),
         signer: Arc::new(LocalSigner::new(EcKey::generate().unwrap(), vec![])),
+        delivery,
+        reconcile_from: Default::default(),
     });
     let state = AppState {
         hanko: hanko.clone(),
