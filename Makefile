@@ -7,6 +7,8 @@ run:
 
 ## Install what is missing, build the console, check formatting and lints, run every test.
 test: setup console lint infra
+	# the end-to-end tests run this binary; building it first keeps its build out of their timeouts
+	cargo build -p hanko --locked
 	cargo test --workspace --locked
 
 setup:

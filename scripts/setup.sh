@@ -13,6 +13,9 @@ SAM_TRANSLATOR_VERSION="1.115.0"
 ASL_VALIDATOR_VERSION="4.0.0"
 AWSCLI_VERSION="1.46.2" # runs infra/deploy.sh against moto; a venv of its own (it pins botocore)
 SCHEMATHESIS_VERSION="4.32.5"
+# Pinned under schemathesis: hypothesis 6.170 describes filter lambdas with ast.parse, which
+# trips a CPython 3.11 bug (gh-106905, "AST constructor recursion depth mismatch").
+HYPOTHESIS_VERSION="6.160.0"
 
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is missing; install Rust with rustup first" >&2
@@ -33,11 +36,12 @@ else
 fi
 
 # schemathesis: generated requests against /api/openapi.json (tests/schemathesis.rs).
-if [ -x .venv/bin/schemathesis ] && .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
-  echo "setup: schemathesis $SCHEMATHESIS_VERSION already in .venv"
+if [ -x .venv/bin/schemathesis ] && .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(not (m.version('schemathesis') == '$SCHEMATHESIS_VERSION' and m.version('hypothesis') == '$HYPOTHESIS_VERSION'))" 2>/dev/null; then
+  echo "setup: schemathesis $SCHEMATHESIS_VERSION (hypothesis $HYPOTHESIS_VERSION) already in .venv"
 else
-  echo "setup: installing schemathesis==$SCHEMATHESIS_VERSION into .venv"
-  .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  echo "setup: installing schemathesis==$SCHEMATHESIS_VERSION and hypothesis==$HYPOTHESIS_VERSION into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION"
 fi
 
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then

@@ -7,6 +7,69 @@ use base64::Engine;
 use hanko_e2e::{Options, Stack, example_input};
 use serde_json::json;
 
+/// Every MIME part of an email, decoded from base64 or quoted-printable, so that a token
+/// hidden by a transfer encoding is found too.
+fn decoded_parts(raw: &str) -> String {
+    let mut out = String::new();
+    let mut encoding = String::new();
+    let mut lines = raw.lines().peekable();
+    while let Some(line) = lines.next() {
+        if let Some(v) = line
+            .to_ascii_lowercase()
+            .strip_prefix("content-transfer-encoding:")
+        {
+            encoding = v.trim().to_string();
+            continue;
+        }
+        if !line.is_empty() {
+            continue;
+        }
+        // A blank line: the body of the part whose headers were just read.
+        let mut body = Vec::new();
+        while let Some(l) = lines.peek() {
+            if l.starts_with("--") {
+                break;
+            }
+            body.push(lines.next().unwrap());
+        }
+        match encoding.as_str() {
+            "base64" => {
+                let compact: String = body.concat().split_whitespace().collect();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .expect("a base64 part");
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+            "quoted-printable" => out.push_str(&unquote(&body.join("\n"))),
+            _ => out.push_str(&body.join("\n")),
+        }
+        encoding.clear();
+    }
+    out
+}
+
+fn unquote(qp: &str) -> String {
+    let qp = qp.replace("=\n", "");
+    let mut bytes = Vec::new();
+    let b = qp.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                bytes.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        bytes.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// Keeps every header of a response.
 fn record(seen: &mut String, r: &reqwest::Response) {
     for (k, v) in r.headers() {
@@ -127,15 +190,8 @@ async fn no_task_token_shows_in_any_response_page_email_or_log_line() {
     let mut mails = String::new();
     for e in std::fs::read_dir(stack.outbox()).unwrap() {
         let raw = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        // Headers as they are; the body is base64: search it decoded too.
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-        let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .expect("a base64 body");
         mails.push_str(&raw);
-        mails.push_str(head);
-        mails.push_str(&String::from_utf8(decoded).unwrap());
+        mails.push_str(&decoded_parts(&raw));
     }
     assert!(mails.contains("/approvals/"), "the emails were written");
     let log = stack.hanko_log();
