@@ -61,7 +61,12 @@ async fn pool(c: &Cognito, name: &str) -> anyhow::Result<Pool> {
         c.admin_create_user()
             .user_pool_id(&id)
             .username(email)
-            .user_attributes(AttributeType::builder().name("email").value(email).build()?)
+            .user_attributes(
+                AttributeType::builder()
+                    .name("email")
+                    .value(email)
+                    .build()?,
+            )
             .user_attributes(
                 AttributeType::builder()
                     .name("email_verified")
@@ -179,7 +184,10 @@ async fn a_cognito_id_token_names_the_user_and_groups_and_its_approver_approves_
         json!(["group:release-managers"]),
         1,
     );
-    let exec = stack.start_execution("cognito-approve", input).await.unwrap();
+    let exec = stack
+        .start_execution("cognito-approve", input)
+        .await
+        .unwrap();
     let id = stack
         .wait_for_request("cognito-approve", &id_token(&alice))
         .await
@@ -216,7 +224,10 @@ async fn a_cognito_id_token_names_the_user_and_groups_and_its_approver_approves_
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     let output = run.output.clone().unwrap();
     assert_eq!(output["decision"], "approved", "{run:?}");
-    assert_eq!(output["approvals"][0]["approver"], "alice@example.com", "{run:?}");
+    assert_eq!(
+        output["approvals"][0]["approver"], "alice@example.com",
+        "{run:?}"
+    );
     stack.stop().await.unwrap();
 }
 
@@ -235,7 +246,10 @@ async fn with_token_use_access_cognito_access_tokens_are_taken_and_id_tokens_ref
     assert_eq!(status, 401, "{body}");
 
     let input = example_input("Open the gates", json!(["alice@example.com"]), 1);
-    let exec = stack.start_execution("cognito-access", input).await.unwrap();
+    let exec = stack
+        .start_execution("cognito-access", input)
+        .await
+        .unwrap();
     let id = stack
         .wait_for_request("cognito-access", &access_token(&alice))
         .await
@@ -272,12 +286,24 @@ async fn tokens_of_another_user_pool_or_another_app_client_are_refused() {
         .unwrap();
 
     let (status, _) = stack.get("/api/me", &id_token(&right)).await.unwrap();
-    assert_eq!(status, 200, "the right token works, so the refusals mean something");
+    assert_eq!(
+        status, 200,
+        "the right token works, so the refusals mean something"
+    );
     for (what, token) in [
         ("ID token of another pool", id_token(&from_other_pool)),
-        ("access token of another pool", access_token(&from_other_pool)),
-        ("ID token of another app client", id_token(&from_other_client)),
-        ("access token of another app client", access_token(&from_other_client)),
+        (
+            "access token of another pool",
+            access_token(&from_other_pool),
+        ),
+        (
+            "ID token of another app client",
+            id_token(&from_other_client),
+        ),
+        (
+            "access token of another app client",
+            access_token(&from_other_client),
+        ),
     ] {
         let (status, body) = stack.get("/api/me", &token).await.unwrap();
         assert_eq!(status, 401, "{what}: {body}");

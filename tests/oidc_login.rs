@@ -74,7 +74,10 @@ async fn a_deep_link_goes_through_the_providers_pkce_login_and_back_to_the_reque
     );
     let exec = stack.start_execution("oidc-approve", input).await.unwrap();
     let api_token = idp.id_token(&alice());
-    let id = stack.wait_for_request("oidc-approve", &api_token).await.unwrap();
+    let id = stack
+        .wait_for_request("oidc-approve", &api_token)
+        .await
+        .unwrap();
     // Tokens that run out within 70 s: the console renews them with the refresh token
     // (a minute ahead), so the decision below is made with a renewed token.
     idp.set_token_ttl(70);
@@ -88,8 +91,16 @@ async fn a_deep_link_goes_through_the_providers_pkce_login_and_back_to_the_reque
     // the deep link, query and all.
     b.wait_for("#request-title").await;
     let url = b.client.current_url().await.unwrap();
-    assert_eq!(url.path(), format!("/approvals/{id}"), "back on the request");
-    assert_eq!(url.query(), Some("from=mail"), "the deep link's query survives");
+    assert_eq!(
+        url.path(),
+        format!("/approvals/{id}"),
+        "back on the request"
+    );
+    assert_eq!(
+        url.query(),
+        Some("from=mail"),
+        "the deep link's query survives"
+    );
     let seen = idp.seen();
     assert_eq!(seen.authorizations, 1, "{seen:?}");
     assert_eq!(seen.code_exchanges, 1, "{seen:?}");
@@ -100,14 +111,23 @@ async fn a_deep_link_goes_through_the_providers_pkce_login_and_back_to_the_reque
         Some("alice@example.com")
     );
     let kept = storages(&b).await;
-    assert_eq!(kept["local"].as_array().map(|l| l.iter().any(|k| k.as_str().is_some_and(|k| k.contains("token") || k.contains("refresh") || k.contains("oidc")))), Some(false), "{kept}");
+    assert_eq!(
+        kept["local"].as_array().map(|l| l.iter().any(|k| k
+            .as_str()
+            .is_some_and(|k| k.contains("token") || k.contains("refresh") || k.contains("oidc")))),
+        Some(false),
+        "{kept}"
+    );
     assert!(
         kept["session"].get("hanko.oidc.pending").is_none(),
         "the verifier is gone after the round trip: {kept}"
     );
     assert!(kept["session"]["hanko.token"].is_string(), "{kept}");
 
-    wait_until("a renewal with the refresh token", || idp.seen().refreshes >= 1).await;
+    wait_until("a renewal with the refresh token", || {
+        idp.seen().refreshes >= 1
+    })
+    .await;
     b.wait_for("#decision-comment")
         .await
         .send_keys("Ship it")
@@ -124,10 +144,17 @@ async fn a_deep_link_goes_through_the_providers_pkce_login_and_back_to_the_reque
         .unwrap();
     assert_eq!(status, 200, "{approval}");
     assert_eq!(approval["status"], "approved", "{approval}");
-    assert!(approval.to_string().contains("alice@example.com"), "{approval}");
+    assert!(
+        approval.to_string().contains("alice@example.com"),
+        "{approval}"
+    );
     let run = stack.wait_for_end(&exec).await.unwrap();
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
-    assert_eq!(run.output.as_ref().unwrap()["decision"], "approved", "{run:?}");
+    assert_eq!(
+        run.output.as_ref().unwrap()["decision"],
+        "approved",
+        "{run:?}"
+    );
 
     // Logging out ends the provider's session too and clears the tokens.
     b.wait_for("#logout").await.click().await.unwrap();
@@ -178,11 +205,17 @@ async fn a_callback_whose_state_was_tampered_with_is_refused_and_logs_nobody_in(
         if url.path() == "/auth/held" {
             break url;
         }
-        assert!(Instant::now() < deadline, "the provider did not answer: {url}");
+        assert!(
+            Instant::now() < deadline,
+            "the provider did not answer: {url}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let query: std::collections::HashMap<_, _> = held.query_pairs().into_owned().collect();
-    assert!(query.contains_key("code") && query.contains_key("state"), "{held}");
+    assert!(
+        query.contains_key("code") && query.contains_key("state"),
+        "{held}"
+    );
     b.client
         .goto(&format!(
             "{}/auth/callback?code={}&state={}x",

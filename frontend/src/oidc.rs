@@ -299,8 +299,11 @@ pub async fn finish(
         ("code_verifier", &pending.verifier),
     ]);
     match token_request(&oidc, body).await {
-        Some(tokens) if keep(&oidc, tokens) => Ok(pending.next),
-        _ => Err(fail(CallbackError::Exchange)),
+        Some(tokens) => match keep(&oidc, tokens) {
+            true => Ok(pending.next),
+            false => Err(fail(CallbackError::Exchange)),
+        },
+        None => Err(fail(CallbackError::Exchange)),
     }
 }
 

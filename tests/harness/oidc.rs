@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
@@ -243,7 +242,10 @@ impl Inner {
 
     fn refuse(&self, status: StatusCode, why: &str) -> Response {
         self.seen.lock().unwrap().refusals.push(why.to_string());
-        let mut r = (status, Json(json!({"error": "invalid_request", "error_description": why})))
+        let mut r = (
+            status,
+            Json(json!({"error": "invalid_request", "error_description": why})),
+        )
             .into_response();
         cors(&mut r);
         r
@@ -351,10 +353,7 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
-async fn token(
-    State(idp): State<Arc<Inner>>,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+async fn token(State(idp): State<Arc<Inner>>, Form(f): Form<HashMap<String, String>>) -> Response {
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
     match get("grant_type") {
         "authorization_code" => {
@@ -368,8 +367,10 @@ async fn token(
             if get("redirect_uri") != grant.redirect_uri {
                 return idp.refuse(StatusCode::BAD_REQUEST, "redirect_uri differs");
             }
-            let digest =
-                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, get("code_verifier").as_bytes());
+            let digest = aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                get("code_verifier").as_bytes(),
+            );
             if get("code_verifier").len() < 43 || URL_SAFE_NO_PAD.encode(digest) != grant.challenge
             {
                 return idp.refuse(StatusCode::BAD_REQUEST, "code_verifier does not match");

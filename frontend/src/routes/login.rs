@@ -34,12 +34,9 @@ pub fn Login() -> impl IntoView {
     crate::title::follow(|| t().login_submit.to_string());
 
     // Until /api/config answers, nothing is offered; if it cannot be read, the dev form is.
-    let dev_on = move || {
-        oidc::config().is_some_and(|c| c.as_ref().map_or(true, |c| c.login.dev))
-    };
-    let oidc_on = move || {
-        oidc::config().is_some_and(|c| c.as_ref().is_ok_and(|c| c.login.oidc.is_some()))
-    };
+    let dev_on = move || oidc::config().is_some_and(|c| c.as_ref().map_or(true, |c| c.login.dev));
+    let oidc_on =
+        move || oidc::config().is_some_and(|c| c.as_ref().is_ok_and(|c| c.login.oidc.is_some()));
 
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -158,17 +155,15 @@ fn OidcButton(next: Memo<String>) -> impl IntoView {
             c.as_ref()
                 .is_ok_and(|c| c.login.oidc.is_some() && !c.login.dev)
         });
-        if only_oidc
-            && !auth::logged_in()
-            && next.get() != "/"
-            && !auto_started.get_value()
-        {
+        if only_oidc && !auth::logged_in() && next.get() != "/" && !auto_started.get_value() {
             auto_started.set_value(true);
             start();
         }
     });
     move || {
-        let o = oidc::config().and_then(|c| c.ok()).and_then(|c| c.login.oidc)?;
+        let o = oidc::config()
+            .and_then(|c| c.ok())
+            .and_then(|c| c.login.oidc)?;
         let name = oidc::provider_name(&o);
         let label = name.clone();
         Some(view! {
