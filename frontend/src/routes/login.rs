@@ -34,7 +34,7 @@ pub fn Login() -> impl IntoView {
     crate::title::follow(|| t().login_submit.to_string());
 
     // Until /api/config answers, nothing is offered; if it cannot be read, the dev form is.
-    let dev_on = move || oidc::config().is_some_and(|c| c.as_ref().map_or(true, |c| c.login.dev));
+    let dev_on = move || oidc::config().is_some_and(|c| !c.as_ref().is_ok_and(|c| !c.login.dev));
     let oidc_on =
         move || oidc::config().is_some_and(|c| c.as_ref().is_ok_and(|c| c.login.oidc.is_some()));
 
