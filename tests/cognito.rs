@@ -223,9 +223,9 @@ async fn a_cognito_id_token_names_the_user_and_groups_and_its_approver_approves_
     let run = stack.wait_for_end(&exec).await.unwrap();
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
     let output = run.output.clone().unwrap();
-    assert_eq!(output["decision"], "approved", "{run:?}");
+    assert_eq!(output["approval"]["decision"], "approved", "{run:?}");
     assert_eq!(
-        output["approvals"][0]["approver"], "alice@example.com",
+        output["approval"]["approvals"][0]["approver"], "alice@example.com",
         "{run:?}"
     );
     stack.stop().await.unwrap();
