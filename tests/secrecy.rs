@@ -54,15 +54,15 @@ fn unquote(qp: &str) -> String {
     let b = qp.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'=' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+        if b[i] == b'='
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
                 .ok()
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                bytes.push(v);
-                i += 3;
-                continue;
-            }
+        {
+            bytes.push(v);
+            i += 3;
+            continue;
         }
         bytes.push(b[i]);
         i += 1;

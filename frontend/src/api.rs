@@ -4,8 +4,8 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use hanko_api::{
-    Approval, ApprovalPage, DecisionRequest, ErrorBody, LoginRequest, LoginResponse, Me,
-    RequestStatus, VoteChoice,
+    Approval, ApprovalPage, ConsoleConfig, DecisionRequest, ErrorBody, LoginRequest, LoginResponse,
+    Me, RequestStatus, VoteChoice,
 };
 use serde::de::DeserializeOwned;
 
@@ -119,6 +119,11 @@ pub async fn login(email: String, password: String) -> Result<LoginResponse, Api
         .json(&LoginRequest { email, password })
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, false).await
+}
+
+/// `GET /api/config`: how to log in.
+pub async fn config() -> Result<ConsoleConfig, ApiError> {
+    read(Request::get("/api/config").send().await, false).await
 }
 
 /// `GET /api/me`.

@@ -8,21 +8,21 @@ use leptos_router::path;
 use crate::components::header::Header;
 use crate::components::require_login::RequireLogin;
 use crate::routes::approvals::Approvals;
+use crate::routes::callback::AuthCallback;
 use crate::routes::history::History;
 use crate::routes::inbox::Inbox;
 use crate::routes::login::Login;
 use crate::routes::not_found::NotFound;
 use crate::routes::request::RequestPage;
-use crate::{auth, clock};
+use crate::{auth, clock, oidc};
 
 #[component]
 pub fn App() -> impl IntoView {
-    // A token past its expiry ends the session without waiting for the api's 401.
+    // A token about to run out is renewed with the OIDC refresh token when there is one;
+    // past its expiry it ends the session without waiting for the api's 401.
     Effect::new(move |_| {
-        if let Some(s) = auth::session()
-            && clock::now() >= s.expires_at
-        {
-            auth::expire();
+        if let Some(s) = auth::session() {
+            oidc::keep_fresh(&s, clock::now());
         }
     });
 
@@ -32,6 +32,7 @@ pub fn App() -> impl IntoView {
             <main id="main" tabindex="-1">
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/login") view=Login/>
+                    <Route path=path!("/auth/callback") view=AuthCallback/>
                     <Route path=path!("/") view=|| view! { <RequireLogin><Inbox/></RequireLogin> }/>
                     <Route
                         path=path!("/approvals")

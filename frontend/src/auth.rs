@@ -1,5 +1,6 @@
-//! The login session: the bearer token in `sessionStorage` (gone when the tab closes), a
-//! reactive view of it, and the safe handling of the `next` path to return to after login.
+//! The login session: the bearer token (and an OIDC refresh token, when the provider gave
+//! one) in `sessionStorage` (gone when the tab closes, never in `localStorage`), a reactive
+//! view of it, and the safe handling of the `next` path to return to after login.
 
 use hanko_api::LoginResponse;
 use leptos::prelude::*;
@@ -7,6 +8,7 @@ use web_sys::Storage;
 
 const TOKEN_KEY: &str = "hanko.token";
 const EXPIRES_KEY: &str = "hanko.expiresAt";
+const REFRESH_KEY: &str = "hanko.refresh";
 
 /// A logged-in session.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,26 +54,48 @@ pub fn token() -> Option<String> {
     SESSION.with(|s| s.with_untracked(|s| s.as_ref().map(|s| s.token.clone())))
 }
 
-/// Keeps a fresh login.
+/// Keeps a fresh dev login.
 pub fn store(login: &LoginResponse) {
-    let expires_at = login.expires_at.timestamp_millis() as f64;
+    store_token(
+        &login.token,
+        login.expires_at.timestamp_millis() as f64,
+        None,
+    );
+}
+
+/// Keeps a fresh bearer token that runs out at `expires_at` (ms since the epoch), and the
+/// refresh token that renews it, when there is one (`None` keeps the one already held).
+pub fn store_token(token: &str, expires_at: f64, refresh: Option<&str>) {
     if let Some(s) = storage() {
-        let _ = s.set_item(TOKEN_KEY, &login.token);
+        let _ = s.set_item(TOKEN_KEY, token);
         let _ = s.set_item(EXPIRES_KEY, &expires_at.to_string());
+        if let Some(r) = refresh {
+            let _ = s.set_item(REFRESH_KEY, r);
+        }
     }
     EXPIRED.with(|e| e.set(false));
     SESSION.with(|s| {
         s.set(Some(Session {
-            token: login.token.clone(),
+            token: token.to_string(),
             expires_at,
         }))
     });
+}
+
+/// The OIDC refresh token of this session, if the provider gave one.
+pub fn refresh_token() -> Option<String> {
+    storage()?
+        .get_item(REFRESH_KEY)
+        .ok()
+        .flatten()
+        .filter(|r| !r.is_empty())
 }
 
 fn clear() {
     if let Some(s) = storage() {
         let _ = s.remove_item(TOKEN_KEY);
         let _ = s.remove_item(EXPIRES_KEY);
+        let _ = s.remove_item(REFRESH_KEY);
     }
     SESSION.with(|s| s.set(None));
 }
@@ -106,7 +130,8 @@ pub fn safe_next(next: Option<&str>) -> String {
         && !next.starts_with("//")
         && !next.starts_with("/\\")
         && !next.chars().any(|c| c.is_control() || c == '\\')
-        && !next.starts_with("/login");
+        && !next.starts_with("/login")
+        && !next.starts_with("/auth/");
     if !plain {
         return "/".into();
     }

@@ -7,6 +7,7 @@ mod auth;
 mod clock;
 mod components;
 mod i18n;
+mod oidc;
 mod routes;
 mod title;
 
@@ -14,6 +15,7 @@ fn main() {
     console_error_panic_hook::set_once();
     i18n::apply_document_lang();
     clock::start();
+    oidc::load_config();
     if let Some(boot) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.get_element_by_id("boot"))

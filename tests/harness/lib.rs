@@ -5,6 +5,8 @@
 //! Optionally a fault-injecting proxy sits between `hanko` and moto ([`proxy`]), and
 //! `hanko serve` runs as a real child process (the `hanko` binary), so a test can kill it.
 
+pub mod browser;
+pub mod oidc;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};
@@ -251,6 +253,9 @@ pub struct Options {
     pub args: Vec<String>,
     /// Requests live in a DynamoDB table on moto (`HANKO_STORE=dynamodb`), not SQLite.
     pub dynamodb: bool,
+    /// No dev identity provider (`--dev-users` left out): log in only through the OIDC
+    /// provider given in `args`.
+    pub no_dev_login: bool,
 }
 
 /// The name the DynamoDB stack tests use for [`Options`].
@@ -321,11 +326,15 @@ impl Stack {
     }
 
     pub async fn start_opts(opts: Options) -> anyhow::Result<Self> {
+        Self::start_on(Moto::start().await?, opts).await
+    }
+
+    /// The same on a moto the test already started (and set up, e.g. a Cognito user pool).
+    pub async fn start_on(moto: Moto, opts: Options) -> anyhow::Result<Self> {
         let dist = root().join("dist");
         if opts.console && !dist.join("index.html").is_file() {
             bail!("the console is not built: run scripts/build-console.sh");
         }
-        let moto = Moto::start().await?;
         let sqs = aws_sdk_sqs::Client::new(&moto.sdk);
         let sfn = aws_sdk_sfn::Client::new(&moto.sdk);
         let queue_url = sqs
@@ -366,8 +375,6 @@ impl Stack {
             &listen,
             "--data-dir",
             data.path().to_str().context("utf-8 temp path")?,
-            "--dev-users",
-            users.to_str().context("utf-8 temp path")?,
             "--intake-queue-url",
             &queue_url,
             "--intake-wait-seconds",
@@ -383,6 +390,12 @@ impl Stack {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if !opts.no_dev_login {
+            argv.extend([
+                "--dev-users".into(),
+                users.to_str().context("utf-8 temp path")?.into(),
+            ]);
+        }
         if opts.console {
             argv.extend([
                 "--console-dir".into(),

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::components::lang_switch::LangSwitch;
 use crate::i18n::t;
-use crate::{api, auth};
+use crate::{api, auth, oidc};
 
 #[component]
 pub fn Header() -> impl IntoView {
@@ -49,8 +49,15 @@ fn UserMenu() -> impl IntoView {
     let me = LocalResource::new(api::me);
     let navigate = use_navigate();
     let logout = move |_| {
+        // Read before the tokens go: the provider's logout ends its own session too.
+        let provider_logout = oidc::logout_url();
         auth::logout();
-        navigate("/login", Default::default());
+        match provider_logout.zip(web_sys::window()) {
+            Some((url, w)) => {
+                let _ = w.location().assign(&url);
+            }
+            None => navigate("/login", Default::default()),
+        }
     };
     view! {
         <div class="user">

@@ -14,11 +14,12 @@ pub fn RequireLogin(children: ChildrenFn) -> impl IntoView {
     Effect::new(move |_| {
         // Logging out navigates to /login itself.
         if !auth::logged_in() && location.pathname.get_untracked() != "/login" {
-            let here = format!(
-                "{}{}",
-                location.pathname.get_untracked(),
-                location.search.get_untracked()
-            );
+            // The router's `search` comes without its `?`.
+            let search = location.search.get_untracked();
+            let here = match search.trim_start_matches('?') {
+                "" => location.pathname.get_untracked(),
+                query => format!("{}?{query}", location.pathname.get_untracked()),
+            };
             navigate(
                 &auth::login_path(&here),
                 NavigateOptions {

@@ -1,5 +1,8 @@
-//! `/login`: the dev login (email and password). After logging in, the person goes back to
-//! `?next=` when it is a path on this site, else to the inbox.
+//! `/login`: "Log in with <provider>" when the server offers Cognito or another OIDC
+//! provider, and the dev login (email and password) when that is on. After logging in, the
+//! person goes back to `?next=` when it is a path on this site, else to the inbox. Sent here
+//! from a page (a deep link) with only the provider to log in with, the browser goes straight
+//! on to the provider.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,6 +12,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use crate::api::{self, ApiError};
 use crate::auth;
 use crate::i18n::t;
+use crate::oidc;
 
 #[component]
 pub fn Login() -> impl IntoView {
@@ -28,6 +32,11 @@ pub fn Login() -> impl IntoView {
     });
 
     crate::title::follow(|| t().login_submit.to_string());
+
+    // Until /api/config answers, nothing is offered; if it cannot be read, the dev form is.
+    let dev_on = move || oidc::config().is_some_and(|c| !c.as_ref().is_ok_and(|c| !c.login.dev));
+    let oidc_on =
+        move || oidc::config().is_some_and(|c| c.as_ref().is_ok_and(|c| c.login.oidc.is_some()));
 
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -69,6 +78,11 @@ pub fn Login() -> impl IntoView {
                 <Show when=auth::ended_by_expiry>
                     <p class="notice" id="session-ended" role="status">{move || t().login_expired}</p>
                 </Show>
+                <OidcButton next=next/>
+                <Show when=dev_on>
+                <Show when=oidc_on>
+                    <p class="login-or">{move || t().login_or}</p>
+                </Show>
                 <form id="login-form" on:submit=submit novalidate>
                     <div class="field">
                         <label for="login-email">{move || t().email}</label>
@@ -107,7 +121,68 @@ pub fn Login() -> impl IntoView {
                         {move || if busy.get() { t().logging_in } else { t().login_submit }}
                     </button>
                 </form>
+                </Show>
             </div>
         </section>
+    }
+}
+
+/// "Log in with <provider>", when the server offers one. Goes there by itself when the
+/// person was sent here from a page and the provider is the only way to log in.
+#[component]
+fn OidcButton(next: Memo<String>) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(false);
+    let start = move || {
+        let Some(o) = oidc::oidc_untracked() else {
+            return;
+        };
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(false);
+        spawn_local(async move {
+            if oidc::begin(&o, &next.get_untracked()).await.is_err() {
+                busy.set(false);
+                error.set(true);
+            }
+        });
+    };
+    let auto_started = StoredValue::new(false);
+    Effect::new(move |_| {
+        let only_oidc = oidc::config().is_some_and(|c| {
+            c.as_ref()
+                .is_ok_and(|c| c.login.oidc.is_some() && !c.login.dev)
+        });
+        if only_oidc && !auth::logged_in() && next.get() != "/" && !auto_started.get_value() {
+            auto_started.set_value(true);
+            start();
+        }
+    });
+    move || {
+        let o = oidc::config()
+            .and_then(|c| c.ok())
+            .and_then(|c| c.login.oidc)?;
+        let name = oidc::provider_name(&o);
+        let label = name.clone();
+        Some(view! {
+            <div class="login-oidc">
+                <button
+                    type="button"
+                    id="login-oidc"
+                    class="button primary wide"
+                    disabled=move || busy.get()
+                    on:click=move |_| start()
+                >
+                    {move || {
+                        if busy.get() { (t().login_redirecting)(&label) } else { (t().login_with)(&name) }
+                    }}
+                </button>
+                <Show when=move || error.get()>
+                    <p class="field-error" id="login-oidc-error" role="alert">{move || t().login_start_failed}</p>
+                </Show>
+            </div>
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! The pages of the console, one per route.
 
 pub mod approvals;
+pub mod callback;
 pub mod history;
 pub mod inbox;
 pub mod login;

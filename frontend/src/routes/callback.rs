@@ -1,0 +1,84 @@
+//! `/auth/callback`: where the identity provider sends the browser back with `code` and
+//! `state`. A matching `state` gets the code exchanged and the person goes on to the page
+//! they wanted; anything else is refused with the reason, and nobody is logged in.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::auth;
+use crate::i18n::t;
+use crate::oidc::{self, CallbackError, Failed};
+
+#[component]
+pub fn AuthCallback() -> impl IntoView {
+    crate::title::follow(|| t().callback_title.to_string());
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let failed = RwSignal::new(None::<Failed>);
+    let (code, state, error, description) = query.with_untracked(|q| {
+        (
+            q.get("code"),
+            q.get("state"),
+            q.get("error"),
+            q.get("error_description"),
+        )
+    });
+    spawn_local(async move {
+        match oidc::finish(code, state, error, description).await {
+            Ok(next) => navigate(
+                &next,
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            ),
+            Err(f) => failed.set(Some(f)),
+        }
+    });
+
+    view! {
+        <section class="login-page" aria-labelledby="callback-title">
+            <div class="login-card card">
+                <div class="login-mark" aria-hidden="true">"判"</div>
+                {move || match failed.get() {
+                    None => {
+                        view! {
+                            <h1 id="callback-title">{move || t().callback_title}</h1>
+                            <p class="lead" role="status">
+                                <span class="spinner" aria-hidden="true"></span>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Some(f) => {
+                        let reason = f.error.clone();
+                        let kind = match &reason {
+                            CallbackError::State => "state",
+                            CallbackError::Provider(_) => "provider",
+                            CallbackError::Exchange => "exchange",
+                        };
+                        let again = auth::login_path(&f.next);
+                        view! {
+                            <h1 id="callback-title">{move || t().callback_failed}</h1>
+                            <p class="field-error" id="callback-error" role="alert" data-reason=kind>
+                                {move || match &reason {
+                                    CallbackError::State => t().callback_state.to_string(),
+                                    CallbackError::Provider(words) => {
+                                        format!("{} {words}", t().callback_provider)
+                                    }
+                                    CallbackError::Exchange => t().callback_exchange.to_string(),
+                                }}
+                            </p>
+                            <a class="button primary wide" id="callback-retry" href=again>
+                                {move || t().callback_retry}
+                            </a>
+                        }
+                            .into_any()
+                    }
+                }}
+            </div>
+        </section>
+    }
+}
