@@ -1,102 +1,11 @@
 //! The console in a real headless Chromium (driven through chromedriver) against the real
 //! local stack: moto running the example state machine, `hanko serve` with the built console.
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use aws_sdk_sfn::types::ExecutionStatus;
-use fantoccini::{Client, ClientBuilder, Locator};
-use hanko_e2e::{Stack, example_input, free_port};
+use fantoccini::Locator;
+use hanko_e2e::browser::Browser;
+use hanko_e2e::{Stack, example_input};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// chromedriver and one headless Chromium session; both stop when dropped or closed.
-struct Browser {
-    client: Client,
-    _driver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        // Several providers are linked in; choose one (a second call only reports it is set).
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver (scripts/setup.sh installs it)");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + WAIT;
-        while http
-            .get(format!("http://127.0.0.1:{port}/status"))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let profile = tempfile::tempdir().unwrap();
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--window-size=1280,900", "--lang=en-US",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }),
-        );
-        let client = ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a Chromium session");
-        Browser {
-            client,
-            _driver: driver,
-            _profile: profile,
-        }
-    }
-
-    async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
-    }
-
-    async fn log_in(&self, email: &str, password: &str) {
-        self.wait_for("#login-email")
-            .await
-            .send_keys(email)
-            .await
-            .unwrap();
-        self.wait_for("#login-password")
-            .await
-            .send_keys(password)
-            .await
-            .unwrap();
-        self.wait_for("#login-submit").await.click().await.unwrap();
-    }
-
-    async fn close(self) {
-        self.client.close().await.unwrap();
-    }
-}
 
 async fn stack_with_request(execution: &str, input: Value) -> (Stack, String, String) {
     let stack = Stack::start_with(true).await.expect("stack");
@@ -299,7 +208,7 @@ async fn an_auditor_downloads_the_audit_trail_from_the_history_page_and_others_s
     b.log_in("alice@example.com", "alice-approves").await;
     b.wait_for(&format!("a[href='/approvals/{id}']")).await;
     // Who may export is known from /api/me, fetched beside the list.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(b.client.find(Locator::Css("#audit-form")).await.is_err());
     b.close().await;
     stack.stop().await.unwrap();

@@ -1,5 +1,5 @@
-//! A headless Chromium driven through chromedriver, for browser tests (the same set-up as
-//! tests/console.rs).
+//! A headless Chromium driven through chromedriver, for the browser tests (console.rs,
+//! oidc_login.rs).
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
