@@ -894,6 +894,22 @@ fn update(u: Update) -> TransactWriteItem {
 }
 
 impl DynamoStore {
+    /// One conditional update of a request on its own, out of the same `Update` that a
+    /// transaction would carry.
+    fn update_item(
+        &self,
+        u: Update,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(u.key))
+            .update_expression(u.update_expression)
+            .set_condition_expression(u.condition_expression)
+            .set_expression_attribute_names(u.expression_attribute_names)
+            .set_expression_attribute_values(u.expression_attribute_values)
+    }
+
     fn closure_item(&self, id: &str, closed_ms: i64) -> Item {
         let mut item = key(request_pk(id), CLOSED_SK);
         item.extend([
@@ -1275,14 +1291,7 @@ impl Store for DynamoStore {
         );
         let u = e.into_update(&self.table, id, condition)?;
         let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(u.key))
-            .update_expression(u.update_expression)
-            .set_condition_expression(u.condition_expression)
-            .set_expression_attribute_names(u.expression_attribute_names)
-            .set_expression_attribute_values(u.expression_attribute_values)
+            .update_item(u)
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
@@ -1382,17 +1391,7 @@ impl Store for DynamoStore {
             }
         }
         let u = e.into_update(&self.table, id, condition)?;
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(u.key))
-            .update_expression(u.update_expression)
-            .set_condition_expression(u.condition_expression)
-            .set_expression_attribute_names(u.expression_attribute_names)
-            .set_expression_attribute_values(u.expression_attribute_values)
-            .send()
-            .await;
+        let r = self.update_item(u).send().await;
         match r {
             Ok(_) => Ok(()),
             // Another attempt recorded its outcome first.
