@@ -7,9 +7,10 @@ run:
 
 ## Install what is missing, build the console, check formatting and lints, run every test.
 test: setup console lint infra
-	# the end-to-end tests run this binary; building it first keeps its build out of their timeouts
-	cargo build -p hanko --locked
-	cargo test --workspace --locked
+	# Build every test and the `hanko` binary once, with the workspace's features; the
+	# end-to-end tests run that binary (HANKO_BIN) instead of building it again inside a test.
+	cargo test --workspace --locked --no-run
+	HANKO_BIN="$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug/hanko" cargo test --workspace --locked --no-fail-fast
 
 setup:
 	scripts/setup.sh
