@@ -3,14 +3,12 @@
 //! keeps old decisions verifiable, and the whole approval runs with `HANKO_SIGNER=kms`,
 //! `HANKO_NOTIFIER=ses` and group members from a Cognito user pool.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use aws_sdk_sfn::types::ExecutionStatus;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use clap::Parser;
 use hanko::config::ServeArgs;
@@ -18,6 +16,7 @@ use hanko::keys::EcPublicKey;
 use hanko::signer::{DECISION_TYP, KmsSigner, Signer};
 use hanko::verify::{VerifyError, verify_decision};
 use hanko_api::{DecisionRecord, Outcome, RecordedVote, TaskOutput};
+use hanko_e2e::mail::{mime_parts, wait_for_ses_messages};
 use hanko_e2e::{Moto, Stack, example_input, root};
 use serde_json::{Value, json};
 
@@ -154,34 +153,6 @@ async fn rotating_the_kms_key_keeps_old_decisions_verifiable_and_publishes_both_
     );
 }
 
-/// Decoded (content type, body) of each part of a multipart message.
-fn parts(msg: &str) -> (String, Vec<(String, String)>) {
-    let (headers, body) = msg.split_once("\r\n\r\n").unwrap();
-    let boundary = headers
-        .split("boundary=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap();
-    let mut out = Vec::new();
-    for part in body.split(&format!("--{boundary}")).skip(1) {
-        if part.starts_with("--") {
-            break;
-        }
-        let (h, b) = part.split_once("\r\n\r\n").unwrap();
-        let ct = h
-            .lines()
-            .find_map(|l| l.strip_prefix("Content-Type: "))
-            .unwrap()
-            .to_string();
-        let b64: String = b.split_whitespace().collect();
-        out.push((
-            ct,
-            String::from_utf8(STANDARD.decode(b64).unwrap()).unwrap(),
-        ));
-    }
-    (headers.to_string(), out)
-}
-
 /// A Cognito pool with group release-managers: alice, carol, bob (the requester) and
 /// dave (disabled).
 async fn cognito_pool(moto: &Moto) -> anyhow::Result<String> {
@@ -290,23 +261,6 @@ async fn stack_on(moto: Moto, flags: &[&str]) -> anyhow::Result<Stack> {
     })
 }
 
-/// The raw messages moto's SES accepted (`/moto-api/data.json`, `ses.RawMessage`).
-async fn sent_mail(stack: &Stack) -> Vec<Value> {
-    let data: Value = stack
-        .http
-        .get(format!("{}/moto-api/data.json", stack.moto.endpoint))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    data["ses"]["RawMessage"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_runs_end_to_end_with_kms_signing_ses_mail_and_cognito_groups() {
     let moto = Moto::start().await.expect("moto");
@@ -368,14 +322,7 @@ async fn an_approval_runs_end_to_end_with_kms_signing_ses_mail_and_cognito_group
         .expect("the request has its task token");
 
     // One email per enabled group member, never the requester, never the token.
-    let mut mail = Vec::new();
-    for _ in 0..50 {
-        mail = sent_mail(&stack).await;
-        if mail.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let mail = wait_for_ses_messages(&stack, 2).await.unwrap();
     let mut to: Vec<String> = mail
         .iter()
         .filter_map(|m| m["destinations"][0].as_str().map(str::to_string))
@@ -391,7 +338,7 @@ async fn an_approval_runs_end_to_end_with_kms_signing_ses_mail_and_cognito_group
         assert_eq!(m["source"], "hanko@example.com");
         let raw = m["raw_data"].as_str().unwrap();
         assert!(!raw.contains(&token));
-        let (headers, parts) = parts(raw);
+        let (headers, parts) = mime_parts(raw);
         assert!(headers.contains("Subject: Approval requested: Deploy shop-api v1.4.2"));
         assert!(headers.contains("Content-Language: en"));
         assert_eq!(parts[0].0, "text/plain; charset=UTF-8");

@@ -12,6 +12,7 @@ use hanko_e2e::{Options, Stack, example_input};
 use serde_json::{Value, json};
 
 const CLIENT_ID: &str = "hanko-console-test";
+const PROVIDER_NAME: &str = "Example SSO";
 
 fn alice() -> IdpUser {
     IdpUser::new("alice@example.com", &["release-managers"])
@@ -23,7 +24,11 @@ async fn stack_with_idp() -> (FakeIdp, Stack) {
     let stack = Stack::start_opts(Options {
         console: true,
         no_dev_login: true,
-        args: idp.hanko_args("id"),
+        args: [
+            idp.hanko_args("id"),
+            vec!["--oidc-provider-name".into(), PROVIDER_NAME.into()],
+        ]
+        .concat(),
         ..Options::default()
     })
     .await
@@ -155,6 +160,80 @@ async fn a_deep_link_goes_through_the_providers_pkce_login_and_back_to_the_reque
         "approved",
         "{run:?}"
     );
+
+    // Logging out goes through the provider (its session ends too), back to the login page,
+    // which does not log in again by itself, with no token left in the tab.
+    b.wait_for("#logout").await.click().await.unwrap();
+    let button = b.wait_for("#login-oidc").await;
+    assert!(
+        button.text().await.unwrap().contains(PROVIDER_NAME),
+        "the button names the provider as configured"
+    );
+    assert_eq!(idp.seen().logouts, 1);
+    assert_eq!(idp.seen().authorizations, 1, "no new login started");
+    let url = b.client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/login", "{url}");
+    let kept = storages(&b).await;
+    assert!(kept["session"].get("hanko.token").is_none(), "{kept}");
+    assert!(kept["session"].get("hanko.refresh").is_none(), "{kept}");
+    assert!(b.client.find(Locator::Css("#current-user")).await.is_err());
+
+    b.close().await;
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_without_a_refresh_token_that_runs_out_logs_in_again_and_returns_to_the_request()
+{
+    let (idp, stack) = stack_with_idp().await;
+    let input = example_input(
+        "Publish the spring catalogue",
+        json!(["alice@example.com"]),
+        1,
+    );
+    let exec = stack.start_execution("oidc-expiry", input).await.unwrap();
+    let id = stack
+        .wait_for_request("oidc-expiry", &idp.id_token(&alice()))
+        .await
+        .unwrap();
+    // The first login's tokens run out in 6 s and cannot be renewed.
+    idp.set_refresh_tokens(false);
+    idp.set_token_ttl(6);
+
+    let b = Browser::start().await;
+    b.client
+        .goto(&format!("{}/approvals/{id}", stack.base))
+        .await
+        .unwrap();
+    b.wait_for("#request-title").await;
+    assert_eq!(idp.seen().authorizations, 1);
+    let kept = storages(&b).await;
+    assert!(kept["session"]["hanko.token"].is_string(), "{kept}");
+    assert!(kept["session"].get("hanko.refresh").is_none(), "{kept}");
+    // The next login lasts.
+    idp.set_token_ttl(3600);
+
+    // Once the token runs out, the console logs in again (the provider alone) and comes
+    // back to the same request, without a renewal.
+    wait_until("a second login after the token ran out", || {
+        idp.seen().code_exchanges >= 2
+    })
+    .await;
+    b.wait_for("#request-title").await;
+    let url = b.client.current_url().await.unwrap();
+    assert_eq!(url.path(), format!("/approvals/{id}"), "{url}");
+    let seen = idp.seen();
+    assert_eq!(seen.refreshes, 0, "{seen:?}");
+    assert_eq!(seen.authorizations, 2, "{seen:?}");
+    assert!(seen.refusals.is_empty(), "{seen:?}");
+
+    // And the new session decides.
+    b.wait_for("#approve-button").await.click().await.unwrap();
+    b.wait_for("#confirm-decision").await.click().await.unwrap();
+    b.wait_for("#decision-result[data-outcome='approved']")
+        .await;
+    let run = stack.wait_for_end(&exec).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
 
     b.close().await;
     stack.stop().await.unwrap();

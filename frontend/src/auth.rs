@@ -92,12 +92,20 @@ pub fn refresh_token() -> Option<String> {
 }
 
 fn clear() {
+    forget_stored();
+    SESSION.with(|s| s.set(None));
+}
+
+/// Forgets the stored tokens but leaves the in-memory session alone, for a page that is
+/// about to be left (logging out through the provider). Clearing the session here would
+/// re-render the page as logged out, send it to the login page, and there (provider only)
+/// start a new login whose navigation would race, and win over, the one to the provider.
+pub fn forget_stored() {
     if let Some(s) = storage() {
         let _ = s.remove_item(TOKEN_KEY);
         let _ = s.remove_item(EXPIRES_KEY);
         let _ = s.remove_item(REFRESH_KEY);
     }
-    SESSION.with(|s| s.set(None));
 }
 
 /// Logs out on purpose.

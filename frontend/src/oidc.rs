@@ -63,6 +63,9 @@ pub fn oidc_untracked() -> Option<OidcLogin> {
 /// A name for the provider on the login button: "Cognito" for Cognito's domains, else the
 /// host of its authorize URL.
 pub fn provider_name(oidc: &OidcLogin) -> String {
+    if let Some(name) = oidc.provider_name.as_ref().filter(|n| !n.is_empty()) {
+        return name.clone();
+    }
     let host = web_sys::Url::new(&oidc.authorize_url)
         .map(|u| u.host())
         .unwrap_or_default();

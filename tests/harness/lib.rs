@@ -6,6 +6,8 @@
 //! `hanko serve` runs as a real child process (the `hanko` binary), so a test can kill it.
 
 pub mod browser;
+pub mod cognito;
+pub mod mail;
 pub mod oidc;
 pub mod proxy;
 

@@ -75,6 +75,8 @@ struct Inner {
     user: Mutex<IdpUser>,
     /// Lifetime of the tokens it hands out.
     ttl_seconds: Mutex<i64>,
+    /// Whether a code exchange also gives a refresh token (some providers and clients don't).
+    refresh: Mutex<bool>,
     codes: Mutex<HashMap<String, Grant>>,
     refresh_tokens: Mutex<HashMap<String, IdpUser>>,
     seen: Mutex<Seen>,
@@ -113,6 +115,7 @@ impl FakeIdp {
             divert: Mutex::new(None),
             user: Mutex::new(user),
             ttl_seconds: Mutex::new(3600),
+            refresh: Mutex::new(true),
             codes: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
             seen: Mutex::new(Seen::default()),
@@ -154,6 +157,11 @@ impl FakeIdp {
 
     pub fn set_token_ttl(&self, seconds: i64) {
         *self.inner.ttl_seconds.lock().unwrap() = seconds;
+    }
+
+    /// Whether code exchanges give a refresh token from now on (they do at first).
+    pub fn set_refresh_tokens(&self, on: bool) {
+        *self.inner.refresh.lock().unwrap() = on;
     }
 
     pub fn seen(&self) -> Seen {
@@ -376,7 +384,8 @@ async fn token(State(idp): State<Arc<Inner>>, Form(f): Form<HashMap<String, Stri
                 return idp.refuse(StatusCode::BAD_REQUEST, "code_verifier does not match");
             }
             idp.seen.lock().unwrap().code_exchanges += 1;
-            idp.tokens(&grant.user, true)
+            let refresh = *idp.refresh.lock().unwrap();
+            idp.tokens(&grant.user, refresh)
         }
         "refresh_token" => {
             if get("client_id") != idp.client_id {

@@ -50,6 +50,10 @@ pub struct OidcLogin {
     pub logout_url: Option<String>,
     /// Which token the api takes as the bearer: `id` (the ID token) or `access`.
     pub token_use: String,
+    /// The name on the login button ("Log in with <name>"); the console picks one from the
+    /// authorize URL when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_name: Option<String>,
 }
 
 /// `POST /api/dev/login` body.

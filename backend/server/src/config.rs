@@ -264,6 +264,11 @@ pub struct OidcArgs {
     #[arg(long, env = "HANKO_OIDC_LOGOUT_URL")]
     pub oidc_logout_url: Option<String>,
 
+    /// The provider's name on the login button ("Log in with <name>"). Default: "Cognito"
+    /// for a Cognito domain, else the authorize URL's host.
+    #[arg(long, env = "HANKO_OIDC_PROVIDER_NAME")]
+    pub oidc_provider_name: Option<String>,
+
     /// Scopes the console asks for, space-separated.
     #[arg(
         long,
@@ -294,6 +299,10 @@ impl OidcArgs {
                 ),
                 ("HANKO_OIDC_TOKEN_URL", self.oidc_token_url.is_some()),
                 ("HANKO_OIDC_LOGOUT_URL", self.oidc_logout_url.is_some()),
+                (
+                    "HANKO_OIDC_PROVIDER_NAME",
+                    self.oidc_provider_name.is_some(),
+                ),
             ];
             if let Some((name, _)) = stray.iter().find(|(_, set)| *set) {
                 anyhow::bail!(

@@ -133,6 +133,12 @@ pub fn oidc_login(args: &OidcArgs) -> anyhow::Result<Option<(TrustedIssuer, Oidc
         scopes: args.oidc_scopes.clone(),
         logout_url: args.oidc_logout_url.clone(),
         token_use: args.oidc_token_use,
+        provider_name: args
+            .oidc_provider_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
     };
     Ok(Some((trusted, client)))
 }

@@ -49,14 +49,20 @@ fn UserMenu() -> impl IntoView {
     let me = LocalResource::new(api::me);
     let navigate = use_navigate();
     let logout = move |_| {
-        // Read before the tokens go: the provider's logout ends its own session too.
-        let provider_logout = oidc::logout_url();
-        auth::logout();
-        match provider_logout.zip(web_sys::window()) {
+        // The provider's logout ends its own session too, and sends the browser back to
+        // the login page, a fresh load that finds no tokens.
+        match oidc::logout_url().zip(web_sys::window()) {
             Some((url, w)) => {
-                let _ = w.location().assign(&url);
+                auth::forget_stored();
+                if w.location().assign(&url).is_err() {
+                    auth::logout();
+                    navigate("/login", Default::default());
+                }
             }
-            None => navigate("/login", Default::default()),
+            None => {
+                auth::logout();
+                navigate("/login", Default::default());
+            }
         }
     };
     view! {

@@ -88,6 +88,7 @@ pub struct OidcClient {
     pub scopes: String,
     pub logout_url: Option<String>,
     pub token_use: TokenUse,
+    pub provider_name: Option<String>,
 }
 
 #[derive(Default)]

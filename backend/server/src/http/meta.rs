@@ -43,6 +43,7 @@ pub(crate) async fn config(State(s): State<AppState>) -> Json<ConsoleConfig> {
                 scopes: c.scopes.clone(),
                 logout_url: c.logout_url.clone(),
                 token_use: c.token_use.as_str().into(),
+                provider_name: c.provider_name.clone(),
             }),
         },
     })
