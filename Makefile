@@ -1,5 +1,5 @@
 # Hanko: the two commands are `make run` and `make test`.
-.PHONY: run test setup console lint infra
+.PHONY: run test setup console lint infra bench
 
 ## Run the whole local stack (moto + example executions + hanko serve).
 run:
@@ -26,3 +26,7 @@ lint:
 ## Check infra/ short of a deploy: cfn-lint, the SAM transform, ASL validation, and the stack on moto.
 infra:
 	scripts/check-infra.sh
+
+## Benchmarks: release builds, measured side by side; prints a table and writes BENCHMARKS.md.
+bench:
+	scripts/bench.sh

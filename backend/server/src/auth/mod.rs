@@ -8,7 +8,7 @@ pub mod dev;
 pub mod oidc;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,6 +19,10 @@ use crate::domain::Caller;
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
+
+/// Tokens remembered as verified (each until its `exp`); past this many the memory starts
+/// again empty.
+const VERIFIED_CACHE_SIZE: usize = 4096;
 
 /// One issuer whose tokens we accept.
 pub struct TrustedIssuer {
@@ -95,6 +99,10 @@ pub struct OidcClient {
 pub struct Authenticator {
     issuers: Vec<TrustedIssuer>,
     oidc_client: Option<OidcClient>,
+    /// Tokens already verified, exactly as sent, with who they name and their `exp`: the
+    /// console sends the same token with every call, and checking its signature each time
+    /// was most of an api request's cost.
+    verified: Mutex<HashMap<String, (Caller, i64)>>,
 }
 
 /// Why a token was refused. The message is for logs; callers answer a plain 401.
@@ -118,6 +126,7 @@ impl Authenticator {
         Self {
             issuers,
             oidc_client: None,
+            verified: Mutex::default(),
         }
     }
 
@@ -135,8 +144,28 @@ impl Authenticator {
         self.issuers.is_empty()
     }
 
-    /// Verifies `token` and returns who it names.
+    /// Verifies `token` and returns who it names. A token seen before is taken from
+    /// memory while it has not expired.
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let now = chrono::Utc::now().timestamp();
+        if let Ok(cache) = self.verified.lock()
+            && let Some((caller, exp)) = cache.get(token)
+            && now <= exp.saturating_add(LEEWAY_SECONDS as i64)
+        {
+            return Ok(caller.clone());
+        }
+        let (caller, exp) = self.verify_fully(token).await?;
+        if let Ok(mut cache) = self.verified.lock() {
+            if cache.len() >= VERIFIED_CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(token.to_string(), (caller.clone(), exp));
+        }
+        Ok(caller)
+    }
+
+    /// Checks everything about `token`; returns who it names and its `exp`.
+    async fn verify_fully(&self, token: &str) -> Result<(Caller, i64), AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
         // The issuer is read unverified only to choose which keys and rules apply; the
@@ -248,13 +277,20 @@ impl Authenticator {
             .get("auth_time")
             .or_else(|| c.get("iat"))
             .and_then(Value::as_i64);
-        Ok(Caller {
-            subject,
-            email,
-            name,
-            groups,
-            auth_time,
-        })
+        let exp = c
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| invalid("exp is not a whole number"))?;
+        Ok((
+            Caller {
+                subject,
+                email,
+                name,
+                groups,
+                auth_time,
+            },
+            exp,
+        ))
     }
 }
 
@@ -353,6 +389,18 @@ mod tests {
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
         parts[1] = b64(&c);
         assert!(auth.verify(&parts.join(".")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_token_verified_before_is_still_refused_once_expired() {
+        let (key, auth) = setup();
+        let mut c = claims();
+        c["exp"] = json!(chrono::Utc::now().timestamp() - LEEWAY_SECONDS as i64 + 1);
+        let token = key.sign(&c, "JWT").unwrap();
+        assert!(auth.verify(&token).await.is_ok());
+        assert!(auth.verify(&token).await.is_ok());
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        assert!(auth.verify(&token).await.is_err());
     }
 
     #[tokio::test]

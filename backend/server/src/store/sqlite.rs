@@ -1,10 +1,13 @@
 //! The embedded store: one SQLite file, created with its schema on first start.
 //!
-//! One connection behind a mutex, used from `spawn_blocking`; votes run in an
+//! One writing connection behind a mutex, used from `spawn_blocking`; votes run in an
 //! `IMMEDIATE` transaction with a version check, so two racing approvers cannot both
-//! complete a request, even from two processes sharing the file.
+//! complete a request, even from two processes sharing the file. Reads of a database file
+//! go through a few read-only connections beside it (WAL mode lets them run while the
+//! writer writes), and request bodies are parsed after the connection is let go.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -74,7 +77,13 @@ CREATE INDEX requests_by_closed ON requests (closed_ms) WHERE closed_ms IS NOT N
 "#,
     // A delivery attempt's claim: until then nobody else sends the same callback.
     "ALTER TABLE requests ADD COLUMN claimed_until_ms INTEGER;",
+    // The housekeeping pass looks for pending requests past their deadline; without this
+    // it walked every pending request.
+    "CREATE INDEX requests_pending_by_deadline ON requests (expires_ms) WHERE status = 'pending';",
 ];
+
+/// Read-only connections of a database file.
+const READERS: usize = 4;
 
 /// How long a fresh decision is left to the request that made it before the sweeper
 /// delivers it.
@@ -86,6 +95,9 @@ const COLUMNS: &str = "id, status, body, version, outcome, decided_ms, signature
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for reads; none for an in-memory database (reads use `conn`).
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: Arc<AtomicUsize>,
 }
 
 impl SqliteStore {
@@ -96,7 +108,19 @@ impl SqliteStore {
                 StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        Self::setup(Connection::open(path)?)
+        let mut store = Self::setup(Connection::open(path)?)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let conn = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            readers.push(Mutex::new(conn));
+        }
+        store.readers = Arc::new(readers);
+        Ok(store)
     }
 
     /// A private database in memory, for tests.
@@ -118,7 +142,37 @@ impl SqliteStore {
         tx.commit()?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Vec::new()),
+            next_reader: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// Runs `f` on a read connection (a free one if any), then `then` on its result
+    /// after the connection is released.
+    async fn read<T, U: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        then: impl FnOnce(T) -> StoreResult<U> + Send + 'static,
+    ) -> StoreResult<U> {
+        let (writer, readers) = (self.conn.clone(), self.readers.clone());
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let poisoned = |_| StoreError::Backend("database lock poisoned".into());
+            let raw = if readers.is_empty() {
+                let guard = writer.lock().map_err(poisoned)?;
+                f(&guard)?
+            } else {
+                let n = readers.len();
+                let guard = match (0..n).find_map(|k| readers[(start + k) % n].try_lock().ok()) {
+                    Some(g) => g,
+                    None => readers[start % n].lock().map_err(poisoned)?,
+                };
+                f(&guard)?
+            };
+            then(raw)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("database task failed: {e}")))?
     }
 
     async fn with<T: Send + 'static>(
@@ -295,21 +349,32 @@ fn votes_for(conn: &Connection, ids: &[String]) -> StoreResult<Vec<(String, Ball
     Ok(out)
 }
 
-fn attach_votes(conn: &Connection, rows: Vec<Row>) -> StoreResult<Vec<StoredRequest>> {
+/// Rows with their votes, still unparsed (see [`parse_all`]).
+type RawRequest = (Row, Vec<Ballot>);
+
+fn attach_votes(conn: &Connection, rows: Vec<Row>) -> StoreResult<Vec<RawRequest>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut votes = votes_for(conn, &ids)?;
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .map(|row| {
             let mine: Vec<Ballot> = votes
                 .extract_if(.., |(rid, _)| *rid == row.id)
                 .map(|(_, b)| b)
                 .collect();
-            row.into_request(mine)
+            (row, mine)
         })
+        .collect())
+}
+
+/// Parses the bodies: done once the connection is released.
+fn parse_all(raw: Vec<RawRequest>) -> StoreResult<Vec<StoredRequest>> {
+    raw.into_iter()
+        .map(|(row, votes)| row.into_request(votes))
         .collect()
 }
 
-fn get_one(conn: &Connection, id: &str) -> StoreResult<Option<StoredRequest>> {
+fn get_one(conn: &Connection, id: &str) -> StoreResult<Option<RawRequest>> {
     let row = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE id = ?1"))?
         .query_row([id], read_row)
@@ -324,6 +389,7 @@ fn get_one(conn: &Connection, id: &str) -> StoreResult<Option<StoredRequest>> {
 impl Store for SqliteStore {
     async fn insert(&self, id: &str, task_token: &str, req: &NewRequest) -> StoreResult<Inserted> {
         let (id, token, req) = (id.to_string(), task_token.to_string(), req.clone());
+        let body = serde_json::to_string(&req)?;
         self.with(move |conn| {
             let hash = token_hash(&token);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -348,7 +414,7 @@ impl Store for SqliteStore {
                     ms(req.expires_at),
                     req.requested_by,
                     req.allow_self_approval,
-                    serde_json::to_string(&req)?,
+                    body,
                 ],
             )?;
             for p in &req.approvers {
@@ -365,12 +431,16 @@ impl Store for SqliteStore {
 
     async fn get(&self, id: &str) -> StoreResult<Option<StoredRequest>> {
         let id = id.to_string();
-        self.with(move |conn| get_one(conn, &id)).await
+        self.read(
+            move |conn| get_one(conn, &id),
+            |raw| raw.map(|(row, votes)| row.into_request(votes)).transpose(),
+        )
+        .await
     }
 
     async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)> {
         let q = q.clone();
-        self.with(move |conn| {
+        self.read(move |conn| {
             let now = ms(q.now);
             let mut sql = format!("SELECT {COLUMNS} FROM requests r WHERE 1 = 1");
             let mut args: Vec<Sql> = Vec::new();
@@ -418,7 +488,7 @@ impl Store for SqliteStore {
             rows.truncate(q.limit);
             drop(stmt);
             Ok((attach_votes(conn, rows)?, more))
-        })
+        }, |(raw, more)| Ok((parse_all(raw)?, more)))
         .await
     }
 
@@ -657,20 +727,23 @@ impl Store for SqliteStore {
         to: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<StoredRequest>> {
-        self.with(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM requests WHERE closed_ms >= ?1 AND closed_ms < ?2 \
+        self.read(
+            move |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM requests WHERE closed_ms >= ?1 AND closed_ms < ?2 \
                  ORDER BY closed_ms, id LIMIT ?3"
-            ))?;
-            let rows = stmt
-                .query_map(
-                    params![ms(from), ms(to), i64::try_from(limit).unwrap_or(i64::MAX)],
-                    read_row,
-                )?
-                .collect::<Result<Vec<_>, _>>()?;
-            drop(stmt);
-            attach_votes(conn, rows)
-        })
+                ))?;
+                let rows = stmt
+                    .query_map(
+                        params![ms(from), ms(to), i64::try_from(limit).unwrap_or(i64::MAX)],
+                        read_row,
+                    )?
+                    .collect::<Result<Vec<_>, _>>()?;
+                drop(stmt);
+                attach_votes(conn, rows)
+            },
+            parse_all,
+        )
         .await
     }
 
