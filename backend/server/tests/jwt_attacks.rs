@@ -4,8 +4,8 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
@@ -23,19 +23,22 @@ use serde_json::{Value, json};
 const ISS: &str = "https://idp.example/pool";
 const CLIENT: &str = "hanko-console";
 
-/// A JWKS endpoint on a free port that counts how often it was fetched.
+/// A JWKS endpoint on a free port that counts how often it was fetched; `doc` is what it
+/// serves, and may be changed (a provider rotating its keys).
 struct KeyServer {
     url: String,
     hits: Arc<AtomicUsize>,
+    doc: Arc<Mutex<Value>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
 async fn key_server(doc: Value) -> KeyServer {
     let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
+    let doc = Arc::new(Mutex::new(doc));
+    let (h, d) = (hits.clone(), doc.clone());
     let app = axum::Router::new().fallback(get(move || {
         h.fetch_add(1, Ordering::SeqCst);
-        let doc = doc.clone();
+        let doc = d.lock().unwrap().clone();
         async move { Json(doc) }
     }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -46,6 +49,7 @@ async fn key_server(doc: Value) -> KeyServer {
     KeyServer {
         url: format!("http://{addr}/.well-known/jwks.json"),
         hits,
+        doc,
         _task: task,
     }
 }
@@ -62,9 +66,17 @@ async fn setup(token_use: TokenUse) -> Setup {
 
 /// `window`: least time between two fetches of the key set.
 async fn setup_with(token_use: TokenUse, window: Duration) -> Setup {
+    setup_keys(token_use, window, None).await
+}
+
+/// The same; `max_age`, when given, is how long a fetched key set is trusted.
+async fn setup_keys(token_use: TokenUse, window: Duration, max_age: Option<Duration>) -> Setup {
     let key = EcKey::generate().unwrap();
     let jwks = key_server(json!({"keys": [key.public_jwk()]})).await;
-    let remote = RemoteJwks::with_limits(&jwks.url, window, Duration::from_secs(2)).unwrap();
+    let mut remote = RemoteJwks::with_limits(&jwks.url, window, Duration::from_secs(2)).unwrap();
+    if let Some(age) = max_age {
+        remote.max_age = age;
+    }
     let app = common::test_app_trusting(
         false,
         vec![TrustedIssuer {
@@ -273,6 +285,28 @@ async fn jku_jwk_and_x5u_headers_are_ignored_and_their_servers_never_contacted()
         0,
         "the attacker's server was contacted"
     );
+}
+
+#[tokio::test]
+async fn a_token_accepted_before_is_refused_once_its_key_leaves_the_providers_key_set() {
+    let s = setup_keys(
+        TokenUse::Id,
+        Duration::ZERO,
+        Some(Duration::from_millis(200)),
+    )
+    .await;
+    let token = sign(&s.key, &header(&s.key), &id_claims());
+    // Twice: the second answer comes from the verified tokens Hanko remembers.
+    for _ in 0..2 {
+        let r = s.app.call("GET", "/api/me", Some(&token), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    // The provider rotates: the token's key is gone from the set it serves.
+    let other = EcKey::generate().unwrap();
+    *s.jwks.doc.lock().unwrap() = json!({"keys": [other.public_jwk()]});
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    refused(&s, &token, "a token whose key was removed").await;
+    assert!(s.jwks.hits.load(Ordering::SeqCst) >= 2);
 }
 
 #[tokio::test]

@@ -99,10 +99,19 @@ pub struct OidcClient {
 pub struct Authenticator {
     issuers: Vec<TrustedIssuer>,
     oidc_client: Option<OidcClient>,
-    /// Tokens already verified, exactly as sent, with who they name and their `exp`: the
-    /// console sends the same token with every call, and checking its signature each time
-    /// was most of an api request's cost.
-    verified: Mutex<HashMap<String, (Caller, i64)>>,
+    /// Tokens already verified, exactly as sent: the console sends the same token with
+    /// every call, and checking its signature each time was most of an api request's cost.
+    verified: Mutex<HashMap<String, Verified>>,
+}
+
+/// A token that verified: who it names, until when, and the key that signed it, which must
+/// still be in its issuer's key set each time the token is taken from memory.
+#[derive(Clone)]
+struct Verified {
+    caller: Caller,
+    exp: i64,
+    issuer: usize,
+    kid: String,
 }
 
 /// Why a token was refused. The message is for logs; callers answer a plain 401.
@@ -145,36 +154,52 @@ impl Authenticator {
     }
 
     /// Verifies `token` and returns who it names. A token seen before is taken from
-    /// memory while it has not expired.
+    /// memory while it has not expired and the key that signed it is still its issuer's
+    /// (a key removed from a provider's JWKS stops its tokens at the next fetch).
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         let now = chrono::Utc::now().timestamp();
-        if let Ok(cache) = self.verified.lock()
-            && let Some((caller, exp)) = cache.get(token)
-            && now <= exp.saturating_add(LEEWAY_SECONDS as i64)
+        let remembered = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(token).cloned());
+        if let Some(v) = remembered
+            && now <= v.exp.saturating_add(LEEWAY_SECONDS as i64)
+            && let Some(trusted) = self.issuers.get(v.issuer)
         {
-            return Ok(caller.clone());
+            match trusted.keys.key(&v.kid).await {
+                Ok(_) => return Ok(v.caller),
+                Err(e) => {
+                    if let Ok(mut cache) = self.verified.lock() {
+                        cache.remove(token);
+                    }
+                    return Err(e);
+                }
+            }
         }
-        let (caller, exp) = self.verify_fully(token).await?;
+        let verified = self.verify_fully(token).await?;
+        let caller = verified.caller.clone();
         if let Ok(mut cache) = self.verified.lock() {
             if cache.len() >= VERIFIED_CACHE_SIZE {
                 cache.clear();
             }
-            cache.insert(token.to_string(), (caller.clone(), exp));
+            cache.insert(token.to_string(), verified);
         }
         Ok(caller)
     }
 
-    /// Checks everything about `token`; returns who it names and its `exp`.
-    async fn verify_fully(&self, token: &str) -> Result<(Caller, i64), AuthError> {
+    /// Checks everything about `token`; returns who it names, its `exp` and its key.
+    async fn verify_fully(&self, token: &str) -> Result<Verified, AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
         // The issuer is read unverified only to choose which keys and rules apply; the
         // verification below checks it again with the signature.
         let iss = unverified_issuer(token)?;
-        let trusted = self
+        let (issuer, trusted) = self
             .issuers
             .iter()
-            .find(|i| i.issuer == iss)
+            .enumerate()
+            .find(|(_, i)| i.issuer == iss)
             .ok_or_else(|| invalid("unknown issuer"))?;
         // `jku`, `jwk` and `x5u` are never read: keys come only from our own key set.
         let kid = header.kid.ok_or_else(|| invalid("no kid"))?;
@@ -281,8 +306,8 @@ impl Authenticator {
             .get("exp")
             .and_then(Value::as_i64)
             .ok_or_else(|| invalid("exp is not a whole number"))?;
-        Ok((
-            Caller {
+        Ok(Verified {
+            caller: Caller {
                 subject,
                 email,
                 name,
@@ -290,7 +315,9 @@ impl Authenticator {
                 auth_time,
             },
             exp,
-        ))
+            issuer,
+            kid,
+        })
     }
 }
 
