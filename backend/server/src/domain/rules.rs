@@ -28,7 +28,16 @@ pub fn effective_status(
     req: &NewRequest,
     now: DateTime<Utc>,
 ) -> RequestStatus {
-    if stored == RequestStatus::Pending && now >= req.expires_at {
+    status_at(stored, req.expires_at, now)
+}
+
+/// [`effective_status`] for a request that expires at `expires_at`.
+pub fn status_at(
+    stored: RequestStatus,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> RequestStatus {
+    if stored == RequestStatus::Pending && now >= expires_at {
         RequestStatus::Expired
     } else {
         stored

@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::extract::{AppJson, SourceIp};
 use crate::domain::Caller;
 use crate::domain::rules;
-use crate::store::{ListQuery, StoredRequest};
+use crate::store::{ListQuery, RequestSummary, StoredRequest};
 
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 200;
@@ -113,7 +113,7 @@ pub(crate) async fn list(
         after,
         now: Utc::now(),
     };
-    let (items, more) = s.hanko.store.list(&q).await?;
+    let (items, more) = s.hanko.store.list_summaries(&q).await?;
     let next_cursor = if more {
         items.last().map(|r| encode_cursor(&r.id))
     } else {
@@ -213,11 +213,10 @@ fn votes_of(r: &StoredRequest) -> Vec<Vote> {
         .collect()
 }
 
-pub fn summary(r: &StoredRequest, now: chrono::DateTime<Utc>) -> ApprovalSummary {
-    let q = &r.request;
+pub fn summary(r: &RequestSummary, now: chrono::DateTime<Utc>) -> ApprovalSummary {
     let decided_by = match &r.decision {
-        Some(d) => {
-            let choice = match d.outcome {
+        Some((outcome, _)) => {
+            let choice = match outcome {
                 hanko_api::Outcome::Approved => VoteChoice::Approve,
                 hanko_api::Outcome::Rejected => VoteChoice::Reject,
             };
@@ -231,20 +230,20 @@ pub fn summary(r: &StoredRequest, now: chrono::DateTime<Utc>) -> ApprovalSummary
     };
     ApprovalSummary {
         id: r.id.clone(),
-        title: q.title.clone(),
-        requested_by: q.requested_by.clone(),
-        state_machine_name: q.state_machine_name.clone(),
-        execution_name: q.execution_name.clone(),
-        status: rules::effective_status(r.status, q, now),
-        created_at: q.created_at,
-        expires_at: q.expires_at,
-        required_approvals: q.required_approvals,
+        title: r.title.clone(),
+        requested_by: r.requested_by.clone(),
+        state_machine_name: r.state_machine_name.clone(),
+        execution_name: r.execution_name.clone(),
+        status: rules::status_at(r.status, r.expires_at, now),
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        required_approvals: r.required_approvals,
         approvals_so_far: r
             .votes
             .iter()
             .filter(|v| v.choice == VoteChoice::Approve)
             .count() as u32,
-        decided_at: r.decision.as_ref().map(|d| d.decided_at),
+        decided_at: r.decision.as_ref().map(|(_, at)| *at),
         decided_by,
     }
 }

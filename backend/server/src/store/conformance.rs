@@ -9,7 +9,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
 use serde_json::json;
 
-use super::{Callback, Inserted, ListQuery, Store, StoredDecision, StoredRequest, VoteWrite};
+use super::{
+    Callback, Inserted, ListQuery, RequestSummary, Store, StoredDecision, StoredRequest, VoteWrite,
+};
 use crate::domain::NewRequest;
 use crate::domain::intake::sample_request;
 use crate::domain::rules::Ballot;
@@ -28,6 +30,7 @@ macro_rules! store_conformance_tests {
             a_vote_on_a_request_that_is_not_pending_is_refused,
             lists_are_newest_first_in_pages,
             lists_filter_by_status,
+            summaries_are_the_same_page_as_the_list,
             the_votable_list_holds_only_what_the_caller_may_still_vote_on,
             a_small_page_of_the_votable_list_reads_past_many_decided_requests,
             a_fresh_decision_is_left_to_its_voter_then_owed_until_delivered,
@@ -368,6 +371,55 @@ pub async fn lists_filter_by_status(s: &dyn Store) {
     page.after = Some(id(4));
     let (second, more) = s.list(&page).await.unwrap();
     assert_eq!((ids(second), more), (vec![id(2)], false));
+}
+
+pub async fn summaries_are_the_same_page_as_the_list(s: &dyn Store) {
+    insert(s, 1, &["a@x.io"], Duration::hours(1)).await; // pending
+    insert(s, 2, &["a@x.io"], -Duration::seconds(1)).await; // overdue
+    let mut two = request(
+        &["a@x.io", "c@x.io", "group:ops"],
+        "b@x.io",
+        Duration::hours(1),
+    );
+    two.required_approvals = 2;
+    two.title = "本番へのデプロイ \"shop-api\" <v2> \\ 承認".into();
+    two.requested_by = None;
+    s.insert(&id(3), "token-3", &two).await.unwrap();
+    assert!(vote(s, 3, "a@x.io", None).await); // one of two
+    insert(s, 4, &["a@x.io"], Duration::hours(1)).await;
+    assert!(vote(s, 4, "a@x.io", Some(now_ms())).await); // approved
+    insert(s, 5, &["a@x.io"], Duration::hours(1)).await;
+    assert!(
+        s.close_pending(&id(5), RequestStatus::Closed, "stopped", None)
+            .await
+            .unwrap()
+    );
+    let queries = [
+        query(None, None),
+        query(Some(RequestStatus::Pending), None),
+        query(Some(RequestStatus::Expired), None),
+        query(Some(RequestStatus::Approved), None),
+        query(None, Some(("c@x.io", &["c@x.io"]))),
+        ListQuery {
+            limit: 2,
+            after: Some(id(5)),
+            ..query(None, None)
+        },
+    ];
+    for q in queries {
+        let (full, more) = s.list(&q).await.unwrap();
+        let expected: Vec<RequestSummary> = full.into_iter().map(RequestSummary::from).collect();
+        let (summaries, summaries_more) = s.list_summaries(&q).await.unwrap();
+        assert_eq!(summaries, expected, "{q:?}");
+        assert_eq!(summaries_more, more, "{q:?}");
+    }
+    let (all, _) = s.list_summaries(&query(None, None)).await.unwrap();
+    let three = all.iter().find(|r| r.id == id(3)).unwrap();
+    assert_eq!(three.title, two.title);
+    assert_eq!((three.required_approvals, three.votes.len()), (2, 1));
+    assert_eq!(three.requested_by, None);
+    let four = all.iter().find(|r| r.id == id(4)).unwrap();
+    assert_eq!(four.decision.map(|d| d.0), Some(Outcome::Approved));
 }
 
 pub async fn the_votable_list_holds_only_what_the_caller_may_still_vote_on(s: &dyn Store) {

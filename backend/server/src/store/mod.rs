@@ -71,6 +71,42 @@ pub struct StoredRequest {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
+/// What a page of the list shows of a request: none of its body but these fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSummary {
+    pub id: String,
+    pub title: String,
+    pub requested_by: Option<String>,
+    pub state_machine_name: String,
+    pub execution_name: String,
+    pub status: RequestStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub required_approvals: u32,
+    pub votes: Vec<Ballot>,
+    /// The outcome and when, once decided.
+    pub decision: Option<(Outcome, DateTime<Utc>)>,
+}
+
+impl From<StoredRequest> for RequestSummary {
+    fn from(r: StoredRequest) -> Self {
+        let q = r.request;
+        Self {
+            id: r.id,
+            title: q.title,
+            requested_by: q.requested_by,
+            state_machine_name: q.state_machine_name,
+            execution_name: q.execution_name,
+            status: r.status,
+            created_at: q.created_at,
+            expires_at: q.expires_at,
+            required_approvals: q.required_approvals,
+            votes: r.votes,
+            decision: r.decision.map(|d| (d.outcome, d.decided_at)),
+        }
+    }
+}
+
 /// What [`Store::insert`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
@@ -145,6 +181,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Newest first; returns one page and whether more follow.
     async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)>;
+
+    /// The same page as [`Store::list`], as summaries (what `GET /api/approvals` shows). A
+    /// store that can read them without parsing every body overrides this.
+    async fn list_summaries(&self, q: &ListQuery) -> StoreResult<(Vec<RequestSummary>, bool)> {
+        let (items, more) = self.list(q).await?;
+        Ok((items.into_iter().map(RequestSummary::from).collect(), more))
+    }
 
     /// Writes the vote (and decision) only if the request is still pending at
     /// `expected_version` and this voter has not voted. `false` means: read again.

@@ -17,8 +17,8 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use super::{
-    Callback, Claim, Inserted, ListQuery, PendingCallback, Store, StoreError, StoreResult,
-    StoredDecision, StoredRequest, VoteWrite, token_hash,
+    Callback, Claim, Inserted, ListQuery, PendingCallback, RequestSummary, Store, StoreError,
+    StoreResult, StoredDecision, StoredRequest, VoteWrite, token_hash,
 };
 use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
@@ -385,6 +385,126 @@ fn get_one(conn: &Connection, id: &str) -> StoreResult<Option<RawRequest>> {
     }
 }
 
+/// The query of one page of [`Store::list`], selecting `columns`.
+fn list_sql(columns: &str, q: &ListQuery) -> (String, Vec<Sql>) {
+    let now = ms(q.now);
+    let mut sql = format!("SELECT {columns} FROM requests r WHERE 1 = 1");
+    let mut args: Vec<Sql> = Vec::new();
+    match q.status {
+        None => {}
+        Some(RequestStatus::Pending) => {
+            sql.push_str(" AND r.status = 'pending' AND r.expires_ms > ?");
+            args.push(Sql::Integer(now));
+        }
+        Some(RequestStatus::Expired) => {
+            sql.push_str(
+                " AND (r.status = 'expired' OR (r.status = 'pending' AND r.expires_ms <= ?))",
+            );
+            args.push(Sql::Integer(now));
+        }
+        Some(other) => {
+            sql.push_str(" AND r.status = ?");
+            args.push(Sql::Text(other.as_str().into()));
+        }
+    }
+    if let Some((email, principals)) = &q.votable_by {
+        let marks = vec!["?"; principals.len()].join(",");
+        sql.push_str(&format!(
+            " AND r.status = 'pending' AND r.expires_ms > ? \
+              AND r.id IN (SELECT request_id FROM approvers WHERE principal IN ({marks})) \
+              AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.request_id = r.id AND v.voter = ?) \
+              AND (r.allow_self = 1 OR r.requested_by IS NULL OR r.requested_by <> ?)"
+        ));
+        args.push(Sql::Integer(now));
+        args.extend(principals.iter().map(|p| Sql::Text(p.clone())));
+        args.push(Sql::Text(email.clone()));
+        args.push(Sql::Text(email.clone()));
+    }
+    if let Some(after) = &q.after {
+        sql.push_str(" AND r.id < ?");
+        args.push(Sql::Text(after.clone()));
+    }
+    sql.push_str(" ORDER BY r.id DESC LIMIT ?");
+    args.push(Sql::Integer(q.limit as i64 + 1));
+    (sql, args)
+}
+
+/// The summary fields; those of the body are taken out of its JSON by SQLite.
+const SUMMARY_COLUMNS: &str = "id, status, requested_by, outcome, decided_ms, \
+    json_extract(body, '$.title'), json_extract(body, '$.stateMachineName'), \
+    json_extract(body, '$.executionName'), json_extract(body, '$.createdAt'), \
+    json_extract(body, '$.expiresAt'), json_extract(body, '$.requiredApprovals')";
+
+struct SummaryRow {
+    id: String,
+    status: String,
+    requested_by: Option<String>,
+    outcome: Option<String>,
+    decided_ms: Option<i64>,
+    title: Option<String>,
+    state_machine_name: Option<String>,
+    execution_name: Option<String>,
+    created_at: Option<String>,
+    expires_at: Option<String>,
+    required_approvals: Option<i64>,
+}
+
+fn read_summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+    Ok(SummaryRow {
+        id: r.get(0)?,
+        status: r.get(1)?,
+        requested_by: r.get(2)?,
+        outcome: r.get(3)?,
+        decided_ms: r.get(4)?,
+        title: r.get(5)?,
+        state_machine_name: r.get(6)?,
+        execution_name: r.get(7)?,
+        created_at: r.get(8)?,
+        expires_at: r.get(9)?,
+        required_approvals: r.get(10)?,
+    })
+}
+
+impl SummaryRow {
+    fn into_summary(self, votes: Vec<Ballot>) -> StoreResult<RequestSummary> {
+        let text = |v: Option<String>, what: &str| v.ok_or_else(|| bad(what, "missing"));
+        let time = |v: Option<String>, what: &str| {
+            let v = text(v, what)?;
+            DateTime::parse_from_rfc3339(&v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| bad(what, &v))
+        };
+        let status =
+            RequestStatus::parse(&self.status).ok_or_else(|| bad("status", &self.status))?;
+        let decision = match (self.outcome, self.decided_ms) {
+            (Some(o), Some(at)) => Some((
+                match o.as_str() {
+                    "approved" => Outcome::Approved,
+                    "rejected" => Outcome::Rejected,
+                    other => return Err(bad("outcome", other)),
+                },
+                from_ms(at),
+            )),
+            _ => None,
+        };
+        let required = self.required_approvals.unwrap_or(-1);
+        Ok(RequestSummary {
+            title: text(self.title, "title")?,
+            state_machine_name: text(self.state_machine_name, "stateMachineName")?,
+            execution_name: text(self.execution_name, "executionName")?,
+            created_at: time(self.created_at, "createdAt")?,
+            expires_at: time(self.expires_at, "expiresAt")?,
+            required_approvals: u32::try_from(required)
+                .map_err(|_| bad("requiredApprovals", &required.to_string()))?,
+            id: self.id,
+            requested_by: self.requested_by,
+            status,
+            votes,
+            decision,
+        })
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert(&self, id: &str, task_token: &str, req: &NewRequest) -> StoreResult<Inserted> {
@@ -440,55 +560,55 @@ impl Store for SqliteStore {
 
     async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)> {
         let q = q.clone();
-        self.read(move |conn| {
-            let now = ms(q.now);
-            let mut sql = format!("SELECT {COLUMNS} FROM requests r WHERE 1 = 1");
-            let mut args: Vec<Sql> = Vec::new();
-            match q.status {
-                None => {}
-                Some(RequestStatus::Pending) => {
-                    sql.push_str(" AND r.status = 'pending' AND r.expires_ms > ?");
-                    args.push(Sql::Integer(now));
-                }
-                Some(RequestStatus::Expired) => {
-                    sql.push_str(
-                        " AND (r.status = 'expired' OR (r.status = 'pending' AND r.expires_ms <= ?))",
-                    );
-                    args.push(Sql::Integer(now));
-                }
-                Some(other) => {
-                    sql.push_str(" AND r.status = ?");
-                    args.push(Sql::Text(other.as_str().into()));
-                }
-            }
-            if let Some((email, principals)) = &q.votable_by {
-                let marks = vec!["?"; principals.len()].join(",");
-                sql.push_str(&format!(
-                    " AND r.status = 'pending' AND r.expires_ms > ? \
-                      AND r.id IN (SELECT request_id FROM approvers WHERE principal IN ({marks})) \
-                      AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.request_id = r.id AND v.voter = ?) \
-                      AND (r.allow_self = 1 OR r.requested_by IS NULL OR r.requested_by <> ?)"
-                ));
-                args.push(Sql::Integer(now));
-                args.extend(principals.iter().map(|p| Sql::Text(p.clone())));
-                args.push(Sql::Text(email.clone()));
-                args.push(Sql::Text(email.clone()));
-            }
-            if let Some(after) = &q.after {
-                sql.push_str(" AND r.id < ?");
-                args.push(Sql::Text(after.clone()));
-            }
-            sql.push_str(" ORDER BY r.id DESC LIMIT ?");
-            args.push(Sql::Integer(q.limit as i64 + 1));
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt
-                .query_map(params_from_iter(args), read_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            let more = rows.len() > q.limit;
-            rows.truncate(q.limit);
-            drop(stmt);
-            Ok((attach_votes(conn, rows)?, more))
-        }, |(raw, more)| Ok((parse_all(raw)?, more)))
+        self.read(
+            move |conn| {
+                let (sql, args) = list_sql(COLUMNS, &q);
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let mut rows = stmt
+                    .query_map(params_from_iter(args), read_row)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let more = rows.len() > q.limit;
+                rows.truncate(q.limit);
+                drop(stmt);
+                Ok((attach_votes(conn, rows)?, more))
+            },
+            |(raw, more)| Ok((parse_all(raw)?, more)),
+        )
+        .await
+    }
+
+    /// Reads the summary fields out of the bodies inside SQLite (`json_extract`), so a page
+    /// costs no body parsing here; the default went through [`Store::list`].
+    async fn list_summaries(&self, q: &ListQuery) -> StoreResult<(Vec<RequestSummary>, bool)> {
+        let q = q.clone();
+        self.read(
+            move |conn| {
+                let (sql, args) = list_sql(SUMMARY_COLUMNS, &q);
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let mut rows = stmt
+                    .query_map(params_from_iter(args), read_summary_row)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let more = rows.len() > q.limit;
+                rows.truncate(q.limit);
+                drop(stmt);
+                let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                let votes = votes_for(conn, &ids)?;
+                Ok((rows, votes, more))
+            },
+            |(rows, mut votes, more)| {
+                let items = rows
+                    .into_iter()
+                    .map(|row| {
+                        let mine = votes
+                            .extract_if(.., |(rid, _)| *rid == row.id)
+                            .map(|(_, b)| b)
+                            .collect();
+                        row.into_summary(mine)
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Ok((items, more))
+            },
+        )
         .await
     }
 
