@@ -231,11 +231,27 @@ impl SfnStub {
     async fn start() -> anyhow::Result<Self> {
         let calls = Arc::new(Mutex::new(0u64));
         let c = calls.clone();
-        let app = Router::new().fallback(move || {
+        // Counts SendTaskSuccess/SendTaskFailure; says every execution is still running, so
+        // `hanko serve`'s reconciliation leaves the seeded requests pending.
+        let app = Router::new().fallback(move |headers: axum::http::HeaderMap| {
             let c = c.clone();
             async move {
-                *c.lock().unwrap() += 1;
-                ([("content-type", "application/x-amz-json-1.0")], "{}")
+                let target = headers
+                    .get("x-amz-target")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                let body = if target.ends_with(".DescribeExecution") {
+                    json!({"executionArn": "arn:aws:states:ap-northeast-1:123456789012:execution:deploy:run",
+                           "stateMachineArn": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:deploy",
+                           "status": "RUNNING", "startDate": 1.7e9})
+                    .to_string()
+                } else {
+                    if target.contains(".SendTask") {
+                        *c.lock().unwrap() += 1;
+                    }
+                    "{}".to_string()
+                };
+                ([("content-type", "application/x-amz-json-1.0")], body)
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -426,6 +442,14 @@ fn lambda_env(cmd: &mut Command, runtime: SocketAddr, data: &Path, stub: &SfnStu
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_SESSION_TOKEN", "test")
         .env("SFN_ENDPOINT", &stub.url);
+    // Lambda's provided.al2023 keeps its trust store in one bundle file. Debian also has
+    // /etc/ssl/certs/ with a file per certificate, which rustls-native-certs would read one
+    // by one on top of the bundle (~150 more files at start); the bundle alone is what a
+    // Lambda function reads.
+    let bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    if bundle.is_file() {
+        cmd.env("SSL_CERT_FILE", bundle);
+    }
 }
 
 /// A request waiting for alice, as a state machine would have sent it.
@@ -970,7 +994,7 @@ async fn decide(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
         );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
-            let mut failed = 0u32;
+            let mut failed = Vec::new();
             loop {
                 let Some(id) = queue.lock().unwrap().pop() else {
                     break;
@@ -987,19 +1011,40 @@ async fn decide(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
                         let _ = r.bytes().await;
                         lat.push(t.elapsed().as_secs_f64() * 1000.0);
                     }
-                    _ => failed += 1,
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        let body = r.text().await.unwrap_or_default();
+                        failed.push(format!("{status} {body}"));
+                    }
+                    Err(e) => failed.push(format!("no answer: {e}")),
                 }
             }
             (lat, failed)
         }));
     }
     let mut lat = Vec::new();
-    let mut failed = 0;
+    let mut failures = Vec::new();
     for t in tasks {
         let (l, f) = t.await?;
         lat.extend(l);
-        failed += f;
+        failures.extend(f);
     }
+    let failed = failures.len();
+    // What went wrong, once per kind of answer.
+    failures.sort();
+    failures.dedup_by(|a, b| a.split(' ').next() == b.split(' ').next());
+    let failure_note = if failures.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nNot 2xx (one example of each): {}.\n",
+            failures
+                .iter()
+                .map(|f| format!("`{}`", f.chars().take(200).collect::<String>()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let took = t0.elapsed().as_secs_f64();
     let peak = serve.peak();
     drop(serve);
@@ -1014,7 +1059,7 @@ async fn decide(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
          | decisions/s | p50 | p99 | failed | SendTaskSuccess calls | peak memory |\n\
          | ---: | ---: | ---: | ---: | ---: | ---: |\n\
          | {:.0} | {:.2} ms | {:.2} ms | {failed} | {calls} | {} |\n\n\
-         Target p99 ≤ 20 ms: {}.\n",
+         Target p99 ≤ 20 ms: {}.\n{failure_note}",
         lat.len() as f64 / took,
         percentile(&lat, 0.5),
         p99,
