@@ -686,7 +686,8 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
     let mut s = format!(
         "## Lambda cold start\n\nFrom process start to the first answered invocation, under a \
          minimal Lambda Runtime API served by the bench on 127.0.0.1; peak memory is VmHWM just \
-         after the answer. Median of {} runs each (one warm-up run not counted).\n\n\
+         after the answer. Median of {} runs each (one warm-up run not counted). The trust store \
+         is the CA bundle file alone (`SSL_CERT_FILE`), as on Lambda's provided.al2023.\n\n\
          - **hanko**: the release binary as the `api` function (`HANKO_HANDLER=api`, SQLite, \
          dev login, local signer), invoked with an API Gateway v2 event that approves a \
          request: verifies the JWT, records the vote, signs the decision, calls \
