@@ -2,10 +2,9 @@
 //! machine, which waits on its task token; `hanko serve` takes the request from the intake
 //! queue; people log in and decide over HTTP; the execution goes on down the right branch.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sfn::types::ExecutionStatus;
 use hanko_api::{DecisionRecord, TaskOutput};
-use hanko_e2e::{APPROVER_PASSWORD, STACK_TABLE, Stack, StackOptions, example_input};
+use hanko_e2e::{APPROVER_PASSWORD, STACK_TABLE, Stack, StackOptions, example_input, request_item};
 use serde_json::{Value, json};
 
 const ALICE: (&str, &str) = ("alice@example.com", "alice-approves");
@@ -70,15 +69,8 @@ async fn an_approved_execution_resumes_on_the_approved_branch_with_a_verifiable_
     let output: TaskOutput =
         serde_json::from_value(run.output.unwrap()["approval"].clone()).unwrap();
     assert_eq!(output.request_id, id);
-    let jwks: jsonwebtoken::jwk::JwkSet = stack
-        .http
-        .get(format!("{}/.well-known/jwks.json", stack.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(stack.jwks().await.unwrap()).unwrap();
     let kid = jsonwebtoken::decode_header(&output.signature)
         .unwrap()
         .kid
@@ -370,16 +362,7 @@ async fn on_the_dynamodb_store_an_approved_and_a_rejected_execution_each_resume_
     // The records are in the table, delivered; no SQLite file was made.
     let ddb = aws_sdk_dynamodb::Client::new(&stack.moto.sdk);
     for (id, want) in [(&approve_id, "approved"), (&reject_id, "rejected")] {
-        let item = ddb
-            .get_item()
-            .table_name(STACK_TABLE)
-            .key("pk", AttributeValue::S(format!("REQ#{id}")))
-            .key("sk", AttributeValue::S("REQ".into()))
-            .send()
-            .await
-            .unwrap()
-            .item
-            .expect("the request item");
+        let item = request_item(&ddb, STACK_TABLE, id).await.unwrap();
         assert_eq!(item["status"].as_s().unwrap(), want);
         assert_eq!(item["delivery"].as_s().unwrap(), "delivered");
         assert!(item.contains_key("ttl"), "a decided record expires");

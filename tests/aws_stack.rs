@@ -3,16 +3,14 @@
 //! members, decisions signed by a KMS key. Everything runs on moto; nothing but the
 //! configuration differs from the local (SQLite, dev login, outbox, local key) stack.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use aws_sdk_sfn::types::ExecutionStatus;
-use hanko::keys::EcPublicKey;
 use hanko::verify::verify_decision;
 use hanko_api::{Outcome, TaskOutput};
 use hanko_e2e::cognito::Pool;
 use hanko_e2e::mail::{mime_parts, wait_for_ses_messages};
-use hanko_e2e::{Moto, Options, STACK_TABLE, Stack, example_input};
-use serde_json::{Value, json};
+use hanko_e2e::{Moto, Options, STACK_TABLE, Stack, example_input, kms_kid, request_item};
+use serde_json::json;
 
 const PUBLIC_URL: &str = "https://approvals.example.com";
 const SENDER: &str = "hanko@example.com";
@@ -167,20 +165,8 @@ async fn on_dynamodb_cognito_ses_and_kms_an_approval_and_a_rejection_each_resume
     );
     let output: TaskOutput =
         serde_json::from_value(run.output.unwrap()["approval"].clone()).unwrap();
-    let jwks: Value = stack
-        .http
-        .get(format!("{}/.well-known/jwks.json", stack.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let spki = kms.get_public_key().key_id(&key).send().await.unwrap();
-    let kms_kid = EcPublicKey::from_spki_der(spki.public_key().unwrap().as_ref())
-        .unwrap()
-        .kid()
-        .to_string();
+    let jwks = stack.jwks().await.unwrap();
+    let kms_kid = kms_kid(&kms, &key).await.unwrap();
     let verified = verify_decision(&output.signature, &jwks).expect("the signature verifies");
     assert_eq!(verified.kid, kms_kid, "signed by the KMS key");
     assert_eq!(verified.record.request_id, approve_id);
@@ -202,16 +188,7 @@ async fn on_dynamodb_cognito_ses_and_kms_an_approval_and_a_rejection_each_resume
     // names carol; no SQLite file was made.
     let ddb = aws_sdk_dynamodb::Client::new(&stack.moto.sdk);
     for (id, want) in [(&approve_id, "approved"), (&reject_id, "rejected")] {
-        let item = ddb
-            .get_item()
-            .table_name(STACK_TABLE)
-            .key("pk", AttributeValue::S(format!("REQ#{id}")))
-            .key("sk", AttributeValue::S("REQ".into()))
-            .send()
-            .await
-            .unwrap()
-            .item
-            .expect("the request item");
+        let item = request_item(&ddb, STACK_TABLE, id).await.unwrap();
         assert_eq!(item["status"].as_s().unwrap(), want);
         assert_eq!(item["delivery"].as_s().unwrap(), "delivered");
     }

@@ -4,7 +4,6 @@
 //! `HANKO_NOTIFIER=ses` and group members from a Cognito user pool.
 
 use anyhow::Context;
-use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use aws_sdk_sfn::types::ExecutionStatus;
 use base64::Engine;
@@ -16,8 +15,9 @@ use hanko::keys::EcPublicKey;
 use hanko::signer::{DECISION_TYP, KmsSigner, Signer};
 use hanko::verify::{VerifyError, verify_decision};
 use hanko_api::{DecisionRecord, Outcome, RecordedVote, TaskOutput};
+use hanko_e2e::cognito::Pool;
 use hanko_e2e::mail::{mime_parts, wait_for_ses_messages};
-use hanko_e2e::{Moto, Stack, example_input, root};
+use hanko_e2e::{Moto, Stack, example_input, kms_kid, root};
 use serde_json::{Value, json};
 
 const ALICE: (&str, &str) = ("alice@example.com", "alice-approves");
@@ -154,48 +154,19 @@ async fn rotating_the_kms_key_keeps_old_decisions_verifiable_and_publishes_both_
 }
 
 /// A Cognito pool with group release-managers: alice, carol, bob (the requester) and
-/// dave (disabled).
+/// dave (disabled); returns its id.
 async fn cognito_pool(moto: &Moto) -> anyhow::Result<String> {
-    let c = aws_sdk_cognitoidentityprovider::Client::new(&moto.sdk);
-    let pool = c
-        .create_user_pool()
-        .pool_name("hanko")
-        .send()
-        .await?
-        .user_pool()
-        .and_then(|p| p.id())
-        .context("pool id")?
-        .to_string();
-    c.create_group()
-        .user_pool_id(&pool)
-        .group_name("release-managers")
+    let managers: &[&str] = &["release-managers"];
+    let users = ["alice", "carol", "bob", "dave"].map(|n| format!("{n}@example.com"));
+    let users = users.each_ref().map(|e| (e.as_str(), managers));
+    let pool = Pool::create(moto, "hanko", &users).await?;
+    pool.client
+        .admin_disable_user()
+        .user_pool_id(&pool.id)
+        .username("dave@example.com")
         .send()
         .await?;
-    for name in ["alice", "carol", "bob", "dave"] {
-        c.admin_create_user()
-            .user_pool_id(&pool)
-            .username(name)
-            .user_attributes(
-                AttributeType::builder()
-                    .name("email")
-                    .value(format!("{name}@example.com"))
-                    .build()?,
-            )
-            .send()
-            .await?;
-        c.admin_add_user_to_group()
-            .user_pool_id(&pool)
-            .username(name)
-            .group_name("release-managers")
-            .send()
-            .await?;
-    }
-    c.admin_disable_user()
-        .user_pool_id(&pool)
-        .username("dave")
-        .send()
-        .await?;
-    Ok(pool)
+    Ok(pool.id)
 }
 
 /// The example state machine and intake queue on `moto`, and `hanko serve` with `flags`.
@@ -360,21 +331,9 @@ async fn an_approval_runs_end_to_end_with_kms_signing_ses_mail_and_cognito_group
         serde_json::from_value(run.output.unwrap()["approval"].clone()).unwrap();
 
     // The signature is KMS's, and the served JWKS has the current and the retired key.
-    let jwks: Value = stack
-        .http
-        .get(format!("{}/.well-known/jwks.json", stack.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = stack.jwks().await.unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
-    let spki = kms.get_public_key().key_id(&key).send().await.unwrap();
-    let kms_kid = EcPublicKey::from_spki_der(spki.public_key().unwrap().as_ref())
-        .unwrap()
-        .kid()
-        .to_string();
+    let kms_kid = kms_kid(&kms, &key).await.unwrap();
     let verified = verify_decision(&output.signature, &jwks).expect("verifies");
     assert_eq!(verified.kid, kms_kid);
     assert_eq!(verified.record.request_id, id);

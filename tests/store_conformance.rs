@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     BillingMode, KeyType, PointInTimeRecoveryStatus, ProjectionType, TableStatus, TimeToLiveStatus,
 };
 use hanko::store::dynamo::DynamoStore;
-use hanko_e2e::Moto;
+use hanko_e2e::{Moto, request_item};
 
 const TABLE: &str = "hanko-conformance";
 
@@ -242,24 +242,7 @@ async fn a_closed_record_expires_the_retention_period_after_closing_and_a_pendin
         .insert(id, "token-2", &sample(&["a@x.io"]))
         .await
         .unwrap();
-    let request_item = || async {
-        client
-            .get_item()
-            .table_name(TABLE)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("REQ#{id}")),
-            )
-            .key(
-                "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S("REQ".into()),
-            )
-            .send()
-            .await
-            .unwrap()
-            .item
-            .unwrap()
-    };
+    let request_item = || async { request_item(&client, TABLE, id).await.unwrap() };
     assert!(!request_item().await.contains_key("ttl"));
     let before = chrono::Utc::now();
     assert!(

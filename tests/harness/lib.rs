@@ -11,6 +11,7 @@ pub mod mail;
 pub mod oidc;
 pub mod proxy;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -23,6 +24,33 @@ use hanko::config::ServeArgs;
 use hanko::serve::Running;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
+
+/// The DynamoDB item of request `id` in `table` (key `REQ#<id>` / `REQ`).
+pub async fn request_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &str,
+) -> anyhow::Result<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(format!("REQ#{id}")))
+        .key("sk", AttributeValue::S("REQ".into()))
+        .send()
+        .await?
+        .item
+        .with_context(|| format!("no item for request {id}"))
+}
+
+/// The `kid` Hanko gives the public key of the KMS key `key`.
+pub async fn kms_kid(kms: &aws_sdk_kms::Client, key: &str) -> anyhow::Result<String> {
+    let spki = kms.get_public_key().key_id(key).send().await?;
+    let der = spki.public_key().context("no public key")?;
+    Ok(hanko::keys::EcPublicKey::from_spki_der(der.as_ref())?
+        .kid()
+        .to_string())
+}
 
 /// The workspace root (tests/ is one level down).
 pub fn root() -> PathBuf {
@@ -512,6 +540,17 @@ impl Stack {
         }
         let v: Value = r.json().await?;
         Ok(v["token"].as_str().context("token")?.to_string())
+    }
+
+    /// The public keys `hanko serve` publishes (`/.well-known/jwks.json`).
+    pub async fn jwks(&self) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .get(format!("{}/.well-known/jwks.json", self.base))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(r.json().await?)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<(u16, Value)> {
