@@ -76,9 +76,11 @@ async fn a_decision_signed_by_kms_on_moto_verifies_with_the_same_code_as_a_local
     let key = kms_key(&kms).await;
     let signer = KmsSigner::new(kms.clone(), &key, &[]).await.unwrap();
 
-    let jws = signer.sign(&record()).await.unwrap();
+    // One record: two calls of `record()` a second apart would differ in their times.
+    let record = record();
+    let jws = signer.sign(&record).await.unwrap();
     let v = verify_decision(&jws, &signer.jwks()).expect("the KMS signature verifies");
-    assert_eq!(v.record, record());
+    assert_eq!(v.record, record);
     assert_eq!(
         header(&jws),
         json!({"alg": "ES256", "typ": DECISION_TYP, "kid": signer.kid()})
@@ -107,7 +109,7 @@ async fn a_decision_signed_by_kms_on_moto_verifies_with_the_same_code_as_a_local
         &validation,
     )
     .unwrap();
-    assert_eq!(decoded.claims, record());
+    assert_eq!(decoded.claims, record);
 
     // A key that cannot sign ES256 is refused at start, with the variable named.
     let aes = kms.create_key().send().await.unwrap();
