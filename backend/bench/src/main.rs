@@ -520,8 +520,12 @@ fn seed(db: &Path, n: usize, pending_every: usize) -> anyhow::Result<Vec<String>
     {
         let mut req = tx.prepare(
             "INSERT INTO requests (id, token_hash, task_token, status, created_ms, expires_ms, \
-             requested_by, allow_self, body, outcome, decided_ms, signature, delivery, closed_ms, version) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?10, ?13)",
+             requested_by, allow_self, body, outcome, decided_ms, signature, delivery, closed_ms, version, \
+             title, state_machine_name, execution_name, created_at, expires_at, required_approvals) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?10, ?13, \
+             json_extract(?8, '$.title'), json_extract(?8, '$.stateMachineName'), \
+             json_extract(?8, '$.executionName'), json_extract(?8, '$.createdAt'), \
+             json_extract(?8, '$.expiresAt'), json_extract(?8, '$.requiredApprovals'))",
         )?;
         let mut appr =
             tx.prepare("INSERT INTO approvers (principal, request_id) VALUES (?1, ?2)")?;
