@@ -1,14 +1,17 @@
 //! The embedded store: one SQLite file, created with its schema on first start.
 //!
-//! One writing connection behind a mutex, used from `spawn_blocking`; votes run in an
-//! `IMMEDIATE` transaction with a version check, so two racing approvers cannot both
-//! complete a request, even from two processes sharing the file. Reads of a database file
-//! go through a few read-only connections beside it (WAL mode lets them run while the
-//! writer writes), and request bodies are parsed after the connection is let go.
+//! Writes go to one writer thread, which owns the writing connection and commits them in
+//! groups: whatever writes are waiting when it starts a transaction run in that one
+//! `IMMEDIATE` transaction, each in a savepoint of its own (a write that fails is rolled
+//! back alone), and none is answered before the commit. Votes check the request's version,
+//! so two racing approvers cannot both complete a request, even from two processes sharing
+//! the file. Reads of a database file go through a few read-only connections beside it (WAL
+//! mode lets them run while the writer writes), and request bodies are parsed after the
+//! connection is let go.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -116,12 +119,81 @@ const INLINE_DELIVERY_GRACE_MS: i64 = 30_000;
 const COLUMNS: &str = "id, status, body, version, outcome, decided_ms, signature, delivery, \
                        delivery_attempts, last_error, closed_reason, closed_ms";
 
+/// The most writes one transaction takes.
+const MAX_GROUP: usize = 64;
+
+/// Answers a write once its group's commit is known: `None` when it committed, else why not.
+type Answer = Box<dyn FnOnce(Option<String>) + Send>;
+
+/// A write for the writer thread. It runs in the group's transaction and says whether it
+/// succeeded (else its savepoint is rolled back); it is given `Err` when no transaction
+/// could be begun.
+type Job = Box<dyn FnOnce(Result<&mut Connection, &str>) -> (bool, Answer) + Send>;
+
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
-    /// Read-only connections for reads; none for an in-memory database (reads use `conn`).
+    /// To the writer thread, which owns the writing connection; it stops when the last
+    /// clone of the store is dropped.
+    writes: mpsc::Sender<Job>,
+    /// Read-only connections for reads; none for an in-memory database (reads are jobs of
+    /// the writer).
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: Arc<AtomicUsize>,
+}
+
+/// The writer thread: takes the first waiting write and every other one already waiting
+/// (up to [`MAX_GROUP`]), runs them in one transaction, commits once, then answers them.
+fn write_groups(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let why = format!("cannot begin a write: {e}");
+            for job in group {
+                let (_, answer) = job(Err(&why));
+                answer(Some(why.clone()));
+            }
+            continue;
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        for job in group {
+            let (ok, answer) = match conn.execute_batch("SAVEPOINT job") {
+                Ok(()) => job(Ok(&mut conn)),
+                Err(e) => job(Err(&format!("cannot begin a write: {e}"))),
+            };
+            let undo = if ok {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            };
+            // A savepoint that cannot be closed leaves the transaction in doubt: roll it
+            // all back below.
+            let closed = conn.execute_batch(undo).map_err(|e| e.to_string());
+            answers.push((answer, closed));
+        }
+        let failed = answers
+            .iter()
+            .find_map(|(_, closed)| closed.as_ref().err().cloned())
+            .map(|e| format!("a write could not be closed: {e}"));
+        let outcome = match failed {
+            Some(e) => Some(e),
+            None => conn
+                .execute_batch("COMMIT")
+                .err()
+                .map(|e| format!("commit failed: {e}")),
+        };
+        if outcome.is_some() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for (answer, _) in answers {
+            answer(outcome.clone());
+        }
+    }
 }
 
 impl SqliteStore {
@@ -164,8 +236,13 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
         tx.commit()?;
+        let (writes, jobs) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("hanko-sqlite-writer".into())
+            .spawn(move || write_groups(conn, jobs))
+            .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writes,
             readers: Arc::new(Vec::new()),
             next_reader: Arc::new(AtomicUsize::new(0)),
         })
@@ -183,25 +260,22 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
         then: impl FnOnce(T) -> StoreResult<U> + Send + 'static,
     ) -> StoreResult<U> {
-        let (writer, readers) = (self.conn.clone(), self.readers.clone());
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let readers = self.readers.clone();
         let n = readers.len();
+        if n == 0 {
+            return self.with(move |conn| then(f(conn)?)).await;
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         if let Some(guard) = (0..n).find_map(|k| readers[(start + k) % n].try_lock().ok()) {
             let raw = f(&guard);
             drop(guard);
             return then(raw?);
         }
         tokio::task::spawn_blocking(move || {
-            let poisoned = |_| StoreError::Backend("database lock poisoned".into());
-            let raw = if readers.is_empty() {
-                let guard = writer.lock().map_err(poisoned)?;
-                f(&guard)?
-            } else {
-                let n = readers.len();
-                let guard = match (0..n).find_map(|k| readers[(start + k) % n].try_lock().ok()) {
-                    Some(g) => g,
-                    None => readers[start % n].lock().map_err(poisoned)?,
-                };
+            let raw = {
+                let guard = readers[start % n]
+                    .lock()
+                    .map_err(|_| StoreError::Backend("database lock poisoned".into()))?;
                 f(&guard)?
             };
             then(raw)
@@ -210,19 +284,35 @@ impl SqliteStore {
         .map_err(|e| StoreError::Backend(format!("database task failed: {e}")))?
     }
 
+    /// Runs `f` in the writer thread's next group of writes, and answers once that group
+    /// has committed. `f` may open a savepoint of its own to undo what it did (rusqlite's
+    /// `Connection::savepoint`): anything it leaves when it returns an error is undone.
     async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Backend("database lock poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("database task failed: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |conn| {
+            let out = match conn {
+                Ok(conn) => f(conn),
+                Err(why) => Err(StoreError::Backend(why.to_string())),
+            };
+            let ok = out.is_ok();
+            let answer: Answer = Box::new(move |commit| {
+                let out = match (out, commit) {
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Some(why)) => Err(StoreError::Backend(why)),
+                    (Ok(v), None) => Ok(v),
+                };
+                let _ = tx.send(out);
+            });
+            (ok, answer)
+        });
+        self.writes
+            .send(job)
+            .map_err(|_| StoreError::Backend("the database writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Backend("the database writer has stopped".into()))?
     }
 }
 
@@ -546,7 +636,7 @@ impl Store for SqliteStore {
         let body = serde_json::to_string(&req)?;
         self.with(move |conn| {
             let hash = token_hash(&token);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.savepoint()?;
             let existing: Option<String> = tx
                 .query_row(
                     "SELECT id FROM requests WHERE token_hash = ?1",
@@ -657,7 +747,7 @@ impl Store for SqliteStore {
         let b = w.ballot.clone();
         let decision = w.decision.clone();
         self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.savepoint()?;
             let current: Option<(String, i64)> = tx
                 .query_row(
                     "SELECT status, version FROM requests WHERE id = ?1",
@@ -742,37 +832,43 @@ impl Store for SqliteStore {
 
     async fn task_token(&self, id: &str) -> StoreResult<Option<String>> {
         let id = id.to_string();
-        self.with(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT task_token FROM requests WHERE id = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )
-                .optional()?)
-        })
+        self.read(
+            move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT task_token FROM requests WHERE id = ?1",
+                        [&id],
+                        |r| r.get(0),
+                    )
+                    .optional()?)
+            },
+            Ok,
+        )
         .await
     }
 
     async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>> {
         let id = id.to_string();
-        self.with(move |conn| {
-            let row: Option<(Option<String>, i64)> = conn
-                .query_row(
-                    "SELECT callback, delivery_attempts FROM requests \
-                     WHERE id = ?1 AND delivery IN ('pending', 'unconfirmed')",
-                    [&id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            match row {
-                Some((Some(cb), attempts)) => Ok(Some(PendingCallback {
-                    callback: serde_json::from_str(&cb)?,
-                    attempts: attempts.max(0) as u32,
-                })),
-                _ => Ok(None),
-            }
-        })
+        self.read(
+            move |conn| {
+                let row: Option<(Option<String>, i64)> = conn
+                    .query_row(
+                        "SELECT callback, delivery_attempts FROM requests \
+                         WHERE id = ?1 AND delivery IN ('pending', 'unconfirmed')",
+                        [&id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                match row {
+                    Some((Some(cb), attempts)) => Ok(Some(PendingCallback {
+                        callback: serde_json::from_str(&cb)?,
+                        attempts: attempts.max(0) as u32,
+                    })),
+                    _ => Ok(None),
+                }
+            },
+            Ok,
+        )
         .await
     }
 
@@ -784,7 +880,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Claim>> {
         let id = id.to_string();
         self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.savepoint()?;
             let row: Option<(Option<String>, i64, String)> = tx
                 .query_row(
                     "SELECT callback, delivery_attempts, delivery FROM requests \
@@ -821,7 +917,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let (id, error) = (id.to_string(), error.map(str::to_string));
         self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.savepoint()?;
             // Only a delivery still owed changes: a late answer to a duplicate attempt must
             // not turn a delivered decision into a closed request.
             let changed = tx.execute(
@@ -854,29 +950,35 @@ impl Store for SqliteStore {
     }
 
     async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
-        self.with(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id FROM requests WHERE delivery IN ('pending', 'unconfirmed') AND \
-                 (next_attempt_ms IS NULL OR next_attempt_ms <= ?1) ORDER BY next_attempt_ms LIMIT ?2",
-            )?;
-            let ids = stmt
-                .query_map(params![ms(now), limit as i64], |r| r.get(0))?
-                .collect::<Result<Vec<String>, _>>()?;
-            Ok(ids)
-        })
+        self.read(
+            move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT id FROM requests WHERE delivery IN ('pending', 'unconfirmed') AND \
+                     (next_attempt_ms IS NULL OR next_attempt_ms <= ?1) ORDER BY next_attempt_ms LIMIT ?2",
+                )?;
+                let ids = stmt
+                    .query_map(params![ms(now), limit as i64], |r| r.get(0))?
+                    .collect::<Result<Vec<String>, _>>()?;
+                Ok(ids)
+        },
+            Ok,
+        )
         .await
     }
 
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
-        self.with(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id FROM requests WHERE status = 'pending' AND expires_ms <= ?1 LIMIT ?2",
-            )?;
-            let ids = stmt
-                .query_map(params![ms(now), limit as i64], |r| r.get(0))?
-                .collect::<Result<Vec<String>, _>>()?;
-            Ok(ids)
-        })
+        self.read(
+            move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT id FROM requests WHERE status = 'pending' AND expires_ms <= ?1 LIMIT ?2",
+                )?;
+                let ids = stmt
+                    .query_map(params![ms(now), limit as i64], |r| r.get(0))?
+                    .collect::<Result<Vec<String>, _>>()?;
+                Ok(ids)
+        },
+            Ok,
+        )
         .await
     }
 
@@ -912,23 +1014,26 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> StoreResult<Vec<(String, String)>> {
         let after = after.map(str::to_string);
-        self.with(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, body FROM requests WHERE status = 'pending' AND id > ?1 \
-                 ORDER BY id LIMIT ?2",
-            )?;
-            let rows = stmt
-                .query_map(params![after.unwrap_or_default(), limit as i64], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter()
-                .map(|(id, body)| {
-                    let req: NewRequest = serde_json::from_str(&body)?;
-                    Ok((id, req.execution_arn))
-                })
-                .collect()
-        })
+        self.read(
+            move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT id, body FROM requests WHERE status = 'pending' AND id > ?1 \
+                     ORDER BY id LIMIT ?2",
+                )?;
+                let rows = stmt
+                    .query_map(params![after.unwrap_or_default(), limit as i64], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows.into_iter()
+                    .map(|(id, body)| {
+                        let req: NewRequest = serde_json::from_str(&body)?;
+                        Ok((id, req.execution_arn))
+                    })
+                    .collect()
+            },
+            Ok,
+        )
         .await
     }
 }
@@ -949,6 +1054,72 @@ mod tests {
             let store = SqliteStore::open(&dir.path().join("hanko.db")).unwrap();
             (dir, store)
         });
+    }
+
+    #[tokio::test]
+    async fn writes_waiting_together_commit_together_and_a_failed_one_is_undone_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hanko.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .with(|c| Ok(c.execute_batch("CREATE TABLE scratch (n INTEGER NOT NULL)")?))
+            .await
+            .unwrap();
+        // The first write holds the writer while the others queue up behind it.
+        let writer = store.clone();
+        let first = tokio::spawn(async move {
+            writer
+                .with(|c| {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    Ok(c.execute("INSERT INTO scratch VALUES (0)", [])?)
+                })
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let mut rest = Vec::new();
+        for n in 1..=20i64 {
+            let (writer, path) = (store.clone(), path.clone());
+            rest.push(tokio::spawn(async move {
+                writer
+                    .with(move |c| {
+                        c.execute("INSERT INTO scratch VALUES (?1)", [n])?;
+                        // One write fails after it has written: its row must not stay.
+                        if n == 7 {
+                            return Err(StoreError::Conflict("seven".into()));
+                        }
+                        let count = "SELECT count(*) FROM scratch";
+                        // The group's rows so far, and what others can see: the commits.
+                        let mine: i64 = c.query_row(count, [], |r| r.get(0))?;
+                        let committed: i64 =
+                            Connection::open(&path)?.query_row(count, [], |r| r.get(0))?;
+                        Ok((mine, committed))
+                    })
+                    .await
+            }));
+        }
+        first.await.unwrap().unwrap();
+        let mut last = (0, 0);
+        for (i, r) in rest.into_iter().enumerate() {
+            match r.await.unwrap() {
+                Ok(counts) => last = counts,
+                Err(e) => assert_eq!(i + 1, 7, "{e}"),
+            }
+        }
+        // The twenty ran in one transaction after the first's commit: the last saw the
+        // other eighteen that stayed, none of them committed yet.
+        assert_eq!(last, (20, 1));
+        let rows: Vec<i64> = store
+            .read(
+                |c| {
+                    let mut stmt = c.prepare("SELECT n FROM scratch ORDER BY n")?;
+                    let rows = stmt.query_map([], |r| r.get(0))?;
+                    Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+                },
+                Ok,
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows, (0..=20).filter(|n| *n != 7).collect::<Vec<_>>());
     }
 
     /// What SQLite plans for a page of `q`, one line per step.
