@@ -104,7 +104,7 @@ UPDATE requests SET title = json_extract(body, '$.title'),
     required_approvals = json_extract(body, '$.requiredApprovals');
 DROP INDEX requests_by_status;
 CREATE INDEX requests_page ON requests (status, id, expires_ms, requested_by, allow_self,
-    outcome, decided_ms, required_approvals, created_at, expires_at, title,
+    version, outcome, decided_ms, required_approvals, created_at, expires_at, title,
     state_machine_name, execution_name);
 "#,
 ];
@@ -571,7 +571,7 @@ fn list_sql(columns: &str, q: &ListQuery) -> (String, Vec<Sql>) {
 /// The summary fields: all of them are in the index `requests_page`, so that a page of a
 /// status is read from that index without visiting the rows.
 const SUMMARY_COLUMNS: &str = "id, status, requested_by, outcome, decided_ms, title, \
-    state_machine_name, execution_name, created_at, expires_at, required_approvals";
+    state_machine_name, execution_name, created_at, expires_at, required_approvals, version";
 
 struct SummaryRow {
     id: String,
@@ -585,6 +585,8 @@ struct SummaryRow {
     created_at: Option<String>,
     expires_at: Option<String>,
     required_approvals: Option<i64>,
+    /// Counts the changes since intake: 0 means no vote yet.
+    version: i64,
 }
 
 fn read_summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
@@ -600,6 +602,7 @@ fn read_summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
         created_at: r.get(8)?,
         expires_at: r.get(9)?,
         required_approvals: r.get(10)?,
+        version: r.get(11)?,
     })
 }
 
@@ -734,7 +737,12 @@ impl Store for SqliteStore {
                 let more = rows.len() > q.limit;
                 rows.truncate(q.limit);
                 drop(stmt);
-                let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                // A request nobody has voted on yet (most pending ones) has no votes to look up.
+                let ids: Vec<String> = rows
+                    .iter()
+                    .filter(|r| r.version > 0)
+                    .map(|r| r.id.clone())
+                    .collect();
                 let votes = votes_for(conn, &ids)?;
                 Ok((rows, votes, more))
             },
