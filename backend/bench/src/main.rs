@@ -159,11 +159,16 @@ fn yes(ok: bool) -> &'static str {
 
 /// The peak resident memory of a live process (VmHWM), in KiB.
 fn peak_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A KiB figure of a live process's `/proc/<pid>/status`, such as `RssFile:`.
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|k| k.parse().ok())
         })
@@ -350,8 +355,9 @@ impl Runtime {
         Ok((rt, addr))
     }
 
-    /// Starts `cmd`, hands it `event`, and returns (start to answer, peak KiB, answer).
-    async fn one(&self, mut cmd: Command, event: Value) -> anyhow::Result<(f64, u64, String)> {
+    /// Starts `cmd`, hands it `event`, and returns (start to answer, peak KiB, KiB of
+    /// file pages resident at the answer, answer).
+    async fn one(&self, mut cmd: Command, event: Value) -> anyhow::Result<(f64, u64, u64, String)> {
         *self.state.lock().unwrap() = RuntimeState {
             event: Some(event),
             ..Default::default()
@@ -364,6 +370,7 @@ impl Runtime {
             .context("starting the function")?;
         let waited = tokio::time::timeout(Duration::from_secs(30), self.done.notified()).await;
         let peak = peak_kib(child.id());
+        let file = status_kib(child.id(), "RssFile:");
         let _ = child.kill();
         let out = child.wait_with_output()?;
         if waited.is_err() {
@@ -379,7 +386,7 @@ impl Runtime {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Ok(((at - t0).as_secs_f64() * 1000.0, peak, body))
+        Ok(((at - t0).as_secs_f64() * 1000.0, peak, file, body))
     }
 }
 
@@ -641,13 +648,13 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
             .env("AWS_ENDPOINT_URL", &stub.url)
             .env("RUST_LOG", "warn");
         let before = stub.calls();
-        let (ms, peak, answer) = rt.one(cmd, event.clone()).await?;
+        let (ms, peak, file, answer) = rt.one(cmd, event.clone()).await?;
         if !answer.contains("\"statusCode\":200") || stub.calls() != before + 1 {
             bail!("hanko did not decide as expected: {answer}");
         }
         // The first run warms the page cache; it is not counted.
         if run > 0 {
-            hanko_runs.push((ms, peak));
+            hanko_runs.push((ms, peak, file));
         }
     }
 
@@ -668,12 +675,12 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
         lambda_env(&mut cmd, addr, &dir, stub);
         cmd.current_dir(&node_dir).arg(&script);
         let before = stub.calls();
-        let (ms, peak, answer) = rt.one(cmd, node_event.clone()).await?;
+        let (ms, peak, file, answer) = rt.one(cmd, node_event.clone()).await?;
         if !answer.contains("200") || stub.calls() != before + 1 {
             bail!("node did not answer as expected: {answer}");
         }
         if run > 0 {
-            node_runs.push((ms, peak));
+            node_runs.push((ms, peak, file));
         }
     }
     let node_version = Command::new("node")
@@ -685,12 +692,15 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
     let hp = median(&hanko_runs.iter().map(|r| r.1).collect::<Vec<_>>());
     let nm = median(&node_runs.iter().map(|r| r.0).collect::<Vec<_>>());
     let np = median(&node_runs.iter().map(|r| r.1).collect::<Vec<_>>());
+    let hf = median(&hanko_runs.iter().map(|r| r.2).collect::<Vec<_>>());
+    let nf = median(&node_runs.iter().map(|r| r.2).collect::<Vec<_>>());
     let speed = nm / hm;
     let mem = hp as f64 / np as f64;
     let mut s = format!(
         "## Lambda cold start\n\nFrom process start to the first answered invocation, under a \
          minimal Lambda Runtime API served by the bench on 127.0.0.1; peak memory is VmHWM just \
-         after the answer. Median of {} runs each (one warm-up run not counted). The trust store \
+         after the answer, and \"of it, file pages\" is RssFile then: pages of the program and its \
+         libraries, mapped from the page cache. Median of {} runs each (one warm-up run not counted). The trust store \
          is the CA bundle file alone (`SSL_CERT_FILE`), as on Lambda's provided.al2023.\n\n\
          - **hanko**: the release binary as the `api` function (`HANKO_HANDLER=api`, SQLite, \
          dev login, local signer), invoked with an API Gateway v2 event that approves a \
@@ -699,14 +709,19 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
          - **node**: Node.js {node_version}, the classic recipe's approval function: requires \
          `@aws-sdk/client-sfn`, builds an `SFNClient`, and on the event calls SendTaskSuccess \
          (the same stub), with a small `http` loop as its runtime client.\n\n\
-         | function | wall time (median) | peak memory (median) | runs (ms) |\n| --- | ---: | ---: | --- |\n",
+         | function | wall time (median) | peak memory (median) | of it, file pages | runs (ms) |\n\
+         | --- | ---: | ---: | ---: | --- |\n",
         args.runs
     );
-    for (name, runs, m, p) in [("hanko", &hanko_runs, hm, hp), ("node", &node_runs, nm, np)] {
+    for (name, runs, m, p, f) in [
+        ("hanko", &hanko_runs, hm, hp, hf),
+        ("node", &node_runs, nm, np, nf),
+    ] {
         let _ = writeln!(
             s,
-            "| {name} | {m:.1} ms | {} | {} |",
+            "| {name} | {m:.1} ms | {} | {} | {} |",
             mib(p),
+            mib(f),
             runs.iter()
                 .map(|r| format!("{:.1}", r.0))
                 .collect::<Vec<_>>()
