@@ -274,13 +274,34 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
         then: impl FnOnce(T) -> StoreResult<U> + Send + 'static,
     ) -> StoreResult<U> {
+        self.read_where(true, f, then).await
+    }
+
+    /// [`Self::read`] for a read of many rows (thousands, with their bodies): always on a
+    /// blocking thread, so that it does not hold up the requests of an async worker.
+    async fn read_many<T, U: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        then: impl FnOnce(T) -> StoreResult<U> + Send + 'static,
+    ) -> StoreResult<U> {
+        self.read_where(false, f, then).await
+    }
+
+    async fn read_where<T, U: Send + 'static>(
+        &self,
+        in_place: bool,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        then: impl FnOnce(T) -> StoreResult<U> + Send + 'static,
+    ) -> StoreResult<U> {
         let readers = self.readers.clone();
         let n = readers.len();
         if n == 0 {
             return self.with(move |conn| then(f(conn)?)).await;
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        if let Some(guard) = (0..n).find_map(|k| readers[(start + k) % n].try_lock().ok()) {
+        if in_place
+            && let Some(guard) = (0..n).find_map(|k| readers[(start + k) % n].try_lock().ok())
+        {
             let raw = f(&guard);
             drop(guard);
             return then(raw?);
@@ -1010,7 +1031,7 @@ impl Store for SqliteStore {
         to: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<StoredRequest>> {
-        self.read(
+        self.read_many(
             move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM requests WHERE closed_ms >= ?1 AND closed_ms < ?2 \
