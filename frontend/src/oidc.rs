@@ -158,7 +158,7 @@ pub async fn begin(oidc: &OidcLogin, next: &str) -> Result<(), String> {
     storage
         .set_item(
             PENDING_KEY,
-            &serde_json::to_string(&pending).map_err(|e| e.to_string())?,
+            &serde_json::to_string(&pending).map_err(|_| "cannot keep the login".to_string())?,
         )
         .map_err(|_| "sessionStorage is not writable".to_string())?;
     let query = form(&[

@@ -13,9 +13,7 @@ use crate::i18n::t;
 /// the browser; the JavaScript one is.)
 fn today_plus(days: i64) -> String {
     let ms = js_sys::Date::now() as i64 + days * 86_400_000;
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    crate::clock::iso_date(ms.div_euclid(1000))
 }
 
 /// Hands `text` to the browser as a file download.

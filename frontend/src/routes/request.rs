@@ -2,7 +2,7 @@
 //! request, and the place to decide it.
 
 use gloo_timers::future::TimeoutFuture;
-use hanko_api::{Approval, Delivery, VoteChoice};
+use hanko_api::{Approval, Delivery, VoteBlock, VoteChoice};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
@@ -44,6 +44,18 @@ pub fn aws_console_url(region: &str, execution_arn: &str) -> Option<String> {
             String::from(js_sys::encode_uri_component(execution_arn))
         )
     })
+}
+
+/// A vote block's wire name (`not_an_approver`, …), as `VoteBlock` is written in JSON.
+fn vote_block_code(reason: VoteBlock) -> &'static str {
+    match reason {
+        VoteBlock::NotAnApprover => "not_an_approver",
+        VoteBlock::OwnRequest => "own_request",
+        VoteBlock::AlreadyVoted => "already_voted",
+        VoteBlock::Decided => "decided",
+        VoteBlock::Expired => "expired",
+        VoteBlock::Closed => "closed",
+    }
 }
 
 #[component]
@@ -168,13 +180,7 @@ fn RequestView(
                     .into_any()
             } else {
                 let (reason, words) = match viewer.reason {
-                    Some(r) => (
-                        serde_json::to_value(r)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
-                        i18n::vote_block(r),
-                    ),
+                    Some(r) => (vote_block_code(r).to_string(), i18n::vote_block(r)),
                     None => ("expired".to_string(), t().deadline_passed),
                 };
                 view! {
