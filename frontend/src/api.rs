@@ -94,19 +94,31 @@ async fn error_from(resp: Response) -> ApiError {
     }
 }
 
-async fn read<T: DeserializeOwned>(
+/// The text of a successful answer, or why there is none. A 401 on a call made with the
+/// session ends it.
+async fn body(
     sent: Result<Response, gloo_net::Error>,
     with_session: bool,
-) -> Result<T, ApiError> {
+) -> Result<String, ApiError> {
     let resp = sent.map_err(|_| ApiError::Network)?;
     if resp.ok() {
-        return resp.json::<T>().await.map_err(|_| ApiError::Decode);
+        return resp.text().await.map_err(|_| ApiError::Decode);
     }
     let err = error_from(resp).await;
     if with_session && matches!(err, ApiError::Unauthorized(_)) {
         auth::expire();
     }
     Err(err)
+}
+
+/// A successful answer's JSON as `T`. Only this step is generic: the rest is one copy for
+/// every endpoint.
+async fn read<T: DeserializeOwned>(
+    sent: Result<Response, gloo_net::Error>,
+    with_session: bool,
+) -> Result<T, ApiError> {
+    let text = body(sent, with_session).await?;
+    serde_json::from_str(&text).map_err(|_| ApiError::Decode)
 }
 
 fn encode(s: &str) -> String {
@@ -183,16 +195,5 @@ pub async fn audit_export(from: &str, to: &str, format: &str) -> Result<String, 
         encode(to),
         encode(format)
     );
-    let resp = authorized(Request::get(&url))
-        .send()
-        .await
-        .map_err(|_| ApiError::Network)?;
-    if resp.ok() {
-        return resp.text().await.map_err(|_| ApiError::Decode);
-    }
-    let err = error_from(resp).await;
-    if matches!(err, ApiError::Unauthorized(_)) {
-        auth::expire();
-    }
-    Err(err)
+    body(authorized(Request::get(&url)).send().await, true).await
 }

@@ -67,7 +67,7 @@ pub fn store_token(token: &str, expires_at: f64, refresh: Option<&str>) {
         let _ = s.set_item(TOKEN_KEY, token);
         let stored = String::from(
             js_sys::Number::from(expires_at)
-                .to_string(10)
+                .to_string_with_radix(10)
                 .unwrap_or_default(),
         );
         let _ = s.set_item(EXPIRES_KEY, &stored);
