@@ -7,6 +7,8 @@ use hanko_api::{
     Approval, ApprovalPage, ConsoleConfig, DecisionRequest, ErrorBody, LoginRequest, LoginResponse,
     Me, RequestStatus, VoteChoice,
 };
+use leptos::prelude::*;
+use leptos::task::spawn_local;
 use serde::de::DeserializeOwned;
 
 use crate::auth;
@@ -141,6 +143,19 @@ pub async fn config() -> Result<ConsoleConfig, ApiError> {
 /// `GET /api/me`.
 pub async fn me() -> Result<Me, ApiError> {
     read(authorized(Request::get("/api/me")).send().await, true).await
+}
+
+/// `GET /api/me`, asked once, as a signal: `None` until the answer comes. (A plain signal
+/// and a task rather than a `LocalResource`: the same one fetch, without the async
+/// machinery a resource brings into the wasm.)
+pub fn me_once() -> RwSignal<Option<Result<Me, ApiError>>> {
+    let answer = RwSignal::new(None);
+    spawn_local(async move {
+        let me = me().await;
+        // The component that asked may be gone by now; then nobody needs the answer.
+        let _ = answer.try_set(Some(me));
+    });
+    answer
 }
 
 /// Which requests a list shows.

@@ -33,7 +33,7 @@ fn save(text: &str, filename: &str, mime: &str) -> Option<()> {
 
 #[component]
 pub fn AuditExport() -> impl IntoView {
-    let me = LocalResource::new(api::me);
+    let me = api::me_once();
     let from = RwSignal::new(today_plus(-30));
     let to = RwSignal::new(today_plus(1));
     let format = RwSignal::new("csv".to_string());

@@ -46,7 +46,7 @@ fn MainNav() -> impl IntoView {
 
 #[component]
 fn UserMenu() -> impl IntoView {
-    let me = LocalResource::new(api::me);
+    let me = api::me_once();
     let navigate = use_navigate();
     let logout = move |_| {
         // The provider's logout ends its own session too, and sends the browser back to
