@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 
 /// Payloads longer than this many lines start collapsed.
 const LARGE_LINES: usize = 30;
@@ -18,7 +18,7 @@ pub fn DetailsJson(details: Value) -> impl IntoView {
         _ => false,
     };
     if empty {
-        return view! { <p class="muted" id="request-details-empty">{move || t().no_details}</p> }
+        return view! { <p class="muted" id="request-details-empty">{tr(|t| t.no_details)}</p> }
             .into_any();
     }
     // Cannot fail: a `Value`'s keys are strings and it is written to memory.
