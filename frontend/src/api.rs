@@ -7,6 +7,8 @@ use hanko_api::{
     Approval, ApprovalPage, ConsoleConfig, DecisionRequest, ErrorBody, LoginRequest, LoginResponse,
     Me, RequestStatus, VoteChoice,
 };
+use leptos::prelude::*;
+use leptos::task::spawn_local;
 use serde::de::DeserializeOwned;
 
 use crate::auth;
@@ -94,19 +96,31 @@ async fn error_from(resp: Response) -> ApiError {
     }
 }
 
-async fn read<T: DeserializeOwned>(
+/// The text of a successful answer, or why there is none. A 401 on a call made with the
+/// session ends it.
+async fn body(
     sent: Result<Response, gloo_net::Error>,
     with_session: bool,
-) -> Result<T, ApiError> {
+) -> Result<String, ApiError> {
     let resp = sent.map_err(|_| ApiError::Network)?;
     if resp.ok() {
-        return resp.json::<T>().await.map_err(|_| ApiError::Decode);
+        return resp.text().await.map_err(|_| ApiError::Decode);
     }
     let err = error_from(resp).await;
     if with_session && matches!(err, ApiError::Unauthorized(_)) {
         auth::expire();
     }
     Err(err)
+}
+
+/// A successful answer's JSON as `T`. Only this step is generic: the rest is one copy for
+/// every endpoint.
+async fn read<T: DeserializeOwned>(
+    sent: Result<Response, gloo_net::Error>,
+    with_session: bool,
+) -> Result<T, ApiError> {
+    let text = body(sent, with_session).await?;
+    serde_json::from_str(&text).map_err(|_| ApiError::Decode)
 }
 
 fn encode(s: &str) -> String {
@@ -129,6 +143,19 @@ pub async fn config() -> Result<ConsoleConfig, ApiError> {
 /// `GET /api/me`.
 pub async fn me() -> Result<Me, ApiError> {
     read(authorized(Request::get("/api/me")).send().await, true).await
+}
+
+/// `GET /api/me`, asked once, as a signal: `None` until the answer comes. (A plain signal
+/// and a task rather than a `LocalResource`: the same one fetch, without the async
+/// machinery a resource brings into the wasm.)
+pub fn me_once() -> RwSignal<Option<Result<Me, ApiError>>> {
+    let answer = RwSignal::new(None);
+    spawn_local(async move {
+        let me = me().await;
+        // The component that asked may be gone by now; then nobody needs the answer.
+        let _ = answer.try_set(Some(me));
+    });
+    answer
 }
 
 /// Which requests a list shows.
@@ -183,16 +210,5 @@ pub async fn audit_export(from: &str, to: &str, format: &str) -> Result<String, 
         encode(to),
         encode(format)
     );
-    let resp = authorized(Request::get(&url))
-        .send()
-        .await
-        .map_err(|_| ApiError::Network)?;
-    if resp.ok() {
-        return resp.text().await.map_err(|_| ApiError::Decode);
-    }
-    let err = error_from(resp).await;
-    if matches!(err, ApiError::Unauthorized(_)) {
-        auth::expire();
-    }
-    Err(err)
+    body(authorized(Request::get(&url)).send().await, true).await
 }

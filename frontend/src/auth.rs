@@ -30,12 +30,9 @@ fn storage() -> Option<Storage> {
 fn load() -> Option<Session> {
     let s = storage()?;
     let token = s.get_item(TOKEN_KEY).ok().flatten()?;
-    let expires_at = s
-        .get_item(EXPIRES_KEY)
-        .ok()
-        .flatten()?
-        .parse::<f64>()
-        .ok()?;
+    // JavaScript's own number parsing (Rust's would add its tables to the wasm).
+    let expires_at = js_sys::Number::parse_float(&s.get_item(EXPIRES_KEY).ok().flatten()?);
+    let expires_at = (!expires_at.is_nan()).then_some(expires_at)?;
     (!token.is_empty() && expires_at > js_sys::Date::now()).then_some(Session { token, expires_at })
 }
 
@@ -68,7 +65,12 @@ pub fn store(login: &LoginResponse) {
 pub fn store_token(token: &str, expires_at: f64, refresh: Option<&str>) {
     if let Some(s) = storage() {
         let _ = s.set_item(TOKEN_KEY, token);
-        let _ = s.set_item(EXPIRES_KEY, &expires_at.to_string());
+        let stored = String::from(
+            js_sys::Number::from(expires_at)
+                .to_string_with_radix(10)
+                .unwrap_or_default(),
+        );
+        let _ = s.set_item(EXPIRES_KEY, &stored);
         if let Some(r) = refresh {
             let _ = s.set_item(REFRESH_KEY, r);
         }

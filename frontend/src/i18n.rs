@@ -97,6 +97,15 @@ pub fn t() -> &'static Texts {
     }
 }
 
+/// One word of the console that follows the language (reactive), to put in a view:
+/// `{tr(|t| t.retry)}`. Every such word is then one and the same closure type, so the
+/// view code that renders and updates it is in the wasm once, not once per word.
+pub fn tr(
+    word: fn(&'static Texts) -> &'static str,
+) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    move || word(t())
+}
+
 /// Every word the console shows, in one language.
 pub struct Texts {
     pub app_name: &'static str,

@@ -12,6 +12,9 @@ mod routes;
 mod title;
 
 fn main() {
+    // Panic messages in the browser's console, for development builds; a release build
+    // leaves the formatting of panic messages out of the wasm.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     i18n::apply_document_lang();
     clock::start();

@@ -10,8 +10,6 @@
 //! 3. [`keep_fresh`] renews the token with the refresh token before it runs out; without
 //!    one, the session ends and the person logs in again, coming back to where they were.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gloo_net::http::Request;
 use hanko_api::{ConsoleConfig, OidcLogin};
 use leptos::prelude::*;
@@ -107,13 +105,50 @@ fn crypto() -> Result<web_sys::Crypto, String> {
         .map_err(|_| "no Web Crypto".to_string())
 }
 
+/// The base64url alphabet (RFC 4648 §5).
+const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// base64url without padding, as PKCE and JWTs write it. (Written here: it is a few lines,
+/// and the base64 crate's engine is a few kilobytes of the wasm.)
+fn base64url(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(BASE64URL[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// Reads unpadded base64url. `None` for anything else: a byte outside the alphabet, a
+/// lone last symbol, or leftover bits that are not zero (not canonical).
+fn from_base64url(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = BASE64URL.iter().position(|&a| a == c)? as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (bits < 6 && acc == 0).then_some(out)
+}
+
 /// `n` random bytes from `crypto.getRandomValues`, base64url without padding.
 fn random_b64(n: usize) -> Result<String, String> {
     let mut bytes = vec![0u8; n];
     crypto()?
         .get_random_values_with_u8_array(&mut bytes)
         .map_err(|_| "getRandomValues failed".to_string())?;
-    Ok(URL_SAFE_NO_PAD.encode(&bytes))
+    Ok(base64url(&bytes))
 }
 
 /// The S256 code challenge: base64url(SHA-256(verifier)) by `crypto.subtle.digest`.
@@ -128,7 +163,7 @@ async fn challenge_of(verifier: &str) -> Result<String, String> {
     let digest = digest
         .dyn_into::<js_sys::ArrayBuffer>()
         .map_err(|_| "crypto.subtle.digest gave no ArrayBuffer".to_string())?;
-    Ok(URL_SAFE_NO_PAD.encode(js_sys::Uint8Array::new(&digest).to_vec()))
+    Ok(base64url(&js_sys::Uint8Array::new(&digest).to_vec()))
 }
 
 fn enc(s: &str) -> String {
@@ -158,7 +193,7 @@ pub async fn begin(oidc: &OidcLogin, next: &str) -> Result<(), String> {
     storage
         .set_item(
             PENDING_KEY,
-            &serde_json::to_string(&pending).map_err(|e| e.to_string())?,
+            &serde_json::to_string(&pending).map_err(|_| "cannot keep the login".to_string())?,
         )
         .map_err(|_| "sessionStorage is not writable".to_string())?;
     let query = form(&[
@@ -213,7 +248,7 @@ struct Tokens {
 /// The `exp` of a JWT, in ms since the epoch (read, not verified: the api verifies).
 fn jwt_expiry(token: &str) -> Option<f64> {
     let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = from_base64url(payload.trim_end_matches('='))?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("exp")?.as_f64().map(|s| s * 1000.0)
 }

@@ -10,7 +10,7 @@ use crate::components::error_panel::ErrorPanel;
 use crate::components::loading::Loading;
 use crate::components::relative_time::RelativeTime;
 use crate::components::status_badge::StatusBadge;
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 
 /// Pages fetched at most in one go when a filter hides a whole page.
 const MAX_PAGES_PER_LOAD: usize = 5;
@@ -166,11 +166,11 @@ fn ListItem(item: ApprovalSummary) -> impl IntoView {
         let by = item.decided_by.join(", ");
         view! {
             <span class="decided">
-                {move || t().decided} " " <RelativeTime at/>
+                {tr(|t| t.decided)} " " <RelativeTime at/>
                 {(!by.is_empty())
                     .then(|| {
                         view! {
-                            " " {move || t().decided_by} " " <span class="decider">{by.clone()}</span>
+                            " " {tr(|t| t.decided_by)} " " <span class="decider">{by.clone()}</span>
                         }
                     })}
             </span>
@@ -184,25 +184,25 @@ fn ListItem(item: ApprovalSummary) -> impl IntoView {
             </div>
             <p class="request-meta">
                 <span class="requester">
-                    {move || t().requested_by} ": "
+                    {tr(|t| t.requested_by)} ": "
                     {match requester.clone() {
                         Some(r) => view! { <span>{r}</span> }.into_any(),
-                        None => view! { <span class="muted">{move || t().unknown_requester}</span> }.into_any(),
+                        None => view! { <span class="muted">{tr(|t| t.unknown_requester)}</span> }.into_any(),
                     }}
                 </span>
                 <span class="workflow">
-                    <span class="visually-hidden">{move || t().workflow} ": "</span>
+                    <span class="visually-hidden">{tr(|t| t.workflow)} ": "</span>
                     <span class="mono">{item.state_machine_name.clone()}</span>
                     " / "
                     <span class="mono">{item.execution_name.clone()}</span>
                 </span>
             </p>
             <p class="request-times">
-                <span>{move || t().created} " " <RelativeTime at=item.created_at/></span>
+                <span>{tr(|t| t.created)} " " <RelativeTime at=item.created_at/></span>
                 {pending
                     .then(|| {
                         view! {
-                            <span class="due">{move || t().due} " " <RelativeTime at=item.expires_at/></span>
+                            <span class="due">{tr(|t| t.due)} " " <RelativeTime at=item.expires_at/></span>
                         }
                     })}
                 {decided}

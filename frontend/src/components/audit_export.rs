@@ -7,15 +7,13 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError};
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 
 /// Today (UTC) moved by `days`, as `YYYY-MM-DD`. (chrono's own clock is not available in
 /// the browser; the JavaScript one is.)
 fn today_plus(days: i64) -> String {
     let ms = js_sys::Date::now() as i64 + days * 86_400_000;
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    crate::clock::iso_date(ms.div_euclid(1000))
 }
 
 /// Hands `text` to the browser as a file download.
@@ -35,7 +33,7 @@ fn save(text: &str, filename: &str, mime: &str) -> Option<()> {
 
 #[component]
 pub fn AuditExport() -> impl IntoView {
-    let me = LocalResource::new(api::me);
+    let me = api::me_once();
     let from = RwSignal::new(today_plus(-30));
     let to = RwSignal::new(today_plus(1));
     let format = RwSignal::new("csv".to_string());
@@ -78,21 +76,21 @@ pub fn AuditExport() -> impl IntoView {
         can.then(|| {
             view! {
                 <section class="audit-export" aria-labelledby="audit-title">
-                    <h2 id="audit-title">{move || t().audit_title}</h2>
-                    <p class="hint">{move || t().audit_intro}</p>
+                    <h2 id="audit-title">{tr(|t| t.audit_title)}</h2>
+                    <p class="hint">{tr(|t| t.audit_intro)}</p>
                     <form id="audit-form" class="audit-form" on:submit=download>
                         <label>
-                            {move || t().audit_from}
+                            {tr(|t| t.audit_from)}
                             <input id="audit-from" type="date" required
                                 prop:value=from on:input=move |e| from.set(event_target_value(&e))/>
                         </label>
                         <label>
-                            {move || t().audit_to}
+                            {tr(|t| t.audit_to)}
                             <input id="audit-to" type="date" required
                                 prop:value=to on:input=move |e| to.set(event_target_value(&e))/>
                         </label>
                         <label>
-                            {move || t().audit_format}
+                            {tr(|t| t.audit_format)}
                             <select id="audit-format" prop:value=format
                                 on:change=move |e| format.set(event_target_value(&e))>
                                 <option value="csv">"CSV"</option>

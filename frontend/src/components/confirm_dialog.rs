@@ -5,7 +5,7 @@ use hanko_api::VoteChoice;
 use leptos::html::Dialog;
 use leptos::prelude::*;
 
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 
 #[component]
 pub fn ConfirmDialog(
@@ -59,7 +59,7 @@ pub fn ConfirmDialog(
                     {move || if is_reject() { t().confirm_reject_body } else { t().confirm_approve_body }}
                 </p>
                 <p class="confirm-request-title" id="confirm-request-title">{title}</p>
-                <p class="confirm-comment-label">{move || t().confirm_comment}</p>
+                <p class="confirm-comment-label">{tr(|t| t.confirm_comment)}</p>
                 {move || {
                     let c = comment.get();
                     if c.trim().is_empty() {
@@ -79,7 +79,7 @@ pub fn ConfirmDialog(
                     disabled=move || sending.get()
                     on:click=move |_| choice.set(None)
                 >
-                    {move || t().cancel}
+                    {tr(|t| t.cancel)}
                 </button>
                 <button
                     type="button"

@@ -1,6 +1,6 @@
 //! A live countdown to a deadline, updated every second.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 use crate::{clock, i18n};
@@ -11,7 +11,7 @@ const URGENT_MS: f64 = 60.0 * 60.0 * 1000.0;
 #[component]
 pub fn Countdown(deadline: DateTime<Utc>) -> impl IntoView {
     let ms = deadline.timestamp_millis() as f64;
-    let iso = deadline.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let iso = clock::iso_datetime(deadline.timestamp());
     let left = move || ms - clock::now();
     view! {
         <span

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::confirm_dialog::ConfirmDialog;
-use crate::i18n::t;
+use crate::i18n::tr;
 
 /// Longest comment the form accepts (the api has its own limit too).
 const MAX_COMMENT: usize = 2000;
@@ -67,13 +67,13 @@ pub fn DecisionForm(
 
     view! {
         <section class="card decision-form" aria-labelledby="decision-form-title">
-            <h2 id="decision-form-title">{move || t().your_decision}</h2>
+            <h2 id="decision-form-title">{tr(|t| t.your_decision)}</h2>
             <form on:submit=move |ev| {
                 ev.prevent_default();
                 ask(VoteChoice::Approve);
             }>
                 <div class="field">
-                    <label for="decision-comment">{move || t().comment}</label>
+                    <label for="decision-comment">{tr(|t| t.comment)}</label>
                     <textarea
                         id="decision-comment"
                         name="comment"
@@ -85,16 +85,16 @@ pub fn DecisionForm(
                         bind:value=comment
                         on:input=move |_| comment_missing.set(false)
                     ></textarea>
-                    <p class="hint" id="decision-comment-hint">{move || t().comment_hint}</p>
+                    <p class="hint" id="decision-comment-hint">{tr(|t| t.comment_hint)}</p>
                     <Show when=move || comment_missing.get()>
                         <p class="field-error" id="comment-error" role="alert">
-                            {move || t().comment_required}
+                            {tr(|t| t.comment_required)}
                         </p>
                     </Show>
                 </div>
                 <Show when=move || error.with(Option::is_some)>
                     <div class="error-panel" id="decision-error" role="alert">
-                        <h3 class="error-title">{move || t().decision_failed}</h3>
+                        <h3 class="error-title">{tr(|t| t.decision_failed)}</h3>
                         <p class="error-message">
                             {move || error.get().map(|e| e.message()).unwrap_or_default()}
                         </p>
@@ -107,7 +107,7 @@ pub fn DecisionForm(
                                 class="button secondary"
                                 on:click=move |_| on_reload.run(())
                             >
-                                {move || t().reload_request}
+                                {tr(|t| t.reload_request)}
                             </button>
                         </Show>
                     </div>
@@ -120,7 +120,7 @@ pub fn DecisionForm(
                         disabled=move || sending.get()
                         on:click=move |_| ask(VoteChoice::Reject)
                     >
-                        {move || t().reject}
+                        {tr(|t| t.reject)}
                     </button>
                     <button
                         type="submit"
@@ -128,7 +128,7 @@ pub fn DecisionForm(
                         class="button approve"
                         disabled=move || sending.get()
                     >
-                        {move || t().approve}
+                        {tr(|t| t.approve)}
                     </button>
                 </div>
             </form>

@@ -5,7 +5,7 @@ use hanko_api::{DecisionInfo, Delivery, Outcome};
 use leptos::prelude::*;
 
 use crate::components::relative_time::DateTimeText;
-use crate::i18n::{self, t};
+use crate::i18n::{self, tr};
 
 #[component]
 pub fn DecisionResult(decision: DecisionInfo) -> impl IntoView {
@@ -29,7 +29,7 @@ pub fn DecisionResult(decision: DecisionInfo) -> impl IntoView {
             data-delivery=delivery
             aria-labelledby="decision-result-title"
         >
-            <h2 id="decision-result-title">{move || t().result_title}</h2>
+            <h2 id="decision-result-title">{tr(|t| t.result_title)}</h2>
             <p class="outcome" id="decision-outcome">
                 <span class="outcome-mark" aria-hidden="true">
                     {if decision.outcome == Outcome::Approved { "✓" } else { "✕" }}
@@ -38,20 +38,20 @@ pub fn DecisionResult(decision: DecisionInfo) -> impl IntoView {
             </p>
             <dl class="facts">
                 <div>
-                    <dt>{move || t().decided_at}</dt>
+                    <dt>{tr(|t| t.decided_at)}</dt>
                     <dd><DateTimeText at=decision.decided_at/></dd>
                 </div>
                 <div>
-                    <dt>{move || t().delivery}</dt>
+                    <dt>{tr(|t| t.delivery)}</dt>
                     <dd id="decision-delivery" class=format!("delivery-{delivery}")>
                         {move || i18n::delivery_name(decision.delivery)}
                     </dd>
                 </div>
             </dl>
             <details class="signature">
-                <summary>{move || t().signature_show}</summary>
+                <summary>{tr(|t| t.signature_show)}</summary>
                 <p class="hint">
-                    {move || t().signature_note} " "
+                    {tr(|t| t.signature_note)} " "
                     <a href="/.well-known/jwks.json">"/.well-known/jwks.json"</a>
                 </p>
                 <pre tabindex="0" id="decision-signature"><code>{signature}</code></pre>

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 
 /// Payloads longer than this many lines start collapsed.
 const LARGE_LINES: usize = 30;
@@ -18,10 +18,11 @@ pub fn DetailsJson(details: Value) -> impl IntoView {
         _ => false,
     };
     if empty {
-        return view! { <p class="muted" id="request-details-empty">{move || t().no_details}</p> }
+        return view! { <p class="muted" id="request-details-empty">{tr(|t| t.no_details)}</p> }
             .into_any();
     }
-    let text = serde_json::to_string_pretty(&details).unwrap_or_else(|_| details.to_string());
+    // Cannot fail: a `Value`'s keys are strings and it is written to memory.
+    let text = serde_json::to_string_pretty(&details).unwrap_or_default();
     let lines = text.lines().count();
     let large = lines > LARGE_LINES || text.len() > 4000;
     view! {

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::ApiError;
-use crate::i18n::t;
+use crate::i18n::tr;
 
 #[component]
 pub fn ErrorPanel(
@@ -15,10 +15,10 @@ pub fn ErrorPanel(
     let code = error.code().map(str::to_string);
     view! {
         <div class="error-panel" role="alert" data-code=code>
-            <h2 class="error-title">{move || t().error_title}</h2>
+            <h2 class="error-title">{tr(|t| t.error_title)}</h2>
             <p class="error-message">{move || error.message()}</p>
             <button type="button" class="button secondary retry" on:click=move |_| on_retry.run(())>
-                {move || t().retry}
+                {tr(|t| t.retry)}
             </button>
         </div>
     }

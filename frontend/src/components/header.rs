@@ -6,18 +6,18 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use crate::components::lang_switch::LangSwitch;
-use crate::i18n::t;
+use crate::i18n::tr;
 use crate::{api, auth, oidc};
 
 #[component]
 pub fn Header() -> impl IntoView {
     view! {
-        <a class="skip-link" href="#main">{move || t().skip_to_content}</a>
+        <a class="skip-link" href="#main">{tr(|t| t.skip_to_content)}</a>
         <header class="site-header">
             <div class="header-inner">
                 <A href="/" attr:class="brand">
                     <span class="brand-mark" aria-hidden="true">"判"</span>
-                    <span class="brand-name">{move || t().app_name}</span>
+                    <span class="brand-name">{tr(|t| t.app_name)}</span>
                 </A>
                 <Show when=auth::logged_in>
                     <MainNav/>
@@ -36,17 +36,17 @@ pub fn Header() -> impl IntoView {
 #[component]
 fn MainNav() -> impl IntoView {
     view! {
-        <nav class="main-nav" aria-label=move || t().nav_label>
-            <A href="/" exact=true attr:id="nav-inbox">{move || t().nav_inbox}</A>
-            <A href="/approvals" attr:id="nav-all">{move || t().nav_all}</A>
-            <A href="/history" attr:id="nav-history">{move || t().nav_history}</A>
+        <nav class="main-nav" aria-label=tr(|t| t.nav_label)>
+            <A href="/" exact=true attr:id="nav-inbox">{tr(|t| t.nav_inbox)}</A>
+            <A href="/approvals" attr:id="nav-all">{tr(|t| t.nav_all)}</A>
+            <A href="/history" attr:id="nav-history">{tr(|t| t.nav_history)}</A>
         </nav>
     }
 }
 
 #[component]
 fn UserMenu() -> impl IntoView {
-    let me = LocalResource::new(api::me);
+    let me = api::me_once();
     let navigate = use_navigate();
     let logout = move |_| {
         // The provider's logout ends its own session too, and sends the browser back to
@@ -73,14 +73,14 @@ fn UserMenu() -> impl IntoView {
                     .map(|me| {
                         view! {
                             <span class="user-name" id="current-user" title=me.email.clone()>
-                                <span class="visually-hidden">{move || t().signed_in_as} " "</span>
+                                <span class="visually-hidden">{tr(|t| t.signed_in_as)} " "</span>
                                 {me.name}
                             </span>
                         }
                     })
             }}
             <button type="button" id="logout" class="button ghost" on:click=logout>
-                {move || t().logout}
+                {tr(|t| t.logout)}
             </button>
         </div>
     }

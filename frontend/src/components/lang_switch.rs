@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::{self, Lang};
+use crate::i18n::{self, Lang, tr};
 
 #[component]
 pub fn LangSwitch() -> impl IntoView {
@@ -21,7 +21,7 @@ pub fn LangSwitch() -> impl IntoView {
         }
     };
     view! {
-        <div class="lang-switch" role="group" aria-label=move || i18n::t().language>
+        <div class="lang-switch" role="group" aria-label=tr(|t| t.language)>
             {button(Lang::En, "English")}
             {button(Lang::Ja, "日本語")}
         </div>

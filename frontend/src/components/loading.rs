@@ -2,14 +2,14 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::t;
+use crate::i18n::tr;
 
 #[component]
 pub fn Loading() -> impl IntoView {
     view! {
         <p class="loading" role="status" aria-live="polite">
             <span class="spinner" aria-hidden="true"></span>
-            {move || t().loading}
+            {tr(|t| t.loading)}
         </p>
     }
 }

@@ -4,7 +4,7 @@
 use hanko_api::RequestStatus;
 use leptos::prelude::*;
 
-use crate::i18n;
+use crate::i18n::{self, tr};
 
 #[component]
 pub fn StatusFilter(
@@ -41,7 +41,7 @@ pub fn StatusFilter(
         }
     };
     view! {
-        <nav class="status-filter" aria-label=move || i18n::t().filter_label>
+        <nav class="status-filter" aria-label=tr(|t| t.filter_label)>
             <ul>
                 {link(None)}
                 {options.iter().map(|s| link(Some(*s))).collect_view()}

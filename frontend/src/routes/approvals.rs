@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::ListQuery;
 use crate::components::approval_list::ApprovalList;
 use crate::components::status_filter::StatusFilter;
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 use crate::routes::status_param;
 
 #[component]
@@ -20,8 +20,8 @@ pub fn Approvals() -> impl IntoView {
     view! {
         <section class="page" aria-labelledby="page-title">
             <header class="page-header">
-                <h1 id="page-title">{move || t().all_title}</h1>
-                <p class="lead">{move || t().all_intro}</p>
+                <h1 id="page-title">{tr(|t| t.all_title)}</h1>
+                <p class="lead">{tr(|t| t.all_intro)}</p>
             </header>
             <StatusFilter
                 base="/approvals"

@@ -8,7 +8,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::auth;
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 use crate::oidc::{self, CallbackError, Failed};
 
 #[component]
@@ -45,7 +45,7 @@ pub fn AuthCallback() -> impl IntoView {
                 {move || match failed.get() {
                     None => {
                         view! {
-                            <h1 id="callback-title">{move || t().callback_title}</h1>
+                            <h1 id="callback-title">{tr(|t| t.callback_title)}</h1>
                             <p class="lead" role="status">
                                 <span class="spinner" aria-hidden="true"></span>
                             </p>
@@ -61,7 +61,7 @@ pub fn AuthCallback() -> impl IntoView {
                         };
                         let again = auth::login_path(&f.next);
                         view! {
-                            <h1 id="callback-title">{move || t().callback_failed}</h1>
+                            <h1 id="callback-title">{tr(|t| t.callback_failed)}</h1>
                             <p class="field-error" id="callback-error" role="alert" data-reason=kind>
                                 {move || match &reason {
                                     CallbackError::State => t().callback_state.to_string(),
@@ -72,7 +72,7 @@ pub fn AuthCallback() -> impl IntoView {
                                 }}
                             </p>
                             <a class="button primary wide" id="callback-retry" href=again>
-                                {move || t().callback_retry}
+                                {tr(|t| t.callback_retry)}
                             </a>
                         }
                             .into_any()

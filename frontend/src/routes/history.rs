@@ -8,7 +8,7 @@ use crate::api::ListQuery;
 use crate::components::approval_list::ApprovalList;
 use crate::components::audit_export::AuditExport;
 use crate::components::status_filter::StatusFilter;
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 use crate::routes::status_param;
 
 const FINISHED: [RequestStatus; 4] = [
@@ -30,8 +30,8 @@ pub fn History() -> impl IntoView {
     view! {
         <section class="page" aria-labelledby="page-title">
             <header class="page-header">
-                <h1 id="page-title">{move || t().history_title}</h1>
-                <p class="lead">{move || t().history_intro}</p>
+                <h1 id="page-title">{tr(|t| t.history_title)}</h1>
+                <p class="lead">{tr(|t| t.history_intro)}</p>
             </header>
             <StatusFilter
                 base="/history"

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::api::ListQuery;
 use crate::components::approval_list::ApprovalList;
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 
 #[component]
 pub fn Inbox() -> impl IntoView {
@@ -16,8 +16,8 @@ pub fn Inbox() -> impl IntoView {
     view! {
         <section class="page" aria-labelledby="page-title">
             <header class="page-header">
-                <h1 id="page-title">{move || t().inbox_title}</h1>
-                <p class="lead">{move || t().inbox_intro}</p>
+                <h1 id="page-title">{tr(|t| t.inbox_title)}</h1>
+                <p class="lead">{tr(|t| t.inbox_intro)}</p>
             </header>
             <ApprovalList
                 query

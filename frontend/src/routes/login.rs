@@ -11,7 +11,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{self, ApiError};
 use crate::auth;
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 use crate::oidc;
 
 #[component]
@@ -73,19 +73,19 @@ pub fn Login() -> impl IntoView {
         <section class="login-page" aria-labelledby="login-title">
             <div class="login-card card">
                 <div class="login-mark" aria-hidden="true">"判"</div>
-                <h1 id="login-title">{move || t().login_title}</h1>
-                <p class="lead">{move || t().login_intro}</p>
+                <h1 id="login-title">{tr(|t| t.login_title)}</h1>
+                <p class="lead">{tr(|t| t.login_intro)}</p>
                 <Show when=auth::ended_by_expiry>
-                    <p class="notice" id="session-ended" role="status">{move || t().login_expired}</p>
+                    <p class="notice" id="session-ended" role="status">{tr(|t| t.login_expired)}</p>
                 </Show>
                 <OidcButton next=next/>
                 <Show when=dev_on>
                 <Show when=oidc_on>
-                    <p class="login-or">{move || t().login_or}</p>
+                    <p class="login-or">{tr(|t| t.login_or)}</p>
                 </Show>
                 <form id="login-form" on:submit=submit novalidate>
                     <div class="field">
-                        <label for="login-email">{move || t().email}</label>
+                        <label for="login-email">{tr(|t| t.email)}</label>
                         <input
                             id="login-email"
                             name="email"
@@ -98,7 +98,7 @@ pub fn Login() -> impl IntoView {
                         />
                     </div>
                     <div class="field">
-                        <label for="login-password">{move || t().password}</label>
+                        <label for="login-password">{tr(|t| t.password)}</label>
                         <input
                             id="login-password"
                             name="password"
@@ -180,7 +180,7 @@ fn OidcButton(next: Memo<String>) -> impl IntoView {
                     }}
                 </button>
                 <Show when=move || error.get()>
-                    <p class="field-error" id="login-oidc-error" role="alert">{move || t().login_start_failed}</p>
+                    <p class="field-error" id="login-oidc-error" role="alert">{tr(|t| t.login_start_failed)}</p>
                 </Show>
             </div>
         })

@@ -2,17 +2,17 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::t;
+use crate::i18n::{t, tr};
 
 #[component]
 pub fn NotFound() -> impl IntoView {
     crate::title::follow(|| t().not_found_title.to_string());
     view! {
         <section class="page narrow" aria-labelledby="page-title">
-            <h1 id="page-title">{move || t().not_found_title}</h1>
-            <p>{move || t().not_found_body}</p>
+            <h1 id="page-title">{tr(|t| t.not_found_title)}</h1>
+            <p>{tr(|t| t.not_found_body)}</p>
             <p>
-                <a href="/">{move || t().back_to_inbox}</a>
+                <a href="/">{tr(|t| t.back_to_inbox)}</a>
             </p>
         </section>
     }

@@ -2,7 +2,7 @@
 //! request, and the place to decide it.
 
 use gloo_timers::future::TimeoutFuture;
-use hanko_api::{Approval, Delivery, VoteChoice};
+use hanko_api::{Approval, Delivery, VoteBlock, VoteChoice};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
@@ -17,7 +17,7 @@ use crate::components::error_panel::ErrorPanel;
 use crate::components::loading::Loading;
 use crate::components::relative_time::{DateTimeText, RelativeTime};
 use crate::components::status_badge::StatusBadge;
-use crate::i18n::{self, t};
+use crate::i18n::{self, t, tr};
 
 /// How often, and how many times, the page asks again while a decision is not yet
 /// handed to the workflow.
@@ -44,6 +44,18 @@ pub fn aws_console_url(region: &str, execution_arn: &str) -> Option<String> {
             String::from(js_sys::encode_uri_component(execution_arn))
         )
     })
+}
+
+/// A vote block's wire name (`not_an_approver`, …), as `VoteBlock` is written in JSON.
+fn vote_block_code(reason: VoteBlock) -> &'static str {
+    match reason {
+        VoteBlock::NotAnApprover => "not_an_approver",
+        VoteBlock::OwnRequest => "own_request",
+        VoteBlock::AlreadyVoted => "already_voted",
+        VoteBlock::Decided => "decided",
+        VoteBlock::Expired => "expired",
+        VoteBlock::Closed => "closed",
+    }
 }
 
 #[component]
@@ -117,7 +129,7 @@ pub fn RequestPage() -> impl IntoView {
     view! {
         <div class="page request-page">
             <nav class="breadcrumb" aria-label="Breadcrumb">
-                <a href="/">"← " {move || t().back_to_inbox}</a>
+                <a href="/">"← " {tr(|t| t.back_to_inbox)}</a>
             </nav>
             {move || match state.get() {
                 Load::Loading => view! { <Loading/> }.into_any(),
@@ -168,13 +180,7 @@ fn RequestView(
                     .into_any()
             } else {
                 let (reason, words) = match viewer.reason {
-                    Some(r) => (
-                        serde_json::to_value(r)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
-                        i18n::vote_block(r),
-                    ),
+                    Some(r) => (vote_block_code(r).to_string(), i18n::vote_block(r)),
                     None => ("expired".to_string(), t().deadline_passed),
                 };
                 view! {
@@ -197,13 +203,13 @@ fn RequestView(
                 </div>
                 <p class="request-sub">
                     <span id="request-requester">
-                        {move || t().requested_by} ": "
+                        {tr(|t| t.requested_by)} ": "
                         {match a.requested_by.clone() {
                             Some(r) => view! { <strong>{r}</strong> }.into_any(),
-                            None => view! { <span class="muted">{move || t().unknown_requester}</span> }.into_any(),
+                            None => view! { <span class="muted">{tr(|t| t.unknown_requester)}</span> }.into_any(),
                         }}
                     </span>
-                    <span>{move || t().created} " " <RelativeTime at=a.created_at/></span>
+                    <span>{tr(|t| t.created)} " " <RelativeTime at=a.created_at/></span>
                 </p>
             </header>
 
@@ -212,30 +218,30 @@ fn RequestView(
                     {a.description.clone().filter(|d| !d.trim().is_empty()).map(|d| {
                         view! {
                             <section class="card" aria-labelledby="description-title">
-                                <h2 id="description-title">{move || t().description}</h2>
+                                <h2 id="description-title">{tr(|t| t.description)}</h2>
                                 <p class="description" id="request-description">{d}</p>
                             </section>
                         }
                     })}
                     <section class="card" aria-labelledby="details-title">
-                        <h2 id="details-title">{move || t().details}</h2>
+                        <h2 id="details-title">{tr(|t| t.details)}</h2>
                         <DetailsJson details=a.details.clone()/>
                     </section>
                     <section class="card" aria-labelledby="overview-title">
-                        <h2 id="overview-title">{move || t().overview}</h2>
+                        <h2 id="overview-title">{tr(|t| t.overview)}</h2>
                         <dl class="facts">
                             <div>
-                                <dt>{move || t().state_machine}</dt>
+                                <dt>{tr(|t| t.state_machine)}</dt>
                                 <dd class="mono" id="request-state-machine">{a.state_machine_name.clone()}</dd>
                             </div>
                             <div>
-                                <dt>{move || t().execution}</dt>
+                                <dt>{tr(|t| t.execution)}</dt>
                                 <dd>
                                     <span class="mono" id="request-execution">{a.execution_name.clone()}</span>
                                     {aws_link.map(|href| view! {
                                         <a class="external" id="aws-console-link" href=href target="_blank" rel="noopener noreferrer">
-                                            {move || t().open_in_aws}
-                                            <span class="visually-hidden">" " {move || t().new_tab}</span>
+                                            {tr(|t| t.open_in_aws)}
+                                            <span class="visually-hidden">" " {tr(|t| t.new_tab)}</span>
                                             <span aria-hidden="true">" ↗"</span>
                                         </a>
                                     })}
@@ -243,23 +249,23 @@ fn RequestView(
                             </div>
                             {a.state_name.clone().map(|s| view! {
                                 <div>
-                                    <dt>{move || t().state}</dt>
+                                    <dt>{tr(|t| t.state)}</dt>
                                     <dd class="mono">{s}</dd>
                                 </div>
                             })}
                             {a.region.clone().map(|r| view! {
                                 <div>
-                                    <dt>{move || t().region}</dt>
+                                    <dt>{tr(|t| t.region)}</dt>
                                     <dd class="mono">{r}</dd>
                                 </div>
                             })}
                             <div>
-                                <dt>{move || t().created}</dt>
+                                <dt>{tr(|t| t.created)}</dt>
                                 <dd><DateTimeText at=a.created_at/></dd>
                             </div>
                             {a.closed_reason.clone().map(|r| view! {
                                 <div>
-                                    <dt>{move || t().closed_reason}</dt>
+                                    <dt>{tr(|t| t.closed_reason)}</dt>
                                     <dd id="closed-reason">{r}</dd>
                                 </div>
                             })}
@@ -269,10 +275,10 @@ fn RequestView(
 
                 <aside class="request-side">
                     <section class="card status-card" aria-labelledby="status-title">
-                        <h2 id="status-title" class="visually-hidden">{move || t().deadline}</h2>
+                        <h2 id="status-title" class="visually-hidden">{tr(|t| t.deadline)}</h2>
                         <dl class="facts">
                             <div>
-                                <dt>{move || t().deadline}</dt>
+                                <dt>{tr(|t| t.deadline)}</dt>
                                 <dd id="request-deadline">
                                     {if a.status == hanko_api::RequestStatus::Pending {
                                         view! { <Countdown deadline=a.expires_at/> }.into_any()
@@ -282,7 +288,7 @@ fn RequestView(
                                 </dd>
                             </div>
                             <div>
-                                <dt>{move || t().votes}</dt>
+                                <dt>{tr(|t| t.votes)}</dt>
                                 <dd id="request-votes">
                                     <span>{move || (t().votes_of)(approvals_so_far, required)}</span>
                                     <progress
@@ -299,7 +305,7 @@ fn RequestView(
 
                     <Show when=move || just_voted.get()>
                         <div class="notice success" id="vote-recorded" role="status">
-                            <p>{move || t().vote_recorded}</p>
+                            <p>{tr(|t| t.vote_recorded)}</p>
                             {(!decided && still_needed > 0).then(|| view! {
                                 <p>{move || (t().waiting_for_more)(still_needed)}</p>
                             })}
@@ -309,9 +315,9 @@ fn RequestView(
                     {vote_area}
 
                     <section class="card" aria-labelledby="votes-title">
-                        <h2 id="votes-title">{move || t().votes}</h2>
+                        <h2 id="votes-title">{tr(|t| t.votes)}</h2>
                         {if a.votes.is_empty() {
-                            view! { <p class="muted">{move || t().no_votes}</p> }.into_any()
+                            view! { <p class="muted">{tr(|t| t.no_votes)}</p> }.into_any()
                         } else {
                             view! {
                                 <ol class="votes" id="votes">
@@ -339,28 +345,28 @@ fn RequestView(
                     </section>
 
                     <section class="card" aria-labelledby="approvers-title">
-                        <h2 id="approvers-title">{move || t().approvers}</h2>
+                        <h2 id="approvers-title">{tr(|t| t.approvers)}</h2>
                         <ul class="approvers" id="approvers">
                             {a.approvers.iter().map(|who| {
                                 let voted = voters.contains(who);
                                 match who.strip_prefix("group:") {
                                     Some(g) => view! {
                                         <li>
-                                            <span class="tag">{move || t().group}</span>
+                                            <span class="tag">{tr(|t| t.group)}</span>
                                             " " {g.to_string()}
                                         </li>
                                     }.into_any(),
                                     None => view! {
                                         <li>
                                             {who.clone()}
-                                            {voted.then(|| view! { " " <span class="tag voted">"✓ " {move || t().has_voted}</span> })}
+                                            {voted.then(|| view! { " " <span class="tag voted">"✓ " {tr(|t| t.has_voted)}</span> })}
                                         </li>
                                     }.into_any(),
                                 }
                             }).collect_view()}
                         </ul>
                         {a.allow_self_approval.then(|| view! {
-                            <p class="hint">{move || t().self_approval_allowed}</p>
+                            <p class="hint">{tr(|t| t.self_approval_allowed)}</p>
                         })}
                     </section>
                 </aside>
