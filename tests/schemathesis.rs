@@ -15,7 +15,7 @@ const ALICE: (&str, &str) = ("alice@example.com", "alice-approves");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_description() {
-    let bin = root().join(".venv/bin/schemathesis");
+    let bin = root().join(".local/schemathesis/bin/schemathesis");
     assert!(
         bin.is_file(),
         "{} is missing: run scripts/setup.sh",
