@@ -15,7 +15,7 @@ const ALICE: (&str, &str) = ("alice@example.com", "alice-approves");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_description() {
-    let bin = root().join(".local/schemathesis/bin/schemathesis");
+    let bin = root().join(".venv/bin/schemathesis");
     assert!(
         bin.is_file(),
         "{} is missing: run scripts/setup.sh",
@@ -42,7 +42,9 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_descriptio
         .args(["--checks", "all"])
         .args(["--max-examples", &examples])
         .args(["--seed", "20261125"])
-        .args(["--workers", "2"])
+        // One worker: CPython 3.11 shares the AST constructor's recursion depth between threads
+        // (gh-106905), and two workers describing hypothesis filters at once fail at random.
+        .args(["--workers", "1"])
         .args(["--request-timeout", "10"])
         .args(["--header", &format!("Authorization: Bearer {alice}")])
         .args(["--report-dir", report.path().to_str().unwrap()])
