@@ -52,14 +52,24 @@ fn init_logs(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
+    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    // A function handles one event at a time: one thread runs it, without starting a worker
+    // per core (blocking work still has tokio's blocking threads).
+    let runtime = if on_lambda {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Runtime::new()
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("hanko: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let result = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    let result = if on_lambda {
         let args = LambdaCli::parse_from(["hanko"]).args;
         init_logs(LogFormat::Json);
         runtime

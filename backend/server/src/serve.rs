@@ -101,11 +101,16 @@ pub fn notifier(
 /// The AWS configuration from the standard variables (`AWS_REGION`, credentials...),
 /// with the emulator endpoint when one is configured.
 pub async fn aws_config(args: &ServeArgs) -> SdkConfig {
+    aws_config_loader(args).load().await
+}
+
+/// The loader behind [`aws_config`], for callers that know more about their environment.
+pub fn aws_config_loader(args: &ServeArgs) -> aws_config::ConfigLoader {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(url) = &args.aws_endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    loader.load().await
+    loader
 }
 
 /// The OIDC provider's issuer entry and the console's client, when configured.
