@@ -155,9 +155,34 @@ pub struct SqliteStore {
     next_reader: Arc<AtomicUsize>,
 }
 
+/// The least time between two checkpoints.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The checkpointer thread of a database file: after commits (at most every
+/// [`CHECKPOINT_EVERY`]) it copies the write-ahead log into the database, on a connection of
+/// its own. SQLite's automatic checkpoint would run inside the commit that crosses 1,000
+/// pages of log, with its fsync of the database, and every write queued behind that commit
+/// would wait for it. The writer nudges it after each commit; nudges that come while a
+/// checkpoint runs or while it waits are one. It stops with the writer.
+fn checkpoints(conn: Connection, nudges: mpsc::Receiver<()>) {
+    while nudges.recv().is_ok() {
+        // PASSIVE: copies what no reader still needs, without waiting for readers or
+        // holding up the writer.
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint failed; the next commit tries again");
+        }
+        std::thread::sleep(CHECKPOINT_EVERY);
+    }
+}
+
 /// The writer thread: takes the first waiting write and every other one already waiting
-/// (up to [`MAX_GROUP`]), runs them in one transaction, commits once, then answers them.
-fn write_groups(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+/// (up to [`MAX_GROUP`]), runs them in one transaction, commits once, then answers them,
+/// and nudges the checkpointer, when there is one.
+fn write_groups(
+    mut conn: Connection,
+    jobs: mpsc::Receiver<Job>,
+    checkpointer: Option<mpsc::SyncSender<()>>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -207,7 +232,23 @@ fn write_groups(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
         for (answer, _) in answers {
             answer(outcome.clone());
         }
+        if let Some(nudge) = &checkpointer {
+            let _ = nudge.try_send(());
+        }
     }
+}
+
+/// Where a read runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Right here, on the async worker, when a read connection is free (else as
+    /// `Blocking`). For index lookups of a few pages, tens of microseconds: less than
+    /// handing them to a blocking thread and back costs (two thread wake-ups, ~15% of a
+    /// list's CPU).
+    HereIfFree,
+    /// On a blocking thread, for a read of many rows (thousands, with their bodies), so
+    /// that it does not hold up the requests of an async worker.
+    Blocking,
 }
 
 impl SqliteStore {
@@ -218,7 +259,9 @@ impl SqliteStore {
                 StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let mut store = Self::setup(Connection::open(path)?)?;
+        let checkpointer = Connection::open(path)?;
+        checkpointer.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = Self::setup(Connection::open(path)?, Some(checkpointer))?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let conn = Connection::open_with_flags(
@@ -235,14 +278,31 @@ impl SqliteStore {
 
     /// A private database in memory, for tests.
     pub fn in_memory() -> StoreResult<Self> {
-        Self::setup(Connection::open_in_memory()?)
+        Self::setup(Connection::open_in_memory()?, None)
     }
 
-    fn setup(mut conn: Connection) -> StoreResult<Self> {
+    /// Brings the schema up to date on the writing connection `conn`, then starts the
+    /// writer thread, and the checkpointer thread on `checkpointer` (a database file).
+    fn setup(mut conn: Connection, checkpointer: Option<Connection>) -> StoreResult<Self> {
         stable_plans(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        let nudges = match checkpointer {
+            Some(checkpointer) => {
+                // Checkpoints are the checkpointer's, never a commit's.
+                conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                let (nudge, nudges) = mpsc::sync_channel(1);
+                std::thread::Builder::new()
+                    .name("hanko-sqlite-checkpoints".into())
+                    .spawn(move || checkpoints(checkpointer, nudges))
+                    .map_err(|e| {
+                        StoreError::Backend(format!("cannot start the checkpointer thread: {e}"))
+                    })?;
+                Some(nudge)
+            }
+            None => None,
+        };
         let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
@@ -253,7 +313,7 @@ impl SqliteStore {
         let (writes, jobs) = mpsc::channel();
         std::thread::Builder::new()
             .name("hanko-sqlite-writer".into())
-            .spawn(move || write_groups(conn, jobs))
+            .spawn(move || write_groups(conn, jobs, nudges))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             writes,
@@ -263,33 +323,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a read connection (a free one if any), then `then` on its result
-    /// after the connection is released.
-    ///
-    /// A read of a database file runs right here when a read connection is free: these
-    /// are index lookups of a few pages, tens of microseconds, less than handing them to a
-    /// blocking thread and back costs (two thread wake-ups, ~15% of a list's CPU). When all
-    /// are busy, it waits for one on a blocking thread.
+    /// after the connection is released; `place` says on which thread.
     async fn read<T, U: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-        then: impl FnOnce(T) -> StoreResult<U> + Send + 'static,
-    ) -> StoreResult<U> {
-        self.read_where(true, f, then).await
-    }
-
-    /// [`Self::read`] for a read of many rows (thousands, with their bodies): always on a
-    /// blocking thread, so that it does not hold up the requests of an async worker.
-    async fn read_many<T, U: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-        then: impl FnOnce(T) -> StoreResult<U> + Send + 'static,
-    ) -> StoreResult<U> {
-        self.read_where(false, f, then).await
-    }
-
-    async fn read_where<T, U: Send + 'static>(
-        &self,
-        in_place: bool,
+        place: Place,
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
         then: impl FnOnce(T) -> StoreResult<U> + Send + 'static,
     ) -> StoreResult<U> {
@@ -299,7 +336,7 @@ impl SqliteStore {
             return self.with(move |conn| then(f(conn)?)).await;
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        if in_place
+        if place == Place::HereIfFree
             && let Some(guard) = (0..n).find_map(|k| readers[(start + k) % n].try_lock().ok())
         {
             let raw = f(&guard);
@@ -718,6 +755,7 @@ impl Store for SqliteStore {
     async fn get(&self, id: &str) -> StoreResult<Option<StoredRequest>> {
         let id = id.to_string();
         self.read(
+            Place::HereIfFree,
             move |conn| get_one(conn, &id),
             |raw| raw.map(|(row, votes)| row.into_request(votes)).transpose(),
         )
@@ -727,6 +765,7 @@ impl Store for SqliteStore {
     async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)> {
         let q = q.clone();
         self.read(
+            Place::HereIfFree,
             move |conn| {
                 let (sql, args) = list_sql(COLUMNS, &q);
                 let mut stmt = conn.prepare_cached(&sql)?;
@@ -749,6 +788,7 @@ impl Store for SqliteStore {
     async fn list_summaries(&self, q: &ListQuery) -> StoreResult<(Vec<RequestSummary>, bool)> {
         let q = q.clone();
         self.read(
+            Place::HereIfFree,
             move |conn| {
                 let (sql, args) = list_sql(SUMMARY_COLUMNS, &q);
                 let mut stmt = conn.prepare_cached(&sql)?;
@@ -876,6 +916,7 @@ impl Store for SqliteStore {
     async fn task_token(&self, id: &str) -> StoreResult<Option<String>> {
         let id = id.to_string();
         self.read(
+            Place::HereIfFree,
             move |conn| {
                 Ok(conn
                     .query_row(
@@ -893,6 +934,7 @@ impl Store for SqliteStore {
     async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>> {
         let id = id.to_string();
         self.read(
+            Place::HereIfFree,
             move |conn| {
                 let row: Option<(Option<String>, i64)> = conn
                     .query_row(
@@ -994,6 +1036,7 @@ impl Store for SqliteStore {
 
     async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
         self.read(
+            Place::HereIfFree,
             move |conn| {
                 let mut stmt = conn.prepare_cached(
                     "SELECT id FROM requests WHERE delivery IN ('pending', 'unconfirmed') AND \
@@ -1011,6 +1054,7 @@ impl Store for SqliteStore {
 
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
         self.read(
+            Place::HereIfFree,
             move |conn| {
                 let mut stmt = conn.prepare_cached(
                     "SELECT id FROM requests WHERE status = 'pending' AND expires_ms <= ?1 LIMIT ?2",
@@ -1031,7 +1075,8 @@ impl Store for SqliteStore {
         to: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<StoredRequest>> {
-        self.read_many(
+        self.read(
+            Place::Blocking,
             move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM requests WHERE closed_ms >= ?1 AND closed_ms < ?2 \
@@ -1058,6 +1103,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<(String, String)>> {
         let after = after.map(str::to_string);
         self.read(
+            Place::HereIfFree,
             move |conn| {
                 let mut stmt = conn.prepare_cached(
                     "SELECT id, body FROM requests WHERE status = 'pending' AND id > ?1 \
@@ -1097,6 +1143,43 @@ mod tests {
             let store = SqliteStore::open(&dir.path().join("hanko.db")).unwrap();
             (dir, store)
         });
+    }
+
+    #[tokio::test]
+    async fn commits_leave_the_log_and_the_checkpointer_copies_it_into_the_database_soon_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hanko.db");
+        let store = SqliteStore::open(&path).unwrap();
+        // The writer's connection does not checkpoint by itself.
+        let auto: i64 = store
+            .with(|c| Ok(c.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(auto, 0);
+        // Far fewer pages than SQLite's automatic checkpoint (1,000) would wait for.
+        store
+            .with(|c| {
+                c.execute_batch("CREATE TABLE scratch (n INTEGER NOT NULL, pad TEXT NOT NULL)")?;
+                for n in 0..100 {
+                    c.execute(
+                        "INSERT INTO scratch VALUES (?1, ?2)",
+                        params![n, "x".repeat(2_000)],
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // 100 rows of 2 KB are in the database file itself once checkpointed.
+        while std::fs::metadata(&path).unwrap().len() < 200_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the log was not copied into {} within 10 s",
+                path.display()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]
@@ -1153,6 +1236,7 @@ mod tests {
         assert_eq!(last, (20, 1));
         let rows: Vec<i64> = store
             .read(
+                Place::HereIfFree,
                 |c| {
                     let mut stmt = c.prepare("SELECT n FROM scratch ORDER BY n")?;
                     let rows = stmt.query_map([], |r| r.get(0))?;
@@ -1173,6 +1257,7 @@ mod tests {
         store.insert("id-1", "token-1", &req).await.unwrap();
         let (found, replanned) = store
             .read(
+                Place::HereIfFree,
                 move |c| {
                     let mut found = 0;
                     let mut replanned = 0;
