@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[cfg(any(target_arch = "wasm32", test))]
 mod rfc3339;
 
 /// `GET /api/health`.
@@ -73,6 +72,7 @@ pub struct LoginRequest {
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     pub token: String,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub expires_at: DateTime<Utc>,
 }
@@ -214,6 +214,7 @@ pub struct Vote {
     pub name: String,
     pub decision: VoteChoice,
     pub comment: Option<String>,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
 }
@@ -244,6 +245,7 @@ pub enum Delivery {
 #[serde(rename_all = "camelCase")]
 pub struct DecisionInfo {
     pub outcome: Outcome,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
     /// Compact JWS (ES256) of the [`DecisionRecord`]; verify with `/.well-known/jwks.json`.
@@ -275,12 +277,18 @@ pub struct ApprovalSummary {
     pub state_machine_name: String,
     pub execution_name: String,
     pub status: RequestStatus,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub created_at: DateTime<Utc>,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub expires_at: DateTime<Utc>,
     pub required_approvals: u32,
     pub approvals_so_far: u32,
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        serde(serialize_with = "rfc3339::ser_option")
+    )]
     #[cfg_attr(
         target_arch = "wasm32",
         serde(default, deserialize_with = "rfc3339::de_option")
@@ -324,8 +332,10 @@ pub struct Approval {
     pub allow_self_approval: bool,
     pub requested_by: Option<String>,
     pub status: RequestStatus,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub created_at: DateTime<Utc>,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub expires_at: DateTime<Utc>,
     pub execution_arn: String,
@@ -349,6 +359,7 @@ pub struct Approval {
 pub struct RecordedVote {
     pub approver: String,
     pub comment: Option<String>,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
 }
@@ -369,6 +380,7 @@ pub struct DecisionRecord {
     pub rejections: Vec<RecordedVote>,
     /// Lowercase hex SHA-256 of the request as it was shown to approvers.
     pub request_digest: String,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
     /// Seconds since the epoch, for JWT-aware verifiers.
@@ -455,6 +467,7 @@ pub struct AuditVote {
     pub name: String,
     pub decision: VoteChoice,
     pub comment: Option<String>,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
     pub source_ip: Option<String>,
@@ -471,11 +484,13 @@ pub struct AuditEntry {
     pub execution_arn: String,
     pub state_machine_arn: String,
     pub requested_by: Option<String>,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub created_at: DateTime<Utc>,
     /// approved, rejected, expired or closed.
     pub status: RequestStatus,
     /// When it was decided or closed.
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub ended_at: DateTime<Utc>,
     pub closed_reason: Option<String>,
@@ -489,8 +504,10 @@ pub struct AuditEntry {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditExport {
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub from: DateTime<Utc>,
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub to: DateTime<Utc>,
     pub items: Vec<AuditEntry>,

@@ -1,12 +1,96 @@
-//! Reading RFC 3339 times by hand, for the console (wasm32): chrono's own parser, which
-//! takes many formats, is most of what chrono adds to the console's wasm. This one takes
-//! what the api writes (`2025-11-25T09:41:00.123456Z`) and any other RFC 3339 time with an
-//! offset, and gives the same `DateTime<Utc>` chrono's parser would.
+//! RFC 3339 times by hand.
+//!
+//! Reading, for the console (wasm32): chrono's own parser, which takes many formats, is
+//! most of what chrono adds to the console's wasm. This one takes what the api writes
+//! (`2025-11-25T09:41:00.123456Z`) and any other RFC 3339 time with an offset, and gives
+//! the same `DateTime<Utc>` chrono's parser would.
+//!
+//! Writing, for the server: the same text as chrono's `Serialize` (UTC, `Z`, no fraction or
+//! 3, 6 or 9 digits of it), without going through `core::fmt` a character at a time. A
+//! page of fifty summaries writes 100 to 150 times; through chrono that was ~11% of the
+//! server's CPU per page.
 
 use chrono::{DateTime, Utc};
+#[cfg(any(target_arch = "wasm32", test))]
 use serde::{Deserialize, Deserializer};
+#[cfg(any(not(target_arch = "wasm32"), test))]
+use {
+    chrono::{Datelike, Timelike},
+    serde::Serializer,
+};
+
+/// The longest text [`write`] makes: `9999-12-31T23:59:59.999999999Z`.
+#[cfg(any(not(target_arch = "wasm32"), test))]
+const MAX_LEN: usize = 30;
+
+/// `t` as chrono's `Serialize` writes it, or `None` for what [`write`] leaves to chrono
+/// (years outside 0000-9999, leap seconds).
+#[cfg(any(not(target_arch = "wasm32"), test))]
+fn write(t: &DateTime<Utc>, out: &mut [u8; MAX_LEN]) -> Option<usize> {
+    let year = t.year();
+    let nanos = t.nanosecond();
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return None;
+    }
+    fn put(out: &mut [u8], at: usize, width: usize, mut v: u32) {
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    put(out, 0, 4, year as u32);
+    out[4] = b'-';
+    put(out, 5, 2, t.month());
+    out[7] = b'-';
+    put(out, 8, 2, t.day());
+    out[10] = b'T';
+    put(out, 11, 2, t.hour());
+    out[13] = b':';
+    put(out, 14, 2, t.minute());
+    out[16] = b':';
+    put(out, 17, 2, t.second());
+    let mut len = 19;
+    // chrono's `SecondsFormat::AutoSi`: the fewest of 0, 3, 6 or 9 digits that say it all.
+    let (digits, value) = if nanos == 0 {
+        (0, 0)
+    } else if nanos.is_multiple_of(1_000_000) {
+        (3, nanos / 1_000_000)
+    } else if nanos.is_multiple_of(1_000) {
+        (6, nanos / 1_000)
+    } else {
+        (9, nanos)
+    };
+    if digits > 0 {
+        out[len] = b'.';
+        put(out, len + 1, digits, value);
+        len += 1 + digits;
+    }
+    out[len] = b'Z';
+    Some(len + 1)
+}
+
+/// `serialize_with` for a `DateTime<Utc>` field: the text chrono's `Serialize` writes.
+#[cfg(any(not(target_arch = "wasm32"), test))]
+pub fn ser<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    let mut buf = [0u8; MAX_LEN];
+    match write(t, &mut buf) {
+        // Only ASCII digits and separators were written.
+        Some(len) => s.serialize_str(std::str::from_utf8(&buf[..len]).unwrap_or_default()),
+        None => serde::Serialize::serialize(t, s),
+    }
+}
+
+/// `serialize_with` for an `Option<DateTime<Utc>>` field (`None` is `null`).
+#[cfg(any(not(target_arch = "wasm32"), test))]
+pub fn ser_option<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => ser(t, s),
+        None => s.serialize_none(),
+    }
+}
 
 /// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d` (month and day valid).
+#[cfg(any(target_arch = "wasm32", test))]
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     // Years start in March, so that the leap day ends them; 400-year eras of 146,097 days.
     let y = if m <= 2 { y - 1 } else { y };
@@ -18,6 +102,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+#[cfg(any(target_arch = "wasm32", test))]
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
@@ -28,6 +113,7 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 }
 
 /// Reads `n` ASCII digits at `*at`, moving past them.
+#[cfg(any(target_arch = "wasm32", test))]
 fn digits(s: &[u8], at: &mut usize, n: usize) -> Option<i64> {
     let part = s.get(*at..*at + n)?;
     let mut v = 0i64;
@@ -41,6 +127,7 @@ fn digits(s: &[u8], at: &mut usize, n: usize) -> Option<i64> {
     Some(v)
 }
 
+#[cfg(any(target_arch = "wasm32", test))]
 fn expect(s: &[u8], at: &mut usize, want: &[u8]) -> Option<()> {
     let b = *s.get(*at)?;
     want.contains(&b).then(|| *at += 1)
@@ -49,6 +136,7 @@ fn expect(s: &[u8], at: &mut usize, want: &[u8]) -> Option<()> {
 /// An RFC 3339 date-time with an offset (`Z` or `±HH:MM`) as a UTC moment. The date and
 /// time may be separated by `T`, `t` or a space; fractions of a second past nanoseconds are
 /// cut off; a leap second (`:60`) is kept as chrono keeps it.
+#[cfg(any(target_arch = "wasm32", test))]
 pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     let s = text.as_bytes();
     let mut at = 0;
@@ -114,12 +202,14 @@ pub fn parse(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// `deserialize_with` for a `DateTime<Utc>` field.
+#[cfg(any(target_arch = "wasm32", test))]
 pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
     let text = String::deserialize(d)?;
     parse(&text).ok_or_else(|| serde::de::Error::custom("not an RFC 3339 date and time"))
 }
 
 /// `deserialize_with` for an `Option<DateTime<Utc>>` field (`null` is `None`).
+#[cfg(any(target_arch = "wasm32", test))]
 pub fn de_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     match Option::<String>::deserialize(d)? {
         Some(text) => parse(&text)
@@ -132,6 +222,89 @@ pub fn de_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What chrono's `Serialize` writes for `t`, and what [`ser`] writes.
+    fn both(t: DateTime<Utc>) -> (String, String) {
+        let mut mine = serde_json::Serializer::new(Vec::new());
+        ser(&t, &mut mine).unwrap();
+        (
+            serde_json::to_string(&t).unwrap(),
+            String::from_utf8(mine.into_inner()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn writes_what_chrono_writes_for_every_kind_of_fraction_and_the_edges() {
+        for text in [
+            "2025-11-25T09:41:00Z",
+            "2025-11-25T09:41:00.5Z",
+            "2025-11-25T09:41:00.120Z",
+            "2025-11-25T09:41:00.123456Z",
+            "2025-11-25T09:41:00.000001Z",
+            "2025-11-25T09:41:00.100000001Z",
+            "2025-11-25T09:41:00.123456789Z",
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999Z",
+            "0000-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2024-02-29T12:00:00Z",
+            // Left to chrono: a leap second, and years of more than four digits or below 0.
+            "2016-12-31T23:59:60.5Z",
+        ] {
+            let t: DateTime<Utc> = text.parse().expect(text);
+            let (chrono, mine) = both(t);
+            assert_eq!(mine, chrono, "{text}");
+        }
+        for t in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+            let (chrono, mine) = both(t);
+            assert_eq!(mine, chrono);
+        }
+    }
+
+    #[test]
+    fn writes_what_chrono_writes_for_many_times_across_ten_thousand_years() {
+        // A fixed pseudo-random walk (xorshift), so that a failure can be found again.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (lo, hi) = (-62_167_219_200i64, 253_402_300_799i64); // 0000-01-01 .. 9999-12-31
+        for i in 0..200_000u64 {
+            let secs = lo + (next() % (hi - lo + 1) as u64) as i64;
+            // Every kind of fraction: none, millis, micros, nanos.
+            let nanos = match i % 4 {
+                0 => 0,
+                1 => (next() % 1_000) as u32 * 1_000_000,
+                2 => (next() % 1_000_000) as u32 * 1_000,
+                _ => (next() % 1_000_000_000) as u32,
+            };
+            let t = DateTime::from_timestamp(secs, nanos).unwrap();
+            let (chrono, mine) = both(t);
+            assert_eq!(mine, chrono, "{secs}.{nanos}");
+        }
+    }
+
+    #[test]
+    fn an_absent_time_is_null_and_a_present_one_is_written_as_chrono_writes_it() {
+        #[derive(serde::Serialize)]
+        struct Times {
+            #[serde(serialize_with = "ser_option")]
+            maybe: Option<DateTime<Utc>>,
+        }
+        let t: DateTime<Utc> = "2025-11-25T09:41:00.5Z".parse().unwrap();
+        assert_eq!(
+            serde_json::to_string(&Times { maybe: Some(t) }).unwrap(),
+            serde_json::to_string(&serde_json::json!({ "maybe": t })).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&Times { maybe: None }).unwrap(),
+            r#"{"maybe":null}"#
+        );
+    }
 
     #[test]
     fn reads_what_chrono_reads() {
