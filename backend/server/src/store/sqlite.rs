@@ -260,7 +260,7 @@ impl SqliteStore {
             })?;
         }
         let checkpointer = Connection::open(path)?;
-        checkpointer.busy_timeout(std::time::Duration::from_secs(5))?;
+        stable_plans(&checkpointer)?;
         let mut store = Self::setup(Connection::open(path)?, Some(checkpointer))?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
