@@ -3,7 +3,8 @@
 //! Reading, for the console (wasm32): chrono's own parser, which takes many formats, is
 //! most of what chrono adds to the console's wasm. This one takes what the api writes
 //! (`2025-11-25T09:41:00.123456Z`) and any other RFC 3339 time with an offset, and gives
-//! the same `DateTime<Utc>` chrono's parser would.
+//! the same `DateTime<Utc>` chrono's parser would. The server reads the times of a list
+//! page with it, for less CPU than chrono's.
 //!
 //! Writing, for the server: the same text as chrono's `Serialize` (UTC, `Z`, no fraction or
 //! 3, 6 or 9 digits of it), without going through `core::fmt` a character at a time. A
@@ -80,6 +81,21 @@ pub fn ser<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
+/// `t` as a JSON string, the bytes [`ser`] has serde_json write, appended to `out`.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn push_json(t: &DateTime<Utc>, out: &mut Vec<u8>) {
+    let mut buf = [0u8; MAX_LEN];
+    match write(t, &mut buf) {
+        Some(len) => {
+            out.push(b'"');
+            out.extend_from_slice(&buf[..len]);
+            out.push(b'"');
+        }
+        // chrono's `Serialize` does not fail, and neither does writing to a `Vec`.
+        None => serde_json::to_writer(out, t).unwrap_or_default(),
+    }
+}
+
 /// `serialize_with` for an `Option<DateTime<Utc>>` field (`None` is `null`).
 #[cfg(any(not(target_arch = "wasm32"), test))]
 pub fn ser_option<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
@@ -90,7 +106,6 @@ pub fn ser_option<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::O
 }
 
 /// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d` (month and day valid).
-#[cfg(any(target_arch = "wasm32", test))]
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     // Years start in March, so that the leap day ends them; 400-year eras of 146,097 days.
     let y = if m <= 2 { y - 1 } else { y };
@@ -102,7 +117,6 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
-#[cfg(any(target_arch = "wasm32", test))]
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
@@ -113,7 +127,6 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 }
 
 /// Reads `n` ASCII digits at `*at`, moving past them.
-#[cfg(any(target_arch = "wasm32", test))]
 fn digits(s: &[u8], at: &mut usize, n: usize) -> Option<i64> {
     let part = s.get(*at..*at + n)?;
     let mut v = 0i64;
@@ -127,7 +140,6 @@ fn digits(s: &[u8], at: &mut usize, n: usize) -> Option<i64> {
     Some(v)
 }
 
-#[cfg(any(target_arch = "wasm32", test))]
 fn expect(s: &[u8], at: &mut usize, want: &[u8]) -> Option<()> {
     let b = *s.get(*at)?;
     want.contains(&b).then(|| *at += 1)
@@ -136,7 +148,6 @@ fn expect(s: &[u8], at: &mut usize, want: &[u8]) -> Option<()> {
 /// An RFC 3339 date-time with an offset (`Z` or `±HH:MM`) as a UTC moment. The date and
 /// time may be separated by `T`, `t` or a space; fractions of a second past nanoseconds are
 /// cut off; a leap second (`:60`) is kept as chrono keeps it.
-#[cfg(any(target_arch = "wasm32", test))]
 pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     let s = text.as_bytes();
     let mut at = 0;

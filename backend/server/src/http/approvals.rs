@@ -120,21 +120,14 @@ pub(crate) async fn list(
     } else {
         None
     };
-    json_sized(
-        &ApprovalPage {
-            items: items.iter().map(|r| summary(r, q.now)).collect(),
-            next_cursor,
-        },
-        256 + 512 * items.len(),
-    )
-}
-
-/// `value` as a JSON answer, written into a buffer of about `size_hint` bytes. A page of
-/// fifty summaries is ~20 KB; axum's `Json` starts at 128 bytes and copied it as it grew.
-fn json_sized(value: &impl serde::Serialize, size_hint: usize) -> Result<Response, ApiError> {
-    let mut body = Vec::with_capacity(size_hint);
-    serde_json::to_writer(&mut body, value)
-        .map_err(|e| ApiError::Internal(format!("writing the answer: {e}")))?;
+    let page = ApprovalPage {
+        items: items.into_iter().map(|r| summary(r, q.now)).collect(),
+        next_cursor,
+    };
+    // A page of fifty summaries is ~20 KB; axum's `Json` started at 128 bytes and copied
+    // the answer as it grew.
+    let mut body = Vec::with_capacity(256 + 512 * page.items.len());
+    page.write_json(&mut body);
     Ok((
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,
@@ -230,7 +223,7 @@ fn votes_of(r: &StoredRequest) -> Vec<Vote> {
         .collect()
 }
 
-pub fn summary(r: &RequestSummary, now: chrono::DateTime<Utc>) -> ApprovalSummary {
+pub fn summary(r: RequestSummary, now: chrono::DateTime<Utc>) -> ApprovalSummary {
     let decided_by = match &r.decision {
         Some((outcome, _)) => {
             let choice = match outcome {
@@ -246,11 +239,6 @@ pub fn summary(r: &RequestSummary, now: chrono::DateTime<Utc>) -> ApprovalSummar
         None => Vec::new(),
     };
     ApprovalSummary {
-        id: r.id.clone(),
-        title: r.title.clone(),
-        requested_by: r.requested_by.clone(),
-        state_machine_name: r.state_machine_name.clone(),
-        execution_name: r.execution_name.clone(),
         status: rules::status_at(r.status, r.expires_at, now),
         created_at: r.created_at,
         expires_at: r.expires_at,
@@ -262,6 +250,11 @@ pub fn summary(r: &RequestSummary, now: chrono::DateTime<Utc>) -> ApprovalSummar
             .count() as u32,
         decided_at: r.decision.as_ref().map(|(_, at)| *at),
         decided_by,
+        id: r.id,
+        title: r.title,
+        requested_by: r.requested_by,
+        state_machine_name: r.state_machine_name,
+        execution_name: r.execution_name,
     }
 }
 
