@@ -162,6 +162,21 @@ fn peak_kib(pid: u32) -> u64 {
     status_kib(pid, "VmHWM:")
 }
 
+/// The CPU time a live process's threads have had, in ms: the sum of their
+/// `/proc/<pid>/task/*/schedstat` (nanoseconds on a CPU). Threads that already ended are not
+/// in it; Hanko's and Node's threads all live until the process is stopped.
+fn cpu_ms(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return f64::NAN;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e6
+}
+
 /// A KiB figure of a live process's `/proc/<pid>/status`, such as `RssFile:`.
 fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -357,7 +372,9 @@ impl Runtime {
 
     /// Starts `cmd`, hands it `event`, and returns (start to answer, peak KiB, KiB of
     /// file pages resident at the answer, answer).
-    async fn one(&self, mut cmd: Command, event: Value) -> anyhow::Result<(f64, u64, u64, String)> {
+    /// Starts `cmd` and hands it `event`: its wall time to the answer (ms), peak and file
+    /// memory (KiB), CPU time (ms), and the answer.
+    async fn one(&self, mut cmd: Command, event: Value) -> anyhow::Result<(Run, String)> {
         *self.state.lock().unwrap() = RuntimeState {
             event: Some(event),
             ..Default::default()
@@ -371,6 +388,7 @@ impl Runtime {
         let waited = tokio::time::timeout(Duration::from_secs(30), self.done.notified()).await;
         let peak = peak_kib(child.id());
         let file = status_kib(child.id(), "RssFile:");
+        let cpu = cpu_ms(child.id());
         let _ = child.kill();
         let out = child.wait_with_output()?;
         if waited.is_err() {
@@ -386,7 +404,16 @@ impl Runtime {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Ok(((at - t0).as_secs_f64() * 1000.0, peak, file, body))
+        let ms = (at - t0).as_secs_f64() * 1000.0;
+        Ok((
+            Run {
+                ms,
+                peak,
+                file,
+                cpu,
+            },
+            body,
+        ))
     }
 }
 
@@ -604,6 +631,15 @@ fn seed(db: &Path, n: usize, pending_every: usize) -> anyhow::Result<Vec<String>
     Ok(pending)
 }
 
+/// One cold start.
+#[derive(Clone, Copy)]
+struct Run {
+    ms: f64,
+    peak: u64,
+    file: u64,
+    cpu: f64,
+}
+
 async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
     let (rt, addr) = Runtime::start().await?;
     let root = std::fs::canonicalize(".")?;
@@ -653,13 +689,13 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
             .env("AWS_ENDPOINT_URL", &stub.url)
             .env("RUST_LOG", "warn");
         let before = stub.calls();
-        let (ms, peak, file, answer) = rt.one(cmd, event.clone()).await?;
+        let (r, answer) = rt.one(cmd, event.clone()).await?;
         if !answer.contains("\"statusCode\":200") || stub.calls() != before + 1 {
             bail!("hanko did not decide as expected: {answer}");
         }
         // The first run warms the page cache; it is not counted.
         if run > 0 {
-            hanko_runs.push((ms, peak, file));
+            hanko_runs.push(r);
         }
     }
 
@@ -680,12 +716,12 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
         lambda_env(&mut cmd, addr, &dir, stub);
         cmd.current_dir(&node_dir).arg(&script);
         let before = stub.calls();
-        let (ms, peak, file, answer) = rt.one(cmd, node_event.clone()).await?;
+        let (r, answer) = rt.one(cmd, node_event.clone()).await?;
         if !answer.contains("200") || stub.calls() != before + 1 {
             bail!("node did not answer as expected: {answer}");
         }
         if run > 0 {
-            node_runs.push((ms, peak, file));
+            node_runs.push(r);
         }
     }
     let node_version = Command::new("node")
@@ -693,19 +729,25 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let hm = median(&hanko_runs.iter().map(|r| r.0).collect::<Vec<_>>());
-    let hp = median(&hanko_runs.iter().map(|r| r.1).collect::<Vec<_>>());
-    let nm = median(&node_runs.iter().map(|r| r.0).collect::<Vec<_>>());
-    let np = median(&node_runs.iter().map(|r| r.1).collect::<Vec<_>>());
-    let hf = median(&hanko_runs.iter().map(|r| r.2).collect::<Vec<_>>());
-    let nf = median(&node_runs.iter().map(|r| r.2).collect::<Vec<_>>());
+    let med = |runs: &[Run], f: fn(&Run) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    let (hm, nm) = (med(&hanko_runs, |r| r.ms), med(&node_runs, |r| r.ms));
+    let (hp, np) = (
+        med(&hanko_runs, |r| r.peak as f64),
+        med(&node_runs, |r| r.peak as f64),
+    );
+    let (hf, nf) = (
+        med(&hanko_runs, |r| r.file as f64),
+        med(&node_runs, |r| r.file as f64),
+    );
+    let (hc, nc) = (med(&hanko_runs, |r| r.cpu), med(&node_runs, |r| r.cpu));
     let speed = nm / hm;
-    let mem = hp as f64 / np as f64;
+    let mem = hp / np;
     let mut s = format!(
         "## Lambda cold start\n\nFrom process start to the first answered invocation, under a \
          minimal Lambda Runtime API served by the bench on 127.0.0.1; peak memory is VmHWM just \
          after the answer, and \"of it, file pages\" is RssFile then: pages of the program and its \
-         libraries, mapped from the page cache. Median of {} runs each (one warm-up run not counted). The trust store \
+         libraries, mapped from the page cache. CPU is the time the process's threads ran, on \
+         either core, up to the answer. Median of {} runs each (one warm-up run not counted). The trust store \
          is the CA bundle file alone (`SSL_CERT_FILE`), as on Lambda's provided.al2023.\n\n\
          - **hanko**: the release binary as the `api` function (`HANKO_HANDLER=api`, SQLite, \
          dev login, local signer), invoked with an API Gateway v2 event that approves a \
@@ -714,21 +756,21 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
          - **node**: Node.js {node_version}, the classic recipe's approval function: requires \
          `@aws-sdk/client-sfn`, builds an `SFNClient`, and on the event calls SendTaskSuccess \
          (the same stub), with a small `http` loop as its runtime client.\n\n\
-         | function | wall time (median) | peak memory (median) | of it, file pages | runs (ms) |\n\
-         | --- | ---: | ---: | ---: | --- |\n",
+         | function | wall time (median) | CPU (median) | peak memory (median) | of it, file pages | runs (ms) |\n\
+         | --- | ---: | ---: | ---: | ---: | --- |\n",
         args.runs
     );
-    for (name, runs, m, p, f) in [
-        ("hanko", &hanko_runs, hm, hp, hf),
-        ("node", &node_runs, nm, np, nf),
+    for (name, runs, m, c, p, f) in [
+        ("hanko", &hanko_runs, hm, hc, hp, hf),
+        ("node", &node_runs, nm, nc, np, nf),
     ] {
         let _ = writeln!(
             s,
-            "| {name} | {m:.1} ms | {} | {} | {} |",
-            mib(p),
-            mib(f),
+            "| {name} | {m:.1} ms | {c:.1} ms | {} | {} | {} |",
+            mib(p as u64),
+            mib(f as u64),
             runs.iter()
-                .map(|r| format!("{:.1}", r.0))
+                .map(|r| format!("{:.1}", r.ms))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
