@@ -237,7 +237,7 @@ pub struct Failed {
 }
 
 /// What the provider's token endpoint answers.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct Tokens {
     id_token: Option<String>,
     access_token: Option<String>,
@@ -249,8 +249,16 @@ struct Tokens {
 fn jwt_expiry(token: &str) -> Option<f64> {
     let payload = token.split('.').nth(1)?;
     let bytes = from_base64url(payload.trim_end_matches('='))?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("exp")?.as_f64().map(|s| s * 1000.0)
+    let claims = js_sys::JSON::parse(std::str::from_utf8(&bytes).ok()?).ok()?;
+    js_field(&claims, "exp").as_f64().map(|s| s * 1000.0)
+}
+
+/// `obj[key]` of a value from `JSON.parse` (undefined when it is not there).
+fn js_field(obj: &wasm_bindgen::JsValue, key: &str) -> wasm_bindgen::JsValue {
+    if !obj.is_object() {
+        return wasm_bindgen::JsValue::UNDEFINED;
+    }
+    js_sys::Reflect::get(obj, &key.into()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED)
 }
 
 /// Keeps the bearer the api wants out of a token answer. False when it is not there.
@@ -282,7 +290,17 @@ async fn token_request(oidc: &OidcLogin, body: String) -> Option<Tokens> {
     if !resp.ok() {
         return None;
     }
-    resp.json::<Tokens>().await.ok()
+    // JavaScript reads the answer: serde_json would add its number reading to the wasm.
+    let answer = js_sys::JSON::parse(&resp.text().await.ok()?).ok()?;
+    if !answer.is_object() {
+        return None;
+    }
+    Some(Tokens {
+        id_token: js_field(&answer, "id_token").as_string(),
+        access_token: js_field(&answer, "access_token").as_string(),
+        refresh_token: js_field(&answer, "refresh_token").as_string(),
+        expires_in: js_field(&answer, "expires_in").as_f64(),
+    })
 }
 
 /// Ends the round trip at `/auth/callback`: checks `state`, exchanges the code and keeps the
