@@ -9,10 +9,10 @@ use hanko_api::{
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::de::DeserializeOwned;
 
 use crate::auth;
 use crate::i18n;
+use crate::json::FromJson;
 
 /// Items per page of a list.
 pub const PAGE_SIZE: u32 = 20;
@@ -77,7 +77,10 @@ fn authorized(req: RequestBuilder) -> RequestBuilder {
 
 async fn error_from(resp: Response) -> ApiError {
     let status = resp.status();
-    let body = resp.json::<ErrorBody>().await.ok();
+    let body = match resp.text().await {
+        Ok(text) => ErrorBody::parse(&text),
+        Err(_) => None,
+    };
     let (code, message) = match body {
         Some(b) => (b.error.code, b.error.message),
         None => (
@@ -115,12 +118,12 @@ async fn body(
 
 /// A successful answer's JSON as `T`. Only this step is generic: the rest is one copy for
 /// every endpoint.
-async fn read<T: DeserializeOwned>(
+async fn read<T: FromJson>(
     sent: Result<Response, gloo_net::Error>,
     with_session: bool,
 ) -> Result<T, ApiError> {
     let text = body(sent, with_session).await?;
-    serde_json::from_str(&text).map_err(|_| ApiError::Decode)
+    T::parse(&text).ok_or(ApiError::Decode)
 }
 
 fn encode(s: &str) -> String {

@@ -7,6 +7,7 @@ mod auth;
 mod clock;
 mod components;
 mod i18n;
+mod json;
 mod oidc;
 mod router;
 mod routes;

@@ -14,11 +14,12 @@ use gloo_net::http::Request;
 use hanko_api::{ConsoleConfig, OidcLogin};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError};
 use crate::auth;
+use crate::json::{self, FromJson};
 
 /// Where the provider sends the browser back to.
 pub const CALLBACK_PATH: &str = "/auth/callback";
@@ -76,11 +77,21 @@ pub fn provider_name(oidc: &OidcLogin) -> String {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 struct Pending {
     state: String,
     verifier: String,
     next: String,
+}
+
+impl FromJson for Pending {
+    fn from_json(v: &wasm_bindgen::JsValue) -> Option<Self> {
+        Some(Pending {
+            state: json::string(v, "state")?,
+            verifier: json::string(v, "verifier")?,
+            next: json::string(v, "next")?,
+        })
+    }
 }
 
 fn session_storage() -> Option<web_sys::Storage> {
@@ -250,15 +261,7 @@ fn jwt_expiry(token: &str) -> Option<f64> {
     let payload = token.split('.').nth(1)?;
     let bytes = from_base64url(payload.trim_end_matches('='))?;
     let claims = js_sys::JSON::parse(std::str::from_utf8(&bytes).ok()?).ok()?;
-    js_field(&claims, "exp").as_f64().map(|s| s * 1000.0)
-}
-
-/// `obj[key]` of a value from `JSON.parse` (undefined when it is not there).
-fn js_field(obj: &wasm_bindgen::JsValue, key: &str) -> wasm_bindgen::JsValue {
-    if !obj.is_object() {
-        return wasm_bindgen::JsValue::UNDEFINED;
-    }
-    js_sys::Reflect::get(obj, &key.into()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED)
+    json::field(&claims, "exp").as_f64().map(|s| s * 1000.0)
 }
 
 /// Keeps the bearer the api wants out of a token answer. False when it is not there.
@@ -296,10 +299,10 @@ async fn token_request(oidc: &OidcLogin, body: String) -> Option<Tokens> {
         return None;
     }
     Some(Tokens {
-        id_token: js_field(&answer, "id_token").as_string(),
-        access_token: js_field(&answer, "access_token").as_string(),
-        refresh_token: js_field(&answer, "refresh_token").as_string(),
-        expires_in: js_field(&answer, "expires_in").as_f64(),
+        id_token: json::field(&answer, "id_token").as_string(),
+        access_token: json::field(&answer, "access_token").as_string(),
+        refresh_token: json::field(&answer, "refresh_token").as_string(),
+        expires_in: json::field(&answer, "expires_in").as_f64(),
     })
 }
 
@@ -315,7 +318,7 @@ pub async fn finish(
     let pending = session_storage().and_then(|s| {
         let raw = s.get_item(PENDING_KEY).ok().flatten();
         let _ = s.remove_item(PENDING_KEY);
-        raw.and_then(|r| serde_json::from_str::<Pending>(&r).ok())
+        raw.and_then(|r| Pending::parse(&r))
     });
     let next = pending
         .as_ref()

@@ -14,6 +14,10 @@ use serde_json::Value;
 
 mod rfc3339;
 
+/// Reads an RFC 3339 time as the api writes it (the console's own JSON reading uses it).
+#[cfg(target_arch = "wasm32")]
+pub use rfc3339::parse as parse_time;
+
 /// The JSON a workflow sent with its request.
 #[cfg(not(target_arch = "wasm32"))]
 pub type Details = Value;
