@@ -4,15 +4,14 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use hanko_api::{
-    Approval, ApprovalPage, ConsoleConfig, DecisionRequest, ErrorBody, LoginRequest, LoginResponse,
-    Me, RequestStatus, VoteChoice,
+    Approval, ApprovalPage, ConsoleConfig, ErrorBody, LoginResponse, Me, RequestStatus, VoteChoice,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::auth;
 use crate::i18n;
-use crate::json::FromJson;
+use crate::json::{self, FromJson};
 
 /// Items per page of a list.
 pub const PAGE_SIZE: u32 = 20;
@@ -132,8 +131,13 @@ fn encode(s: &str) -> String {
 
 /// `POST /api/dev/login`.
 pub async fn login(email: String, password: String) -> Result<LoginResponse, ApiError> {
+    let body = json::object(&[
+        ("email", Some(email.as_str())),
+        ("password", Some(password.as_str())),
+    ]);
     let req = Request::post("/api/dev/login")
-        .json(&LoginRequest { email, password })
+        .header("Content-Type", "application/json")
+        .body(body)
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, false).await
 }
@@ -199,8 +203,17 @@ pub async fn decide(
     comment: Option<String>,
 ) -> Result<Approval, ApiError> {
     let url = format!("/api/approvals/{}/decision", encode(id));
+    let decision = match decision {
+        VoteChoice::Approve => "approve",
+        VoteChoice::Reject => "reject",
+    };
+    let body = json::object(&[
+        ("decision", Some(decision)),
+        ("comment", comment.as_deref()),
+    ]);
     let req = authorized(Request::post(&url))
-        .json(&DecisionRequest { decision, comment })
+        .header("Content-Type", "application/json")
+        .body(body)
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, true).await
 }

@@ -1,8 +1,8 @@
-//! Reading the api's JSON answers without serde: the browser's `JSON.parse` reads the text,
-//! and each type is taken out of the parsed value by hand (serde's derived readers and
-//! serde_json's parser were ~40 KB of the wasm). As with serde, a missing field or one of
-//! the wrong type makes the answer unreadable, unknown fields are ignored, and an `Option`
-//! may be missing or null.
+//! JSON without serde: the browser's `JSON.parse` reads the api's answers, and each type is
+//! taken out of the parsed value by hand (serde's derived readers and serde_json's parser
+//! were ~40 KB of the wasm). As with serde, a missing field or one of the wrong type makes
+//! the answer unreadable, unknown fields are ignored, and an `Option` may be missing or
+//! null. `JSON.stringify` writes the few objects the console sends.
 
 use chrono::{DateTime, Utc};
 use hanko_api::{
@@ -21,6 +21,19 @@ pub trait FromJson: Sized {
     fn parse(text: &str) -> Option<Self> {
         Self::from_json(&JSON::parse(text).ok()?)
     }
+}
+
+/// The JSON text of an object with these fields, in this order (`None` is written as null).
+pub fn object(fields: &[(&str, Option<&str>)]) -> String {
+    let o = js_sys::Object::new();
+    for (key, value) in fields {
+        let value = value.map_or(JsValue::NULL, JsValue::from_str);
+        let _ = Reflect::set(&o, &JsValue::from_str(key), &value);
+    }
+    JSON::stringify(&o)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default()
 }
 
 /// `v[key]`; undefined when `v` is not an object or has no such field.

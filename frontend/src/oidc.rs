@@ -14,7 +14,6 @@ use gloo_net::http::Request;
 use hanko_api::{ConsoleConfig, OidcLogin};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Serialize;
 use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError};
@@ -77,7 +76,7 @@ pub fn provider_name(oidc: &OidcLogin) -> String {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct Pending {
     state: String,
     verifier: String,
@@ -204,7 +203,11 @@ pub async fn begin(oidc: &OidcLogin, next: &str) -> Result<(), String> {
     storage
         .set_item(
             PENDING_KEY,
-            &serde_json::to_string(&pending).map_err(|_| "cannot keep the login".to_string())?,
+            &json::object(&[
+                ("state", Some(pending.state.as_str())),
+                ("verifier", Some(pending.verifier.as_str())),
+                ("next", Some(pending.next.as_str())),
+            ]),
         )
         .map_err(|_| "sessionStorage is not writable".to_string())?;
     let query = form(&[
