@@ -7,7 +7,9 @@
 #   - trunk 0.21.14 (cargo install; newer releases need a newer rustc than 1.88);
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock (cargo install);
 #   - wasm-opt from the npm package `binaryen` in .local/node (Debian's binaryen is too old
-#     and produces a blank page), linked into cargo's bin folder so Trunk finds it on PATH.
+#     and produces a blank page), linked into cargo's bin folder so Trunk finds it on PATH;
+#   - terser from npm in .local/node, which Trunk.toml's post-build hook runs to minify the
+#     generated JS (release builds).
 #
 # After it, the console is built into dist/ (from the repository root) with:
 #
@@ -23,6 +25,7 @@ ROOT="$PWD"
 
 TRUNK_VERSION="0.21.14"
 BINARYEN_VERSION="132.0.0" # wasm-opt "version_132"; keep in step with Trunk.toml [tools]
+TERSER_VERSION="5.51.4"
 
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
@@ -74,20 +77,25 @@ if [ "$TOML_WB" != "$WB_VERSION" ]; then
   exit 1
 fi
 
-# 4. wasm-opt from npm's binaryen, project-local, linked onto PATH.
+# 4. wasm-opt from npm's binaryen and terser (minifies the generated JS; Trunk.toml's
+#    post-build hook), project-local; wasm-opt is linked onto PATH.
 NODE_DIR="$ROOT/.local/node"
 WASM_OPT="$NODE_DIR/node_modules/.bin/wasm-opt"
 WANT_OPT="version_${BINARYEN_VERSION%%.*}"
-if [ -x "$WASM_OPT" ] && "$WASM_OPT" --version 2>/dev/null | grep -q "($WANT_OPT)"; then
-  say "binaryen $BINARYEN_VERSION already in .local/node"
+TERSER_PKG="$NODE_DIR/node_modules/terser/package.json"
+if [ -x "$WASM_OPT" ] && "$WASM_OPT" --version 2>/dev/null | grep -q "($WANT_OPT)" \
+  && [ -f "$TERSER_PKG" ] && grep -q "\"version\": \"$TERSER_VERSION\"" "$TERSER_PKG"; then
+  say "binaryen $BINARYEN_VERSION and terser $TERSER_VERSION already in .local/node"
 else
   if ! command -v npm >/dev/null; then
     say "npm is missing (apt-get install nodejs npm)" >&2
     exit 1
   fi
-  say "installing binaryen $BINARYEN_VERSION (wasm-opt) into .local/node"
+  say "installing binaryen $BINARYEN_VERSION (wasm-opt) and terser $TERSER_VERSION into .local/node"
   mkdir -p "$NODE_DIR"
-  npm install --prefix "$NODE_DIR" --no-save --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
+  # One install for both: a second --no-save install would remove the first package.
+  npm install --prefix "$NODE_DIR" --no-save --no-audit --no-fund --loglevel=error \
+    "binaryen@$BINARYEN_VERSION" "terser@$TERSER_VERSION"
 fi
 if [ "$(readlink "$CARGO_BIN/wasm-opt" 2>/dev/null)" != "$WASM_OPT" ]; then
   ln -sfn "$WASM_OPT" "$CARGO_BIN/wasm-opt"

@@ -10,15 +10,14 @@
 //! 3. [`keep_fresh`] renews the token with the refresh token before it runs out; without
 //!    one, the session ends and the person logs in again, coming back to where they were.
 
-use gloo_net::http::Request;
 use hanko_api::{ConsoleConfig, OidcLogin};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError};
 use crate::auth;
+use crate::json::{self, FromJson};
 
 /// Where the provider sends the browser back to.
 pub const CALLBACK_PATH: &str = "/auth/callback";
@@ -76,11 +75,21 @@ pub fn provider_name(oidc: &OidcLogin) -> String {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 struct Pending {
     state: String,
     verifier: String,
     next: String,
+}
+
+impl FromJson for Pending {
+    fn from_json(v: &wasm_bindgen::JsValue) -> Option<Self> {
+        Some(Pending {
+            state: json::string(v, "state")?,
+            verifier: json::string(v, "verifier")?,
+            next: json::string(v, "next")?,
+        })
+    }
 }
 
 fn session_storage() -> Option<web_sys::Storage> {
@@ -193,7 +202,11 @@ pub async fn begin(oidc: &OidcLogin, next: &str) -> Result<(), String> {
     storage
         .set_item(
             PENDING_KEY,
-            &serde_json::to_string(&pending).map_err(|_| "cannot keep the login".to_string())?,
+            &json::object(&[
+                ("state", Some(pending.state.as_str())),
+                ("verifier", Some(pending.verifier.as_str())),
+                ("next", Some(pending.next.as_str())),
+            ]),
         )
         .map_err(|_| "sessionStorage is not writable".to_string())?;
     let query = form(&[
@@ -237,7 +250,7 @@ pub struct Failed {
 }
 
 /// What the provider's token endpoint answers.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct Tokens {
     id_token: Option<String>,
     access_token: Option<String>,
@@ -249,8 +262,8 @@ struct Tokens {
 fn jwt_expiry(token: &str) -> Option<f64> {
     let payload = token.split('.').nth(1)?;
     let bytes = from_base64url(payload.trim_end_matches('='))?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("exp")?.as_f64().map(|s| s * 1000.0)
+    let claims = js_sys::JSON::parse(std::str::from_utf8(&bytes).ok()?).ok()?;
+    json::field(&claims, "exp").as_f64().map(|s| s * 1000.0)
 }
 
 /// Keeps the bearer the api wants out of a token answer. False when it is not there.
@@ -271,18 +284,25 @@ fn keep(oidc: &OidcLogin, tokens: Tokens) -> bool {
 }
 
 async fn token_request(oidc: &OidcLogin, body: String) -> Option<Tokens> {
-    let resp = Request::post(&oidc.token_url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json")
-        .body(body)
-        .ok()?
-        .send()
-        .await
-        .ok()?;
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Accept", "application/json"),
+    ];
+    let resp = api::fetch(&oidc.token_url, &headers, Some(body)).await?;
     if !resp.ok() {
         return None;
     }
-    resp.json::<Tokens>().await.ok()
+    // JavaScript reads the answer: serde_json would add its number reading to the wasm.
+    let answer = js_sys::JSON::parse(&api::text(&resp).await?).ok()?;
+    if !answer.is_object() {
+        return None;
+    }
+    Some(Tokens {
+        id_token: json::field(&answer, "id_token").as_string(),
+        access_token: json::field(&answer, "access_token").as_string(),
+        refresh_token: json::field(&answer, "refresh_token").as_string(),
+        expires_in: json::field(&answer, "expires_in").as_f64(),
+    })
 }
 
 /// Ends the round trip at `/auth/callback`: checks `state`, exchanges the code and keeps the
@@ -297,7 +317,7 @@ pub async fn finish(
     let pending = session_storage().and_then(|s| {
         let raw = s.get_item(PENDING_KEY).ok().flatten();
         let _ = s.remove_item(PENDING_KEY);
-        raw.and_then(|r| serde_json::from_str::<Pending>(&r).ok())
+        raw.and_then(|r| Pending::parse(&r))
     });
     let next = pending
         .as_ref()

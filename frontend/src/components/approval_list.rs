@@ -120,9 +120,15 @@ pub fn ApprovalList(
             ListState::Ready => {
                 view! {
                     <ul class="request-list" id="request-list">
-                        <For each=move || items.get() key=|item| item.id.clone() let:item>
-                            <ListItem item/>
-                        </For>
+                        // Not a keyed <For>: rows are only ever appended ("load more"), and the
+                        // keyed diff with its hash set cost the wasm ~4 KB brotli.
+                        {move || {
+                            items
+                                .get()
+                                .into_iter()
+                                .map(|item| view! { <ListItem item/> })
+                                .collect_view()
+                        }}
                     </ul>
                     {move || {
                         more_error

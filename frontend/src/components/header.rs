@@ -2,11 +2,10 @@
 //! and logging out.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 
 use crate::components::lang_switch::LangSwitch;
 use crate::i18n::tr;
+use crate::router::{self, aria_current};
 use crate::{api, auth, oidc};
 
 #[component]
@@ -15,10 +14,10 @@ pub fn Header() -> impl IntoView {
         <a class="skip-link" href="#main">{tr(|t| t.skip_to_content)}</a>
         <header class="site-header">
             <div class="header-inner">
-                <A href="/" attr:class="brand">
+                <a href="/" class="brand" aria-current=aria_current("/", true)>
                     <span class="brand-mark" aria-hidden="true">"判"</span>
                     <span class="brand-name">{tr(|t| t.app_name)}</span>
-                </A>
+                </a>
                 <Show when=auth::logged_in>
                     <MainNav/>
                 </Show>
@@ -37,9 +36,15 @@ pub fn Header() -> impl IntoView {
 fn MainNav() -> impl IntoView {
     view! {
         <nav class="main-nav" aria-label=tr(|t| t.nav_label)>
-            <A href="/" exact=true attr:id="nav-inbox">{tr(|t| t.nav_inbox)}</A>
-            <A href="/approvals" attr:id="nav-all">{tr(|t| t.nav_all)}</A>
-            <A href="/history" attr:id="nav-history">{tr(|t| t.nav_history)}</A>
+            <a href="/" id="nav-inbox" aria-current=aria_current("/", true)>
+                {tr(|t| t.nav_inbox)}
+            </a>
+            <a href="/approvals" id="nav-all" aria-current=aria_current("/approvals", false)>
+                {tr(|t| t.nav_all)}
+            </a>
+            <a href="/history" id="nav-history" aria-current=aria_current("/history", false)>
+                {tr(|t| t.nav_history)}
+            </a>
         </nav>
     }
 }
@@ -47,7 +52,6 @@ fn MainNav() -> impl IntoView {
 #[component]
 fn UserMenu() -> impl IntoView {
     let me = api::me_once();
-    let navigate = use_navigate();
     let logout = move |_| {
         // The provider's logout ends its own session too, and sends the browser back to
         // the login page, a fresh load that finds no tokens.
@@ -56,12 +60,12 @@ fn UserMenu() -> impl IntoView {
                 auth::forget_stored();
                 if w.location().assign(&url).is_err() {
                     auth::logout();
-                    navigate("/login", Default::default());
+                    router::navigate("/login", false);
                 }
             }
             None => {
                 auth::logout();
-                navigate("/login", Default::default());
+                router::navigate("/login", false);
             }
         }
     };

@@ -4,36 +4,22 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::auth;
 use crate::i18n::{t, tr};
 use crate::oidc::{self, CallbackError, Failed};
+use crate::{auth, router};
 
 #[component]
 pub fn AuthCallback() -> impl IntoView {
     crate::title::follow(|| t().callback_title.to_string());
-    let query = use_query_map();
-    let navigate = use_navigate();
     let failed = RwSignal::new(None::<Failed>);
-    let (code, state, error, description) = query.with_untracked(|q| {
-        (
-            q.get("code"),
-            q.get("state"),
-            q.get("error"),
-            q.get("error_description"),
-        )
-    });
+    let code = router::query_untracked("code");
+    let state = router::query_untracked("state");
+    let error = router::query_untracked("error");
+    let description = router::query_untracked("error_description");
     spawn_local(async move {
         match oidc::finish(code, state, error, description).await {
-            Ok(next) => navigate(
-                &next,
-                NavigateOptions {
-                    replace: true,
-                    ..Default::default()
-                },
-            ),
+            Ok(next) => router::navigate(&next, true),
             Err(f) => failed.set(Some(f)),
         }
     });

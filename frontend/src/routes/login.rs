@@ -6,28 +6,18 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{self, ApiError};
 use crate::auth;
 use crate::i18n::{t, tr};
-use crate::oidc;
+use crate::{oidc, router};
 
 #[component]
 pub fn Login() -> impl IntoView {
-    let query = use_query_map();
-    let next = Memo::new(move |_| auth::safe_next(query.with(|q| q.get("next")).as_deref()));
-    let navigate = use_navigate();
+    let next = Memo::new(move |_| auth::safe_next(router::query("next").as_deref()));
     Effect::new(move |_| {
         if auth::logged_in() {
-            navigate(
-                &next.get_untracked(),
-                NavigateOptions {
-                    replace: true,
-                    ..Default::default()
-                },
-            );
+            router::navigate(&next.get_untracked(), true);
         }
     });
 

@@ -10,10 +10,10 @@ pub mod request;
 
 use hanko_api::RequestStatus;
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+
+use crate::router;
 
 /// The `?status=` of the current address, when it names a status.
 pub fn status_param() -> Memo<Option<RequestStatus>> {
-    let query = use_query_map();
-    Memo::new(move |_| query.with(|q| q.get("status").and_then(|s| RequestStatus::parse(&s))))
+    Memo::new(move |_| router::query("status").and_then(|s| RequestStatus::parse(&s)))
 }

@@ -5,10 +5,8 @@ use gloo_timers::future::TimeoutFuture;
 use hanko_api::{Approval, Delivery, VoteBlock, VoteChoice};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
 
 use crate::api::{self, ApiError};
-use crate::clock;
 use crate::components::countdown::Countdown;
 use crate::components::decision_form::DecisionForm;
 use crate::components::decision_result::DecisionResult;
@@ -18,6 +16,7 @@ use crate::components::loading::Loading;
 use crate::components::relative_time::{DateTimeText, RelativeTime};
 use crate::components::status_badge::StatusBadge;
 use crate::i18n::{self, t, tr};
+use crate::{clock, router};
 
 /// How often, and how many times, the page asks again while a decision is not yet
 /// handed to the workflow.
@@ -60,8 +59,12 @@ fn vote_block_code(reason: VoteBlock) -> &'static str {
 
 #[component]
 pub fn RequestPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.with(|p| p.get("id")).unwrap_or_default());
+    // Leaving for another page keeps the last id rather than asking for an empty one.
+    let id = Memo::new(move |last: Option<&String>| {
+        router::request_id()
+            .or_else(|| last.cloned())
+            .unwrap_or_default()
+    });
     let state = RwSignal::new(Load::Loading);
     let just_voted = RwSignal::new(false);
     let generation = StoredValue::new(0u64);
