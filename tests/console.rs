@@ -213,3 +213,74 @@ async fn an_auditor_downloads_the_audit_trail_from_the_history_page_and_others_s
     b.close().await;
     stack.stop().await.unwrap();
 }
+
+/// The path and query the browser shows now.
+async fn address(b: &Browser) -> String {
+    let url = b.client.current_url().await.unwrap();
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_and_the_back_and_forward_buttons_move_between_pages_without_reloading_the_console() {
+    let input = example_input("Rotate the signing keys", json!(["alice@example.com"]), 1);
+    let (stack, _exec, id) = stack_with_request("browser-navigate", input).await;
+    let b = Browser::start().await;
+    // Logged out, a filtered list goes through the login and comes back to itself.
+    b.client
+        .goto(&format!("{}/approvals?status=pending", stack.base))
+        .await
+        .unwrap();
+    b.log_in("alice@example.com", "alice-approves").await;
+    b.wait_for("#filter-pending[aria-current='page']").await;
+    b.wait_for("#nav-all[aria-current='page']").await;
+    assert_eq!(address(&b).await, "/approvals?status=pending");
+    // A mark in the page's script state: a reload would lose it.
+    b.client
+        .execute("window.__samePage = true;", vec![])
+        .await
+        .unwrap();
+
+    b.wait_for(&format!("li[data-id='{id}'] a.request-title"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#request-title").await;
+    assert_eq!(address(&b).await, format!("/approvals/{id}"));
+    b.wait_for("#nav-history").await.click().await.unwrap();
+    b.wait_for("#nav-history[aria-current='page']").await;
+    assert_eq!(address(&b).await, "/history");
+
+    b.client.back().await.unwrap();
+    b.wait_for("#request-title").await;
+    assert_eq!(address(&b).await, format!("/approvals/{id}"));
+    b.client.back().await.unwrap();
+    b.wait_for("#filter-pending[aria-current='page']").await;
+    assert_eq!(address(&b).await, "/approvals?status=pending");
+    b.client.forward().await.unwrap();
+    b.wait_for("#request-title").await;
+    assert_eq!(address(&b).await, format!("/approvals/{id}"));
+    let same = b
+        .client
+        .execute("return window.__samePage === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        same,
+        json!(true),
+        "a link or the back button reloaded the console"
+    );
+
+    // An address that is no page of the console says so.
+    b.client
+        .goto(&format!("{}/no/such/page", stack.base))
+        .await
+        .unwrap();
+    let title = b.wait_for("#page-title").await.text().await.unwrap();
+    assert_eq!(title, "Page not found");
+    b.close().await;
+    stack.stop().await.unwrap();
+}
