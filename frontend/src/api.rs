@@ -2,14 +2,12 @@
 //! Every call but login carries the session's bearer token; a 401 ends the session, and
 //! the app then sends the person to the login page, keeping where they were.
 
+use gloo_net::http::{Request, RequestBuilder, Response};
 use hanko_api::{
     Approval, ApprovalPage, ConsoleConfig, ErrorBody, LoginResponse, Me, RequestStatus, VoteChoice,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, Response};
 
 use crate::auth;
 use crate::i18n;
@@ -69,32 +67,19 @@ impl ApiError {
     }
 }
 
-/// Sends a request: a POST of `body` when there is one, else a GET. `None` when the server
-/// could not be reached. (web-sys's fetch by hand: gloo-net's request builder cost more.)
-pub async fn fetch(url: &str, headers: &[(&str, &str)], body: Option<String>) -> Option<Response> {
-    let init = RequestInit::new();
-    let h = Headers::new().ok()?;
-    for (name, value) in headers {
-        h.set(name, value).ok()?;
+fn authorized(req: RequestBuilder) -> RequestBuilder {
+    match auth::token() {
+        Some(token) => req.header("Authorization", &format!("Bearer {token}")),
+        None => req,
     }
-    init.set_headers(&h);
-    if let Some(body) = body {
-        init.set_method("POST");
-        init.set_body(&JsValue::from_str(&body));
-    }
-    let request = Request::new_with_str_and_init(url, &init).ok()?;
-    let sent = JsFuture::from(window().fetch_with_request(&request)).await;
-    sent.ok()?.dyn_into().ok()
-}
-
-/// The text of an answer's body.
-pub async fn text(resp: &Response) -> Option<String> {
-    JsFuture::from(resp.text().ok()?).await.ok()?.as_string()
 }
 
 async fn error_from(resp: Response) -> ApiError {
     let status = resp.status();
-    let body = text(&resp).await.and_then(|t| ErrorBody::parse(&t));
+    let body = match resp.text().await {
+        Ok(text) => ErrorBody::parse(&text),
+        Err(_) => None,
+    };
     let (code, message) = match body {
         Some(b) => (b.error.code, b.error.message),
         None => (
@@ -113,23 +98,15 @@ async fn error_from(resp: Response) -> ApiError {
     }
 }
 
-/// The text of a successful answer to `url` (a POST of the JSON `json` when there is one),
-/// or why there is none. `with_session`: sent with the session's bearer token, and a 401
-/// ends the session.
-async fn call(url: &str, json: Option<String>, with_session: bool) -> Result<String, ApiError> {
-    let bearer = auth::token()
-        .filter(|_| with_session)
-        .map(|t| format!("Bearer {t}"));
-    let mut headers = Vec::new();
-    if let Some(b) = &bearer {
-        headers.push(("Authorization", b.as_str()));
-    }
-    if json.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    let resp = fetch(url, &headers, json).await.ok_or(ApiError::Network)?;
+/// The text of a successful answer, or why there is none. A 401 on a call made with the
+/// session ends it.
+async fn body(
+    sent: Result<Response, gloo_net::Error>,
+    with_session: bool,
+) -> Result<String, ApiError> {
+    let resp = sent.map_err(|_| ApiError::Network)?;
     if resp.ok() {
-        return text(&resp).await.ok_or(ApiError::Decode);
+        return resp.text().await.map_err(|_| ApiError::Decode);
     }
     let err = error_from(resp).await;
     if with_session && matches!(err, ApiError::Unauthorized(_)) {
@@ -141,11 +118,10 @@ async fn call(url: &str, json: Option<String>, with_session: bool) -> Result<Str
 /// A successful answer's JSON as `T`. Only this step is generic: the rest is one copy for
 /// every endpoint.
 async fn read<T: FromJson>(
-    url: &str,
-    json: Option<String>,
+    sent: Result<Response, gloo_net::Error>,
     with_session: bool,
 ) -> Result<T, ApiError> {
-    let text = call(url, json, with_session).await?;
+    let text = body(sent, with_session).await?;
     T::parse(&text).ok_or(ApiError::Decode)
 }
 
@@ -159,17 +135,21 @@ pub async fn login(email: String, password: String) -> Result<LoginResponse, Api
         ("email", Some(email.as_str())),
         ("password", Some(password.as_str())),
     ]);
-    read("/api/dev/login", Some(body), false).await
+    let req = Request::post("/api/dev/login")
+        .header("Content-Type", "application/json")
+        .body(body)
+        .map_err(|_| ApiError::Decode)?;
+    read(req.send().await, false).await
 }
 
 /// `GET /api/config`: how to log in.
 pub async fn config() -> Result<ConsoleConfig, ApiError> {
-    read("/api/config", None, false).await
+    read(Request::get("/api/config").send().await, false).await
 }
 
 /// `GET /api/me`.
 pub async fn me() -> Result<Me, ApiError> {
-    read("/api/me", None, true).await
+    read(authorized(Request::get("/api/me")).send().await, true).await
 }
 
 /// `GET /api/me`, asked once, as a signal: `None` until the answer comes. (A plain signal
@@ -207,13 +187,13 @@ pub async fn list(query: &ListQuery, cursor: Option<&str>) -> Result<ApprovalPag
         url.push_str("&cursor=");
         url.push_str(&encode(c));
     }
-    read(&url, None, true).await
+    read(authorized(Request::get(&url)).send().await, true).await
 }
 
 /// `GET /api/approvals/{id}`.
 pub async fn approval(id: &str) -> Result<Approval, ApiError> {
     let url = format!("/api/approvals/{}", encode(id));
-    read(&url, None, true).await
+    read(authorized(Request::get(&url)).send().await, true).await
 }
 
 /// `POST /api/approvals/{id}/decision`.
@@ -231,7 +211,11 @@ pub async fn decide(
         ("decision", Some(decision)),
         ("comment", comment.as_deref()),
     ]);
-    read(&url, Some(body), true).await
+    let req = authorized(Request::post(&url))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .map_err(|_| ApiError::Decode)?;
+    read(req.send().await, true).await
 }
 
 /// `GET /api/audit`: the export of a period as a file's text (CSV or JSON).
@@ -242,5 +226,5 @@ pub async fn audit_export(from: &str, to: &str, format: &str) -> Result<String, 
         encode(to),
         encode(format)
     );
-    call(&url, None, true).await
+    body(authorized(Request::get(&url)).send().await, true).await
 }

@@ -10,6 +10,7 @@
 //! 3. [`keep_fresh`] renews the token with the refresh token before it runs out; without
 //!    one, the session ends and the person logs in again, coming back to where they were.
 
+use gloo_net::http::Request;
 use hanko_api::{ConsoleConfig, OidcLogin};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -284,16 +285,19 @@ fn keep(oidc: &OidcLogin, tokens: Tokens) -> bool {
 }
 
 async fn token_request(oidc: &OidcLogin, body: String) -> Option<Tokens> {
-    let headers = [
-        ("Content-Type", "application/x-www-form-urlencoded"),
-        ("Accept", "application/json"),
-    ];
-    let resp = api::fetch(&oidc.token_url, &headers, Some(body)).await?;
+    let resp = Request::post(&oidc.token_url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json")
+        .body(body)
+        .ok()?
+        .send()
+        .await
+        .ok()?;
     if !resp.ok() {
         return None;
     }
     // JavaScript reads the answer: serde_json would add its number reading to the wasm.
-    let answer = js_sys::JSON::parse(&api::text(&resp).await?).ok()?;
+    let answer = js_sys::JSON::parse(&resp.text().await.ok()?).ok()?;
     if !answer.is_object() {
         return None;
     }
