@@ -370,10 +370,8 @@ impl Runtime {
         Ok((rt, addr))
     }
 
-    /// Starts `cmd`, hands it `event`, and returns (start to answer, peak KiB, KiB of
-    /// file pages resident at the answer, answer).
-    /// Starts `cmd` and hands it `event`: its wall time to the answer (ms), peak and file
-    /// memory (KiB), CPU time (ms), and the answer.
+    /// Starts `cmd` and hands it `event`: its wall time to the answer (ms), peak memory and
+    /// file pages resident at the answer (KiB), CPU time (ms), and the answer.
     async fn one(&self, mut cmd: Command, event: Value) -> anyhow::Result<(Run, String)> {
         *self.state.lock().unwrap() = RuntimeState {
             event: Some(event),
