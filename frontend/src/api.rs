@@ -203,12 +203,8 @@ pub async fn decide(
     comment: Option<String>,
 ) -> Result<Approval, ApiError> {
     let url = format!("/api/approvals/{}/decision", encode(id));
-    let decision = match decision {
-        VoteChoice::Approve => "approve",
-        VoteChoice::Reject => "reject",
-    };
     let body = json::object(&[
-        ("decision", Some(decision)),
+        ("decision", Some(decision.as_str())),
         ("comment", comment.as_deref()),
     ]);
     let req = authorized(Request::post(&url))

@@ -100,14 +100,6 @@ impl FromJson for String {
     }
 }
 
-fn vote_choice(s: &str) -> Option<VoteChoice> {
-    match s {
-        "approve" => Some(VoteChoice::Approve),
-        "reject" => Some(VoteChoice::Reject),
-        _ => None,
-    }
-}
-
 fn outcome(s: &str) -> Option<Outcome> {
     match s {
         "approved" => Some(Outcome::Approved),
@@ -207,7 +199,7 @@ impl FromJson for Vote {
         Some(Vote {
             approver: string(v, "approver")?,
             name: string(v, "name")?,
-            decision: word(v, "decision", vote_choice)?,
+            decision: word(v, "decision", VoteChoice::parse)?,
             comment: opt_string(v, "comment")?,
             decided_at: time(v, "decidedAt")?,
         })

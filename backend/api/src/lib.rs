@@ -113,7 +113,6 @@ pub struct LoginRequest {
 pub struct LoginResponse {
     pub token: String,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -177,6 +176,26 @@ impl RequestStatus {
 pub enum VoteChoice {
     Approve,
     Reject,
+}
+
+impl VoteChoice {
+    pub const ALL: [VoteChoice; 2] = [VoteChoice::Approve, VoteChoice::Reject];
+
+    /// The word the api writes and reads (`approve`, `reject`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoteChoice::Approve => "approve",
+            VoteChoice::Reject => "reject",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "approve" => Some(VoteChoice::Approve),
+            "reject" => Some(VoteChoice::Reject),
+            _ => None,
+        }
+    }
 }
 
 /// What the request came to.
@@ -255,7 +274,6 @@ pub struct Vote {
     pub decision: VoteChoice,
     pub comment: Option<String>,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
 }
 
@@ -286,7 +304,6 @@ pub enum Delivery {
 pub struct DecisionInfo {
     pub outcome: Outcome,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
     /// Compact JWS (ES256) of the [`DecisionRecord`]; verify with `/.well-known/jwks.json`.
     pub signature: String,
@@ -319,20 +336,14 @@ pub struct ApprovalSummary {
     pub execution_name: String,
     pub status: RequestStatus,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub created_at: DateTime<Utc>,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub expires_at: DateTime<Utc>,
     pub required_approvals: u32,
     pub approvals_so_far: u32,
     #[cfg_attr(
         not(target_arch = "wasm32"),
         serde(serialize_with = "rfc3339::ser_option")
-    )]
-    #[cfg_attr(
-        target_arch = "wasm32",
-        serde(default, deserialize_with = "rfc3339::de_option")
     )]
     pub decided_at: Option<DateTime<Utc>>,
     /// Who cast the deciding votes, when decided.
@@ -375,10 +386,8 @@ pub struct Approval {
     pub requested_by: Option<String>,
     pub status: RequestStatus,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub created_at: DateTime<Utc>,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub expires_at: DateTime<Utc>,
     pub execution_arn: String,
     pub execution_name: String,
@@ -402,7 +411,6 @@ pub struct RecordedVote {
     pub approver: String,
     pub comment: Option<String>,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
 }
 
@@ -423,7 +431,6 @@ pub struct DecisionRecord {
     /// Lowercase hex SHA-256 of the request as it was shown to approvers.
     pub request_digest: String,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
     /// Seconds since the epoch, for JWT-aware verifiers.
     pub iat: i64,
@@ -474,6 +481,21 @@ mod tests {
     }
 
     #[test]
+    fn a_vote_choice_round_trips_through_its_wire_name() {
+        for c in VoteChoice::ALL {
+            assert_eq!(VoteChoice::parse(c.as_str()), Some(c));
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                Value::String(c.as_str().into())
+            );
+            let read: VoteChoice =
+                serde_json::from_value(Value::String(c.as_str().into())).unwrap();
+            assert_eq!(read, c);
+        }
+        assert_eq!(VoteChoice::parse("Approve"), None);
+    }
+
+    #[test]
     fn a_decision_body_with_an_unknown_field_is_refused() {
         let r: Result<DecisionRequest, _> =
             serde_json::from_str(r#"{"decision":"approve","extra":1}"#);
@@ -510,7 +532,6 @@ pub struct AuditVote {
     pub decision: VoteChoice,
     pub comment: Option<String>,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub decided_at: DateTime<Utc>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
@@ -527,13 +548,11 @@ pub struct AuditEntry {
     pub state_machine_arn: String,
     pub requested_by: Option<String>,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub created_at: DateTime<Utc>,
     /// approved, rejected, expired or closed.
     pub status: RequestStatus,
     /// When it was decided or closed.
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub ended_at: DateTime<Utc>,
     pub closed_reason: Option<String>,
     /// The decision's compact JWS, when there was a decision.
@@ -547,10 +566,8 @@ pub struct AuditEntry {
 #[serde(rename_all = "camelCase")]
 pub struct AuditExport {
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub from: DateTime<Utc>,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
-    #[cfg_attr(target_arch = "wasm32", serde(deserialize_with = "rfc3339::de"))]
     pub to: DateTime<Utc>,
     pub items: Vec<AuditEntry>,
 }

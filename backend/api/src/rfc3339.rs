@@ -1,7 +1,8 @@
 //! RFC 3339 times by hand.
 //!
-//! Reading, for the console (wasm32): chrono's own parser, which takes many formats, is
-//! most of what chrono adds to the console's wasm. This one takes what the api writes
+//! Reading, for the console (wasm32; `frontend/src/json.rs` reads the api's times with
+//! [`parse`]): chrono's own parser, which takes many formats, is most of what chrono adds to
+//! the console's wasm. This one takes what the api writes
 //! (`2025-11-25T09:41:00.123456Z`) and any other RFC 3339 time with an offset, and gives
 //! the same `DateTime<Utc>` chrono's parser would. The server reads the times of a list
 //! page with it, for less CPU than chrono's.
@@ -12,8 +13,6 @@
 //! server's CPU per page.
 
 use chrono::{DateTime, Utc};
-#[cfg(any(target_arch = "wasm32", test))]
-use serde::{Deserialize, Deserializer};
 #[cfg(any(not(target_arch = "wasm32"), test))]
 use {
     chrono::{Datelike, Timelike},
@@ -212,24 +211,6 @@ pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, u32::try_from(nanos).ok()?)
 }
 
-/// `deserialize_with` for a `DateTime<Utc>` field.
-#[cfg(any(target_arch = "wasm32", test))]
-pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-    let text = String::deserialize(d)?;
-    parse(&text).ok_or_else(|| serde::de::Error::custom("not an RFC 3339 date and time"))
-}
-
-/// `deserialize_with` for an `Option<DateTime<Utc>>` field (`null` is `None`).
-#[cfg(any(target_arch = "wasm32", test))]
-pub fn de_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    match Option::<String>::deserialize(d)? {
-        Some(text) => parse(&text)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom("not an RFC 3339 date and time")),
-        None => Ok(None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,32 +320,6 @@ mod tests {
         let now = Utc::now();
         let written = serde_json::to_string(&now).unwrap();
         assert_eq!(parse(written.trim_matches('"')), Some(now));
-    }
-
-    #[test]
-    fn reads_fields_like_chrono_does() {
-        #[derive(Deserialize)]
-        struct Times {
-            #[serde(deserialize_with = "de")]
-            at: DateTime<Utc>,
-            #[serde(default, deserialize_with = "de_option")]
-            maybe: Option<DateTime<Utc>>,
-            #[serde(default, deserialize_with = "de_option")]
-            missing: Option<DateTime<Utc>>,
-        }
-        let t: Times =
-            serde_json::from_str(r#"{"at":"2025-11-25T09:41:00.5Z","maybe":null}"#).unwrap();
-        assert_eq!(
-            t.at,
-            "2025-11-25T09:41:00.5Z".parse::<DateTime<Utc>>().unwrap()
-        );
-        assert_eq!((t.maybe, t.missing), (None, None));
-        let t: Times =
-            serde_json::from_str(r#"{"at":"2025-11-25T09:41:00Z","maybe":"2025-11-26T00:00:00Z"}"#)
-                .unwrap();
-        assert_eq!(t.maybe, Some("2025-11-26T00:00:00Z".parse().unwrap()));
-        assert!(serde_json::from_str::<Times>(r#"{"at":"yesterday"}"#).is_err());
-        assert!(serde_json::from_str::<Times>(r#"{"at":12}"#).is_err());
     }
 
     #[test]

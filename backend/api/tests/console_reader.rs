@@ -199,7 +199,6 @@ fn every_variant_is_listed(c: VoteChoice, o: Outcome, d: Delivery, b: VoteBlock)
 #[test]
 fn the_console_knows_every_word_of_the_enums_it_reads() {
     let mut all: Vec<String> = Vec::new();
-    all.extend([VoteChoice::Approve, VoteChoice::Reject].map(word));
     all.extend([Outcome::Approved, Outcome::Rejected].map(word));
     all.extend(
         [
@@ -230,8 +229,17 @@ fn the_console_knows_every_word_of_the_enums_it_reads() {
         missing.is_empty(),
         "frontend/src/json.rs does not read these wire words: {missing:?}"
     );
-    // Statuses are read with the api crate's own `RequestStatus::parse`.
+    // Statuses and vote choices are read with the api crate's own `parse`.
     for s in RequestStatus::ALL {
         assert_eq!(word(s), s.as_str());
+    }
+    for c in VoteChoice::ALL {
+        assert_eq!(word(c), c.as_str());
+    }
+    for parse in ["RequestStatus::parse", "VoteChoice::parse"] {
+        assert!(
+            READER.contains(parse),
+            "frontend/src/json.rs no longer uses {parse}"
+        );
     }
 }

@@ -10,9 +10,7 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
-use hanko_api::{
-    AuditEntry, AuditExport, AuditVote, DecisionRecord, ErrorBody, SignedDecision, VoteChoice,
-};
+use hanko_api::{AuditEntry, AuditExport, AuditVote, DecisionRecord, ErrorBody, SignedDecision};
 use std::collections::HashMap;
 
 use super::AppState;
@@ -290,10 +288,7 @@ pub fn to_csv(items: &[AuditEntry]) -> String {
                 v.approver.clone(),
                 v.subject.clone(),
                 v.name.clone(),
-                match v.decision {
-                    VoteChoice::Approve => "approve".into(),
-                    VoteChoice::Reject => "reject".into(),
-                },
+                v.decision.as_str().into(),
                 v.comment.clone().unwrap_or_default(),
                 time(v.decided_at),
                 v.source_ip.clone().unwrap_or_default(),
