@@ -177,6 +177,27 @@ fn cpu_ms(pid: u32) -> f64 {
     ns as f64 / 1e6
 }
 
+/// The page faults a live process has taken (minor and major, all its threads), from
+/// `/proc/<pid>/stat`. With the page cache warm, most of a cold start's kernel time is these.
+fn page_faults(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // minflt is field 10 of the whole line and majflt field 12: 8th and 10th after the name.
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(7) + field(9)
+}
+
 /// A KiB figure of a live process's `/proc/<pid>/status`, such as `RssFile:`.
 fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -387,6 +408,7 @@ impl Runtime {
         let peak = peak_kib(child.id());
         let file = status_kib(child.id(), "RssFile:");
         let cpu = cpu_ms(child.id());
+        let faults = page_faults(child.id());
         let _ = child.kill();
         let out = child.wait_with_output()?;
         if waited.is_err() {
@@ -409,6 +431,7 @@ impl Runtime {
                 peak,
                 file,
                 cpu,
+                faults,
             },
             body,
         ))
@@ -636,6 +659,7 @@ struct Run {
     peak: u64,
     file: u64,
     cpu: f64,
+    faults: u64,
 }
 
 async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
@@ -738,6 +762,10 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
         med(&node_runs, |r| r.file as f64),
     );
     let (hc, nc) = (med(&hanko_runs, |r| r.cpu), med(&node_runs, |r| r.cpu));
+    let (hpf, npf) = (
+        med(&hanko_runs, |r| r.faults as f64),
+        med(&node_runs, |r| r.faults as f64),
+    );
     let speed = nm / hm;
     let mem = hp / np;
     let mut s = format!(
@@ -745,7 +773,8 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
          minimal Lambda Runtime API served by the bench on 127.0.0.1; peak memory is VmHWM just \
          after the answer, and \"of it, file pages\" is RssFile then: pages of the program and its \
          libraries, mapped from the page cache. CPU is the time the process's threads ran, on \
-         either core, up to the answer. Median of {} runs each (one warm-up run not counted). The trust store \
+         either core, up to the answer, and page faults are the process's (minor and major) by \
+         then. Median of {} runs each (one warm-up run not counted). The trust store \
          is the CA bundle file alone (`SSL_CERT_FILE`), as on Lambda's provided.al2023.\n\n\
          - **hanko**: the release binary as the `api` function (`HANKO_HANDLER=api`, SQLite, \
          dev login, local signer), invoked with an API Gateway v2 event that approves a \
@@ -754,17 +783,17 @@ async fn cold_start(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
          - **node**: Node.js {node_version}, the classic recipe's approval function: requires \
          `@aws-sdk/client-sfn`, builds an `SFNClient`, and on the event calls SendTaskSuccess \
          (the same stub), with a small `http` loop as its runtime client.\n\n\
-         | function | wall time (median) | CPU (median) | peak memory (median) | of it, file pages | runs (ms) |\n\
-         | --- | ---: | ---: | ---: | ---: | --- |\n",
+         | function | wall time (median) | CPU (median) | page faults (median) | peak memory (median) | of it, file pages | runs (ms) |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | --- |\n",
         args.runs
     );
-    for (name, runs, m, c, p, f) in [
-        ("hanko", &hanko_runs, hm, hc, hp, hf),
-        ("node", &node_runs, nm, nc, np, nf),
+    for (name, runs, m, c, pf, p, f) in [
+        ("hanko", &hanko_runs, hm, hc, hpf, hp, hf),
+        ("node", &node_runs, nm, nc, npf, np, nf),
     ] {
         let _ = writeln!(
             s,
-            "| {name} | {m:.1} ms | {c:.1} ms | {} | {} | {} |",
+            "| {name} | {m:.1} ms | {c:.1} ms | {pf:.0} | {} | {} | {} |",
             mib(p as u64),
             mib(f as u64),
             runs.iter()
