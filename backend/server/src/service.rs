@@ -16,7 +16,7 @@ use crate::domain::{Caller, IntakeError, IntakeMessage, NewRequest, OnReject};
 use crate::notifier::Notifier;
 use crate::signer::Signer;
 use crate::store::{
-    Callback, Inserted, Store, StoreError, StoredDecision, StoredRequest, VoteWrite,
+    Callback, Claim, Inserted, Store, StoreError, StoredDecision, StoredRequest, VoteWrite,
 };
 use crate::workflow::{CallbackError, ExecutionState, Workflow};
 
@@ -207,7 +207,9 @@ impl Hanko {
     }
 
     /// Counts `caller`'s vote; when it decides the request, signs the decision and tells
-    /// the workflow. Returns the request as it now stands.
+    /// the workflow. The deciding vote's write also claims the delivery, so the attempt
+    /// that follows needs no write of its own before it. Returns the request as it now
+    /// stands.
     pub async fn vote(
         &self,
         id: &str,
@@ -218,7 +220,7 @@ impl Hanko {
         user_agent: Option<String>,
     ) -> Result<StoredRequest, VoteError> {
         // A racing vote changes the version; read again and re-check the rules.
-        let mut decided = false;
+        let mut decided: Option<Callback> = None;
         let mut written = false;
         for _ in 0..20 {
             let now = Utc::now();
@@ -245,7 +247,9 @@ impl Hanko {
                 None => None,
                 Some(outcome) => Some(self.decide(&req, &votes, outcome, now).await?),
             };
-            decided = decision.is_some();
+            decided = decision.as_ref().map(|(_, cb)| cb.clone());
+            // The lease starts at the write (after signing), as a claim's would.
+            let lease_until = Utc::now() + self.delivery.lease();
             written = self
                 .store
                 .record_vote(VoteWrite {
@@ -253,6 +257,7 @@ impl Hanko {
                     expected_version: req.version,
                     ballot: &ballot,
                     decision,
+                    lease_until,
                 })
                 .await?;
             if written {
@@ -262,8 +267,14 @@ impl Hanko {
         if !written {
             return Err(VoteError::Busy);
         }
-        if decided {
-            match self.deliver(id).await? {
+        if let Some(callback) = decided {
+            // Claimed by the vote's write: the first attempt, after none before it.
+            let claim = Claim {
+                callback,
+                attempts: 0,
+                unconfirmed: false,
+            };
+            match self.attempt(id, claim).await? {
                 Delivered::TaskGone(code) => return Err(VoteError::WorkflowGone(code)),
                 Delivered::Later(e) => {
                     tracing::warn!(request_id = %id, error = %e, "decision recorded; delivery will be retried");
@@ -336,9 +347,16 @@ impl Hanko {
     pub async fn deliver(&self, id: &str) -> Result<Delivered, StoreError> {
         let now = Utc::now();
         let lease_until = now + self.delivery.lease();
-        let Some(owed) = self.store.claim_delivery(id, now, lease_until).await? else {
+        let Some(claim) = self.store.claim_delivery(id, now, lease_until).await? else {
             return Ok(Delivered::NothingOwed);
         };
+        self.attempt(id, claim).await
+    }
+
+    /// One attempt to send the callback of `owed`, which the caller has claimed (by
+    /// [`Store::claim_delivery`], or by the deciding vote's write), and the record of how
+    /// it went, which ends the claim.
+    async fn attempt(&self, id: &str, owed: Claim) -> Result<Delivered, StoreError> {
         let Some(token) = self.store.task_token(id).await? else {
             return Ok(Delivered::NothingOwed);
         };

@@ -34,6 +34,8 @@ macro_rules! store_conformance_tests {
             the_votable_list_holds_only_what_the_caller_may_still_vote_on,
             a_small_page_of_the_votable_list_reads_past_many_decided_requests,
             a_fresh_decision_is_left_to_its_voter_then_owed_until_delivered,
+            a_deciding_vote_claims_its_delivery_until_its_lease_ends,
+            a_vote_that_does_not_decide_claims_nothing,
             only_a_pending_request_can_be_closed,
             a_decided_request_whose_task_is_gone_is_closed,
             a_close_without_a_callback_owes_nothing,
@@ -132,7 +134,13 @@ async fn insert(s: &dyn Store, n: u8, approvers: &[&str], expires_in: Duration) 
     r
 }
 
-/// Records `voter`'s vote on the version just read; `decided` decides the request.
+/// How long a deciding vote claims its delivery for, from its decision.
+fn vote_lease() -> Duration {
+    Duration::seconds(10)
+}
+
+/// Records `voter`'s vote on the version just read; `decided` decides the request, and
+/// claims its delivery until `decided + vote_lease()`.
 async fn vote(s: &dyn Store, n: u8, voter: &str, decided: Option<DateTime<Utc>>) -> bool {
     let version = s.get(&id(n)).await.unwrap().unwrap().version;
     let b = ballot(voter, VoteChoice::Approve);
@@ -141,6 +149,8 @@ async fn vote(s: &dyn Store, n: u8, voter: &str, decided: Option<DateTime<Utc>>)
         expected_version: version,
         ballot: &b,
         decision: decided.map(|at| (decision(Outcome::Approved, at), success())),
+        // Without a decision there is nothing to claim, whatever the lease says.
+        lease_until: decided.unwrap_or_else(now_ms) + vote_lease(),
     })
     .await
     .unwrap()
@@ -186,6 +196,7 @@ pub async fn a_vote_needs_the_version_it_was_decided_on(s: &dyn Store) {
             expected_version: v0,
             ballot: &a,
             decision: Some((decision(Outcome::Approved, at), success())),
+            lease_until: at + vote_lease(),
         })
         .await
         .unwrap()
@@ -204,6 +215,7 @@ pub async fn a_vote_needs_the_version_it_was_decided_on(s: &dyn Store) {
                     cause: "{}".into(),
                 },
             )),
+            lease_until: at + vote_lease(),
         })
         .await
         .unwrap();
@@ -212,7 +224,11 @@ pub async fn a_vote_needs_the_version_it_was_decided_on(s: &dyn Store) {
     assert_eq!(got.status, RequestStatus::Approved);
     assert_eq!(got.votes, vec![a]);
     assert_eq!(got.decision, Some(decision(Outcome::Approved, at)));
-    assert_eq!(got.delivery, Some(Delivery::Pending));
+    assert_eq!(
+        got.delivery,
+        Some(Delivery::Unconfirmed),
+        "claimed for the voter's attempt"
+    );
     assert_eq!(got.closed_at, Some(at));
     assert!(got.version > v0);
     let owed = s.pending_callback(&id(3)).await.unwrap().unwrap();
@@ -265,6 +281,7 @@ pub async fn racing_deciders_on_one_version_have_one_winner(s: &dyn Store) {
                 expected_version: v0,
                 ballot: &b,
                 decision: Some((decision(Outcome::Approved, at), success())),
+                lease_until: at + vote_lease(),
             })
             .await
             .unwrap()
@@ -304,6 +321,7 @@ pub async fn a_vote_on_a_request_that_is_not_pending_is_refused(s: &dyn Store) {
             expected_version: 0,
             ballot: &b,
             decision: None,
+            lease_until: now_ms() + vote_lease(),
         })
         .await
         .unwrap(),
@@ -538,6 +556,100 @@ pub async fn a_fresh_decision_is_left_to_its_voter_then_owed_until_delivered(s: 
     assert_eq!(got.closed_reason, None);
 }
 
+pub async fn a_deciding_vote_claims_its_delivery_until_its_lease_ends(s: &dyn Store) {
+    insert(s, 3, &["a@x.io"], Duration::hours(1)).await;
+    let at = now_ms();
+    let lease = at + vote_lease();
+    assert!(vote(s, 3, "a@x.io", Some(at)).await);
+    let got = s.get(&id(3)).await.unwrap().unwrap();
+    assert_eq!(got.status, RequestStatus::Approved);
+    assert_eq!(
+        got.delivery,
+        Some(Delivery::Unconfirmed),
+        "an attempt is under way and its outcome unknown"
+    );
+    assert_eq!(got.delivery_attempts, 0);
+    let owed = s.pending_callback(&id(3)).await.unwrap().unwrap();
+    assert_eq!((owed.callback, owed.attempts), (success(), 0));
+    for t in [at, lease - Duration::milliseconds(1)] {
+        assert!(
+            s.claim_delivery(&id(3), t, t + Duration::seconds(10))
+                .await
+                .unwrap()
+                .is_none(),
+            "the voter's attempt holds the claim until {lease}, asked at {t}"
+        );
+        assert!(
+            !s.due_deliveries(t, 100).await.unwrap().contains(&id(3)),
+            "not due while the voter's attempt holds it, asked at {t}"
+        );
+    }
+    // The voter's attempt never recorded its end (Hanko stopped): once the lease has
+    // passed, the sweeper finds it and claims it, knowing it may have reached Step
+    // Functions.
+    assert_eq!(s.due_deliveries(lease, 100).await.unwrap(), vec![id(3)]);
+    let later = lease + Duration::seconds(10);
+    let claim = s
+        .claim_delivery(&id(3), lease, later)
+        .await
+        .unwrap()
+        .expect("claimable when the vote's lease ends");
+    assert_eq!(claim.callback, success());
+    assert_eq!(claim.attempts, 0);
+    assert!(claim.unconfirmed, "the voter's attempt got no answer");
+    assert!(
+        s.claim_delivery(&id(3), lease, later)
+            .await
+            .unwrap()
+            .is_none(),
+        "and then one attempt at a time again"
+    );
+    assert!(!s.due_deliveries(lease, 100).await.unwrap().contains(&id(3)));
+    assert_eq!(s.due_deliveries(later, 100).await.unwrap(), vec![id(3)]);
+}
+
+pub async fn a_vote_that_does_not_decide_claims_nothing(s: &dyn Store) {
+    let mut r = request(&["a@x.io", "c@x.io"], "b@x.io", Duration::hours(1));
+    r.required_approvals = 2;
+    s.insert(&id(4), "token-4", &r).await.unwrap();
+    assert!(vote(s, 4, "a@x.io", None).await);
+    let got = s.get(&id(4)).await.unwrap().unwrap();
+    assert_eq!(got.status, RequestStatus::Pending);
+    assert_eq!(got.delivery, None);
+    assert!(s.pending_callback(&id(4)).await.unwrap().is_none());
+    let now = now_ms();
+    assert!(
+        s.claim_delivery(&id(4), now, now + vote_lease())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.due_deliveries(now + Duration::hours(1), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Closed with a callback owed, it is claimable at once: the vote left no claim behind.
+    let cb = Callback::Failure {
+        error: "Hanko.Expired".into(),
+        cause: "{}".into(),
+    };
+    assert!(
+        s.close_pending(&id(4), RequestStatus::Expired, "deadline", Some(cb.clone()))
+            .await
+            .unwrap()
+    );
+    let now = now_ms();
+    let claim = s
+        .claim_delivery(&id(4), now, now + vote_lease())
+        .await
+        .unwrap()
+        .expect("nothing held it");
+    assert_eq!(claim.callback, cb);
+    assert!(!claim.unconfirmed);
+}
+
 pub async fn only_a_pending_request_can_be_closed(s: &dyn Store) {
     insert(s, 3, &["a@x.io"], Duration::hours(1)).await;
     assert!(vote(s, 3, "a@x.io", Some(now_ms())).await);
@@ -770,10 +882,15 @@ pub async fn a_delivery_is_claimed_by_one_attempt_at_a_time(s: &dyn Store) {
         "an undecided request owes nothing"
     );
     assert!(vote(s, 7, "a@x.io", Some(now)).await);
+    // The voter's attempt, claimed by its vote, was refused before Step Functions acted
+    // on it; recording that ended its claim.
+    s.record_delivery(&id(7), Delivery::Pending, Some("throttled"), Some(now))
+        .await
+        .unwrap();
     let lease = now + Duration::seconds(10);
     let first = s.claim_delivery(&id(7), now, lease).await.unwrap().unwrap();
     assert_eq!(first.callback, success());
-    assert_eq!(first.attempts, 0);
+    assert_eq!(first.attempts, 1);
     assert!(!first.unconfirmed);
     assert!(
         s.claim_delivery(&id(7), now, lease)
@@ -822,7 +939,7 @@ pub async fn a_delivery_is_claimed_by_one_attempt_at_a_time(s: &dyn Store) {
         .unwrap()
         .unwrap();
     assert!(second.unconfirmed);
-    assert_eq!(second.attempts, 0);
+    assert_eq!(second.attempts, 1);
     s.record_delivery(
         &id(7),
         Delivery::Unconfirmed,
@@ -848,7 +965,7 @@ pub async fn a_delivery_is_claimed_by_one_attempt_at_a_time(s: &dyn Store) {
         .unwrap()
         .expect("recording the attempt ended its claim");
     assert!(third.unconfirmed);
-    assert_eq!(third.attempts, 1);
+    assert_eq!(third.attempts, 2);
     s.record_delivery(
         &id(7),
         Delivery::DeliveredOrGone,
@@ -860,7 +977,7 @@ pub async fn a_delivery_is_claimed_by_one_attempt_at_a_time(s: &dyn Store) {
     let got = s.get(&id(7)).await.unwrap().unwrap();
     assert_eq!(got.status, RequestStatus::Approved, "the decision stands");
     assert_eq!(got.delivery, Some(Delivery::DeliveredOrGone));
-    assert_eq!(got.delivery_attempts, 2);
+    assert_eq!(got.delivery_attempts, 3);
     assert_eq!(
         got.closed_reason.as_deref(),
         Some("answered InvalidToken after an unanswered attempt")
@@ -890,7 +1007,7 @@ pub async fn a_delivery_is_claimed_by_one_attempt_at_a_time(s: &dyn Store) {
     let again = s.get(&id(7)).await.unwrap().unwrap();
     assert_eq!(again.status, RequestStatus::Approved);
     assert_eq!(again.delivery, Some(Delivery::DeliveredOrGone));
-    assert_eq!(again.delivery_attempts, 2);
+    assert_eq!(again.delivery_attempts, 3);
 }
 
 pub async fn an_answer_after_an_unanswered_attempt_keeps_what_was_closed_and_says_why(

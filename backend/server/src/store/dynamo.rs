@@ -36,8 +36,12 @@
 //! - `record_vote`: a transaction: put the vote item with `attribute_not_exists(pk)` (one
 //!   vote per person) and update the request item on `status = pending AND version =
 //!   expected` (racing approvers: exactly one wins), appending the ballot, and when the
-//!   vote decides, setting the decision, the owed callback, the closure time and TTL; with
-//!   a decision it also puts the closure item.
+//!   vote decides, setting the decision, the owed callback, the closure time and TTL, and
+//!   claiming the callback's delivery for the voter's own attempt just as `claim_delivery`
+//!   does (`delivery = unconfirmed`, `claimed_until_ms` and the next attempt, and gsi2
+//!   `DELIVERY` / `<lease end ms>#<id>`, at the end of the lease); with a decision it also
+//!   puts the closure item. A decision delivered at once thus takes two writes, this
+//!   transaction and `record_delivery`'s update, with no `claim_delivery` between them.
 //! - `close_pending`: a transaction: update the request on `status = pending`, put the
 //!   closure item.
 //! - `claim_delivery`: one `UpdateItem` of the request item on `delivery IN (pending,
@@ -46,8 +50,9 @@
 //!   `DELIVERY` / `<lease end ms>#<id>`) to the end of the lease, returning the old item
 //!   (`ALL_OLD`) for the callback, the attempts and whether an earlier attempt was
 //!   unconfirmed. A failed condition is "nothing to claim". An attempt that dies without
-//!   recording its result leaves the item `unconfirmed` in the `DELIVERY` partition at the
-//!   end of its lease, so `due_deliveries` finds it again then.
+//!   recording its result (the voter's, claimed by its vote, as any other) leaves the item
+//!   `unconfirmed` in the `DELIVERY` partition at the end of its lease, so `due_deliveries`
+//!   finds it again then.
 //! - `record_delivery`: a consistent read, then one `UpdateItem` on `delivery IN (pending,
 //!   unconfirmed)` and the status read (which `TaskGone` turns into closed unless
 //!   expired), removing the claim; `pending` and `unconfirmed` stay in the `DELIVERY`
@@ -94,9 +99,6 @@ use super::{
 use crate::domain::NewRequest;
 use crate::domain::intake::MAX_TIMEOUT_SECONDS;
 use crate::domain::rules::Ballot;
-
-/// The same grace as the SQLite store: a fresh decision is left to the voter's request.
-const INLINE_DELIVERY_GRACE_MS: i64 = 30_000;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -1131,22 +1133,24 @@ impl Store for DynamoStore {
         let mut closure = None;
         if let Some((d, cb)) = &w.decision {
             let at = d.decided_at.timestamp_millis();
-            let next = at + INLINE_DELIVERY_GRACE_MS;
+            let lease_ms = w.lease_until.timestamp_millis();
             let status = outcome_status(d.outcome);
             e.set("status", s(status.as_str()))
                 .set("outcome", s(outcome_str(d.outcome)))
                 .set("decided_ms", num(at))
                 .set("signature", s(&d.signature))
                 .set("callback", s(serde_json::to_string(cb)?))
-                .set("delivery", s(delivery_str(Delivery::Pending)))
-                // The voter's request delivers at once; the sweeper steps in only if that
-                // attempt never recorded an outcome.
-                .set("next_attempt_ms", num(next))
+                // Claimed for the voter's own attempt, as `claim_delivery` would claim it:
+                // one write instead of two. If that attempt never records its outcome, the
+                // sweeper finds it in the DELIVERY partition when the lease ends.
+                .set("delivery", s(delivery_str(Delivery::Unconfirmed)))
+                .set("claimed_until_ms", num(lease_ms))
+                .set("next_attempt_ms", num(lease_ms))
                 .set("closed_ms", num(at))
                 .set("ttl", self.ttl_after(at))
                 .set("gsi1pk", s(status_pk(status)))
                 .set("gsi2pk", s(DELIVERY))
-                .set("gsi2sk", s(timed_key(next, w.id)));
+                .set("gsi2sk", s(timed_key(lease_ms, w.id)));
             closure = Some(self.closure_item(w.id, at));
         }
         let st = e.name("status");

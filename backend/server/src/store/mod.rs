@@ -32,7 +32,8 @@ pub struct PendingCallback {
     pub attempts: u32,
 }
 
-/// A callback claimed for one delivery attempt by [`Store::claim_delivery`].
+/// A callback claimed for one delivery attempt: by [`Store::claim_delivery`], or by the
+/// deciding vote itself ([`Store::record_vote`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub callback: Callback,
@@ -125,6 +126,10 @@ pub struct VoteWrite<'a> {
     pub expected_version: i64,
     pub ballot: &'a Ballot,
     pub decision: Option<(StoredDecision, Callback)>,
+    /// With a decision: the end of the claim on its callback's delivery, which the vote
+    /// takes in the same write for the voter's own attempt (see [`Store::record_vote`]).
+    /// Unused without a decision.
+    pub lease_until: DateTime<Utc>,
 }
 
 /// Which requests to list.
@@ -191,6 +196,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes the vote (and decision) only if the request is still pending at
     /// `expected_version` and this voter has not voted. `false` means: read again.
+    ///
+    /// A deciding vote also claims the delivery of the callback it owes, in the same write
+    /// and exactly as [`Store::claim_delivery`] would: the delivery is `Unconfirmed` (an
+    /// attempt is about to be made and its outcome is unknown until recorded), the claim and
+    /// the next attempt time are `lease_until`. The voter's attempt follows without a claim
+    /// of its own; if it records nothing (Hanko stopped), the delivery is claimable and due
+    /// once the lease has passed, as an attempt that got no answer.
     async fn record_vote(&self, w: VoteWrite<'_>) -> StoreResult<bool>;
 
     /// Closes a pending request without a decision (expired or the workflow is gone),
@@ -206,14 +218,16 @@ pub trait Store: Send + Sync + 'static {
     /// The secret. Only the delivery of a callback asks for it.
     async fn task_token(&self, id: &str) -> StoreResult<Option<String>>;
 
-    /// The callback owed for a request whose delivery is pending.
+    /// The callback still owed for a request (delivery `Pending` or `Unconfirmed`, claimed
+    /// or not).
     async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>>;
 
     /// Claims the owed callback of `id` (delivery `Pending` or `Unconfirmed`) for one
     /// attempt, unless another attempt holds it: an unexpired claim. Atomically sets the
     /// delivery to `Unconfirmed` (until the attempt's result is recorded, its outcome is
     /// unknown: Hanko may stop during it), the claim and the next attempt time to
-    /// `lease_until`. `None`: nothing owed, or claimed by someone else.
+    /// `lease_until`. `None`: nothing owed, or claimed by someone else (as a fresh
+    /// decision is, by its deciding vote, until that vote's lease ends).
     async fn claim_delivery(
         &self,
         id: &str,

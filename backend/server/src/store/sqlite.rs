@@ -112,10 +112,6 @@ CREATE INDEX requests_page ON requests (status, id, expires_ms, requested_by, al
 /// Read-only connections of a database file.
 const READERS: usize = 4;
 
-/// How long a fresh decision is left to the request that made it before the sweeper
-/// delivers it.
-const INLINE_DELIVERY_GRACE_MS: i64 = 30_000;
-
 const COLUMNS: &str = "id, status, body, version, outcome, decided_ms, signature, delivery, \
                        delivery_attempts, last_error, closed_reason, closed_ms";
 
@@ -830,6 +826,7 @@ impl Store for SqliteStore {
         let expected = w.expected_version;
         let b = w.ballot.clone();
         let decision = w.decision.clone();
+        let lease_until = ms(w.lease_until);
         self.with(move |conn| {
             let tx = conn.savepoint()?;
             let current: Option<(String, i64)> = tx
@@ -869,19 +866,22 @@ impl Store for SqliteStore {
                     )?;
                 }
                 Some((d, cb)) => {
+                    // The delivery is claimed for the voter's own attempt, as
+                    // `claim_delivery` would claim it: one write instead of two. If that
+                    // attempt never records its outcome, the sweeper finds it when the
+                    // lease ends.
                     tx.execute(
                         "UPDATE requests SET version = version + 1, status = ?2, outcome = ?2, \
-                         decided_ms = ?3, signature = ?4, callback = ?5, delivery = 'pending', \
-                         next_attempt_ms = ?6, closed_ms = ?3 WHERE id = ?1",
+                         decided_ms = ?3, signature = ?4, callback = ?5, \
+                         delivery = 'unconfirmed', claimed_until_ms = ?6, next_attempt_ms = ?6, \
+                         closed_ms = ?3 WHERE id = ?1",
                         params![
                             id,
                             outcome_str(d.outcome),
                             ms(d.decided_at),
                             d.signature,
                             serde_json::to_string(&cb)?,
-                            // The voter's request delivers at once; the sweeper steps in
-                            // only if that attempt never recorded an outcome.
-                            ms(d.decided_at) + INLINE_DELIVERY_GRACE_MS,
+                            lease_until,
                         ],
                     )?;
                 }
