@@ -107,6 +107,14 @@ fn success() -> Callback {
     }
 }
 
+/// The callback a request closed at its deadline owes.
+fn expired() -> Callback {
+    Callback::Failure {
+        error: "Hanko.Expired".into(),
+        cause: "{}".into(),
+    }
+}
+
 fn decision(outcome: Outcome, at: DateTime<Utc>) -> StoredDecision {
     StoredDecision {
         outcome,
@@ -631,10 +639,7 @@ pub async fn a_vote_that_does_not_decide_claims_nothing(s: &dyn Store) {
             .is_empty()
     );
     // Closed with a callback owed, it is claimable at once: the vote left no claim behind.
-    let cb = Callback::Failure {
-        error: "Hanko.Expired".into(),
-        cause: "{}".into(),
-    };
+    let cb = expired();
     assert!(
         s.close_pending(&id(4), RequestStatus::Expired, "deadline", Some(cb.clone()))
             .await
@@ -663,10 +668,7 @@ pub async fn only_a_pending_request_can_be_closed(s: &dyn Store) {
         vec![id(6), id(7)],
         "earliest deadline first"
     );
-    let cb = Callback::Failure {
-        error: "Hanko.Expired".into(),
-        cause: "{}".into(),
-    };
+    let cb = expired();
     let before = now_ms();
     assert!(
         s.close_pending(&id(6), RequestStatus::Expired, "deadline", Some(cb.clone()))
@@ -1014,10 +1016,7 @@ pub async fn an_answer_after_an_unanswered_attempt_keeps_what_was_closed_and_say
     s: &dyn Store,
 ) {
     insert(s, 6, &["a@x.io"], -Duration::seconds(1)).await;
-    let cb = Callback::Failure {
-        error: "Hanko.Expired".into(),
-        cause: "{}".into(),
-    };
+    let cb = expired();
     assert!(
         s.close_pending(&id(6), RequestStatus::Expired, "deadline", Some(cb.clone()))
             .await
