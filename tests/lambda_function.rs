@@ -123,7 +123,10 @@ async fn the_hanko_binary_runs_as_a_lambda_function_and_answers_api_gateway_even
     let mut got = Vec::new();
     while got.len() < 2 {
         tokio::select! {
-            a = answers.recv() => got.extend(a),
+            a = answers.recv() => match a {
+                Some(a) => got.push(a),
+                None => bail!("the Runtime API stopped"),
+            },
             status = function.wait() => bail!(
                 "the function stopped ({status:?}) after {} of 2 answers; its log:\n{}",
                 got.len(),
@@ -131,7 +134,11 @@ async fn the_hanko_binary_runs_as_a_lambda_function_and_answers_api_gateway_even
             ),
             _ = tokio::time::sleep_until(deadline) => {
                 function.kill().await?;
-                bail!("the function answered {} of 2 events in 60 s; its log:\n{}", got.len(), log_text());
+                bail!(
+                    "the function answered {} of 2 events in 60 s; its log:\n{}",
+                    got.len(),
+                    log_text()
+                );
             }
         }
     }
