@@ -110,7 +110,7 @@ fn success() -> Callback {
 /// The callback a request closed at its deadline owes.
 fn expired() -> Callback {
     Callback::Failure {
-        error: "Hanko.Expired".into(),
+        error: crate::service::EXPIRED_ERROR.into(),
         cause: "{}".into(),
     }
 }
