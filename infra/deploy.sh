@@ -183,8 +183,16 @@ Hanko is at $CONSOLE_URL
   Invite an approver:  aws cognito-idp admin-create-user --user-pool-id $(output UserPoolId) \\
                          --username alice@example.com --user-attributes Name=email,Value=alice@example.com Name=email_verified,Value=true
   Put them in a group: aws cognito-idp admin-add-user-to-group --user-pool-id $(output UserPoolId) \\
-                         --username alice@example.com --group-name approvers
+                         --username alice@example.com --group-name release-managers
   Try the example:     aws stepfunctions start-execution --state-machine-arn $(output StateMachineArn) \\
                          --input '$(output ExampleExecutionInput)'
+Who may decide for which state machine is the ApprovalPolicy parameter (kept in SSM as
+$(output ApprovalPolicyParameterName)); the default lets group:release-managers decide for the
+examples and refuses every other state machine. Everyone sets up an authenticator app at the
+first login (unless MfaConfiguration=OPTIONAL).
 If SES still has to verify the sender, open the verification email sent to it first.
 EOF
+if [ "$(output WebAclArn)" = "none" ]; then
+  say "no AWS WAF web ACL in front of CloudFront: outside us-east-1 the stack cannot make one;" \
+    "make one in us-east-1 (scope CLOUDFRONT) and deploy again with WebAclArn=<its ARN>"
+fi

@@ -38,7 +38,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-.venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" > .local/moto.log 2>&1 &
+# With HANKO_STORE=dynamodb, moto's DynamoDB answers one request at a time: its threaded
+# DynamoDB does not isolate concurrent transactions (scripts/moto-serial-dynamodb.py).
+if [ "${HANKO_STORE:-sqlite}" = dynamodb ]; then
+  .venv/bin/python scripts/moto-serial-dynamodb.py -H 127.0.0.1 -p "$MOTO_PORT" > .local/moto.log 2>&1 &
+else
+  .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" > .local/moto.log 2>&1 &
+fi
 pids+=($!)
 .venv/bin/python - "$AWS_ENDPOINT_URL" <<'PY'
 import sys, time, urllib.request
@@ -66,6 +72,7 @@ target/debug/hanko serve \
   --dev-users infra/dev-users.json \
   --intake-queue-url "$QUEUE_URL" \
   --intake-wait-seconds 5 \
+  --policy-file "${HANKO_POLICY_FILE:-infra/policy.toml}" \
   "${CONSOLE_ARGS[@]}" &
 pids+=($!)
 

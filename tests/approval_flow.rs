@@ -4,7 +4,10 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use hanko_api::{DecisionRecord, TaskOutput};
-use hanko_e2e::{APPROVER_PASSWORD, STACK_TABLE, Stack, StackOptions, example_input, request_item};
+use hanko_e2e::{
+    APPROVER_PASSWORD, STACK_TABLE, Stack, StackOptions, example_input, request_item,
+    workflow_names_approvers,
+};
 use serde_json::{Value, json};
 
 const ALICE: (&str, &str) = ("alice@example.com", "alice-approves");
@@ -43,7 +46,8 @@ async fn an_approved_execution_resumes_on_the_approved_branch_with_a_verifiable_
         .decide(&id, &mallory, json!({"decision": "approve"}))
         .await
         .unwrap();
-    assert_eq!(status, 403, "{body}");
+    // Not an approver, nor the requester: not even told the request exists.
+    assert_eq!(status, 404, "{body}");
 
     let (status, body) = stack
         .decide(
@@ -162,12 +166,26 @@ async fn an_invalid_request_fails_the_execution_with_hanko_invalid_request() {
     stack.stop().await.unwrap();
 }
 
+/// A state machine that only waits: its executions run, and send no message of their own.
+fn idle_machine() -> Value {
+    json!({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": true}}})
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_token_delivered_twice_makes_one_request() {
     let stack = Stack::start().await.expect("stack");
+    let idle = stack
+        .create_state_machine("idle", &idle_machine())
+        .await
+        .unwrap();
+    let exec = stack
+        .start_execution_of(&idle, "dup", json!({}))
+        .await
+        .unwrap();
     let message = json!({
         "taskToken": "duplicate-delivery-token",
-        "execution": {"Id": "arn:aws:states:ap-northeast-1:123456789012:execution:hanko-example:dup", "Name": "dup"},
+        "execution": {"Id": exec, "Name": "dup"},
+        "stateMachine": {"Id": idle, "Name": "idle"},
         "title": "Delivered twice",
         "approvers": ["alice@example.com"],
         "requestedBy": "bob@example.com"
@@ -313,7 +331,7 @@ async fn on_the_dynamodb_store_an_approved_and_a_rejected_execution_each_resume_
         .decide(&approve_id, &mallory, json!({"decision": "approve"}))
         .await
         .unwrap();
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 404, "{body}");
 
     let (status, body) = stack
         .decide(
@@ -374,5 +392,178 @@ async fn on_the_dynamodb_store_an_approved_and_a_rejected_execution_each_resume_
         .await
         .unwrap();
     assert_eq!(history["items"][0]["id"], approve_id.as_str());
+    stack.stop().await.unwrap();
+}
+
+/// The operator's policy for the example state machine: a release manager decides, never
+/// the requester, within a day.
+const POLICY: &str = r#"
+default = "deny"
+
+[[policies]]
+name = "example-deploys"
+stateMachines = ["arn:aws:states:*:*:stateMachine:hanko-example"]
+approvers = ["group:release-managers"]
+minApprovals = 1
+allowSelfApproval = false
+maxTimeoutSeconds = 86400
+"#;
+
+/// A stack whose `hanko serve` holds requests to [`POLICY`].
+async fn governed(as_shipped: bool) -> (Stack, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    std::fs::write(&file, POLICY).unwrap();
+    let stack = Stack::start_opts(StackOptions {
+        as_shipped,
+        args: vec!["--policy-file".into(), file.display().to_string()],
+        ..Default::default()
+    })
+    .await
+    .expect("stack");
+    (stack, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_whose_input_names_its_author_as_sole_approver_fails_with_hanko_policy_violation()
+ {
+    // The state machine passes approvers from its input, as the old examples did.
+    let (stack, _dir) = governed(false).await;
+    let mut input = example_input(
+        "Let me approve my own deploy",
+        json!(["bob@example.com"]),
+        1,
+    );
+    input["allowSelfApproval"] = json!(true);
+    let exec = stack.start_execution("self-approved", input).await.unwrap();
+    let run = stack.wait_for_end(&exec).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Failed, "{run:?}");
+    assert_eq!(run.error.as_deref(), Some("Hanko.PolicyViolation"));
+    assert!(!run.states_entered.contains(&"Approved".to_string()));
+    let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
+    let (_, page) = stack
+        .get("/api/approvals?status=all", &alice)
+        .await
+        .unwrap();
+    assert_eq!(page["items"], json!([]), "nothing was stored");
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_example_takes_its_approvers_from_the_policy_and_the_console_names_it() {
+    let (stack, _dir) = governed(true).await;
+    let exec = stack
+        .start_execution(
+            "policy-approvers",
+            json!({"title": "Deploy shop-api", "description": "", "details": {}, "requestedBy": "bob@example.com", "timeoutSeconds": 3600}),
+        )
+        .await
+        .unwrap();
+    let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
+    let id = stack
+        .wait_for_request("policy-approvers", &alice)
+        .await
+        .unwrap();
+    let (status, body) = stack
+        .get(&format!("/api/approvals/{id}"), &alice)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["approvers"], json!(["group:release-managers"]));
+    assert_eq!(body["policy"]["name"], "example-deploys");
+    assert!(
+        body["stateMachineArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":stateMachine:hanko-example")
+    );
+    let (status, body) = stack
+        .decide(&id, &alice, json!({"decision": "approve"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let run = stack.wait_for_end(&exec).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_naming_a_stopped_execution_or_another_state_machine_is_refused() {
+    let (stack, _dir) = governed(true).await;
+    // A running execution of the governed example, and one that has stopped.
+    let idle = stack
+        .create_state_machine("idle", &idle_machine())
+        .await
+        .unwrap();
+    let stopped = stack
+        .start_execution_of(&idle, "stopped", json!({}))
+        .await
+        .unwrap();
+    stack
+        .sfn
+        .stop_execution()
+        .execution_arn(&stopped)
+        .send()
+        .await
+        .unwrap();
+    // A forger: its own task token, with claims about another execution or machine.
+    let shipped: Value = serde_json::from_str(
+        &workflow_names_approvers(
+            &std::fs::read_to_string(
+                hanko_e2e::root().join("infra/example-state-machine.asl.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let forge = |claims: Value| {
+        let mut def = shipped.clone();
+        let body = def["States"]["AskForApproval"]["Parameters"]["MessageBody"]
+            .as_object_mut()
+            .unwrap();
+        for (k, v) in claims.as_object().unwrap() {
+            body.remove(&format!("{k}.$"));
+            body.insert(k.clone(), v.clone());
+        }
+        def
+    };
+    let cases = [
+        (
+            "names-stopped",
+            forge(
+                json!({"execution": {"Id": stopped, "Name": "stopped"}, "stateMachine": {"Id": idle, "Name": "idle"}}),
+            ),
+        ),
+        (
+            "claims-example",
+            forge(
+                json!({"stateMachine": {"Id": stack.state_machine_arn, "Name": "hanko-example"}}),
+            ),
+        ),
+    ];
+    for (name, def) in cases {
+        let machine = stack
+            .create_state_machine(&format!("forger-{name}"), &def)
+            .await
+            .unwrap();
+        let exec = stack
+            .start_execution_of(
+                &machine,
+                name,
+                example_input(name, json!(["group:release-managers"]), 1),
+            )
+            .await
+            .unwrap();
+        let run = stack.wait_for_end(&exec).await.unwrap();
+        assert_eq!(run.status, ExecutionStatus::Failed, "{name}: {run:?}");
+        assert_eq!(run.error.as_deref(), Some("Hanko.InvalidRequest"), "{name}");
+    }
+    let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
+    let (_, page) = stack
+        .get("/api/approvals?status=all", &alice)
+        .await
+        .unwrap();
+    assert_eq!(page["items"], json!([]), "nothing was stored");
     stack.stop().await.unwrap();
 }

@@ -1,7 +1,9 @@
 //! The whole AWS configuration in one `hanko serve`, as the SAM stack runs it: requests in
 //! DynamoDB, login with Cognito tokens only, mail through SES to the Cognito group's
-//! members, decisions signed by a KMS key. Everything runs on moto; nothing but the
-//! configuration differs from the local (SQLite, dev login, outbox, local key) stack.
+//! members, decisions signed by a KMS key, and who decides taken from the stack's default
+//! approval policy in an SSM parameter (the example state machine names no approvers).
+//! Everything runs on moto; nothing but the configuration differs from the local (SQLite,
+//! dev login, outbox, local key) stack.
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -9,15 +11,54 @@ use hanko::verify::verify_decision;
 use hanko_api::{Outcome, TaskOutput};
 use hanko_e2e::cognito::Pool;
 use hanko_e2e::mail::{mime_parts, wait_for_ses_messages};
-use hanko_e2e::{Moto, Options, STACK_TABLE, Stack, example_input, kms_kid, request_item};
+use hanko_e2e::{Moto, Options, STACK_TABLE, Stack, example_input, kms_kid, request_item, root};
 use serde_json::json;
 
 const PUBLIC_URL: &str = "https://approvals.example.com";
 const SENDER: &str = "hanko@example.com";
+/// The parameter the stack named `hanko` makes (ApprovalPolicyParameter).
+const POLICY_PARAMETER: &str = "/hanko/approval-policy";
+
+/// The default of the template's ApprovalPolicy parameter, as written there.
+fn template_default_policy() -> String {
+    let template = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let param = template
+        .find("\n  ApprovalPolicy:\n")
+        .expect("infra/template.yaml has an ApprovalPolicy parameter");
+    let line = template[param..]
+        .lines()
+        .map(str::trim_start)
+        .find(|l| l.starts_with("Default: '"))
+        .expect("ApprovalPolicy has a single-quoted default");
+    line["Default: '".len()..line.len() - 1].replace("''", "'")
+}
+
+/// PutParameter on moto's SSM, as the stack's AWS::SSM::Parameter does (the tests' crate
+/// has no SSM client; moto reads the service and region from the credential scope).
+async fn put_parameter(moto: &Moto, name: &str, value: &str) {
+    let resp = reqwest::Client::new()
+        .post(&moto.endpoint)
+        .header("x-amz-target", "AmazonSSM.PutParameter")
+        .header("content-type", "application/x-amz-json-1.1")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20250101/ap-northeast-1/ssm/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(json!({"Name": name, "Value": value, "Type": "String"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    assert!(
+        status.is_success(),
+        "PutParameter: {status} {}",
+        resp.text().await.unwrap_or_default()
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_dynamodb_cognito_ses_and_kms_an_approval_and_a_rejection_each_resume_their_execution() {
-    let moto = Moto::start().await.expect("moto");
+    let moto = Moto::start_serial_dynamodb().await.expect("moto");
     let kms = aws_sdk_kms::Client::new(&moto.sdk);
     let key = kms
         .create_key()
@@ -47,6 +88,11 @@ async fn on_dynamodb_cognito_ses_and_kms_an_approval_and_a_rejection_each_resume
     )
     .await
     .unwrap();
+    // The approval policy the stack deploys by default: group:release-managers decide for
+    // hanko-example*, the state machine the harness makes.
+    let policy = template_default_policy();
+    assert!(policy.contains("stateMachine:hanko-example*"), "{policy}");
+    put_parameter(&moto, POLICY_PARAMETER, &policy).await;
     let mut args = pool.hanko_args("id");
     args.extend(
         [
@@ -60,6 +106,8 @@ async fn on_dynamodb_cognito_ses_and_kms_an_approval_and_a_rejection_each_resume
             "kms",
             "--kms-key-id",
             &key,
+            "--policy-parameter",
+            POLICY_PARAMETER,
         ]
         .map(String::from),
     );
@@ -68,6 +116,8 @@ async fn on_dynamodb_cognito_ses_and_kms_an_approval_and_a_rejection_each_resume
         Options {
             dynamodb: true,
             no_dev_login: true,
+            // The example state machine as infra/ ships it: its messages name no approvers.
+            as_shipped: true,
             args,
             ..Options::default()
         },
@@ -102,6 +152,21 @@ async fn on_dynamodb_cognito_ses_and_kms_an_approval_and_a_rejection_each_resume
         .unwrap();
     let approve_id = stack.wait_for_request("aws-approve", &alice).await.unwrap();
     let reject_id = stack.wait_for_request("aws-reject", &carol).await.unwrap();
+
+    // Who decides came from the policy parameter, not from the execution's input.
+    let (status, detail) = stack
+        .get(&format!("/api/approvals/{approve_id}"), &alice)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(
+        detail["approvers"],
+        json!(["group:release-managers"]),
+        "{detail}"
+    );
+    assert_eq!(detail["requiredApprovals"], 1, "{detail}");
+    assert_eq!(detail["allowSelfApproval"], false, "{detail}");
+    assert_eq!(detail["policy"]["name"], "example", "{detail}");
 
     // SES: one mail per group member (looked up in Cognito) per request, with the deep link.
     let mail = wait_for_ses_messages(&stack, 4).await.unwrap();

@@ -94,7 +94,8 @@ async fn a_cognito_id_token_names_the_user_and_groups_and_its_approver_approves_
         .decide(&id, &id_token(&mallory), json!({"decision": "approve"}))
         .await
         .unwrap();
-    assert_eq!(status, 403, "{body}");
+    // In no group the request names: not even told it exists.
+    assert_eq!(status, 404, "{body}");
 
     // The access token is not what this api takes.
     let (status, body) = stack

@@ -84,9 +84,10 @@ async fn a_rejection_in_the_browser_sends_the_execution_down_the_rejected_branch
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn someone_who_is_not_an_approver_sees_why_and_no_buttons() {
-    let input = example_input("Not for mallory", json!(["alice@example.com"]), 1);
-    let (stack, _exec, id) = stack_with_request("browser-mallory", input).await;
-    let b = open_as(&stack, &id, "mallory@example.com", "mallory-watches").await;
+    // Bob asked for it: he may see it, but only alice may decide.
+    let input = example_input("Not for bob", json!(["alice@example.com"]), 1);
+    let (stack, _exec, id) = stack_with_request("browser-bob", input).await;
+    let b = open_as(&stack, &id, "bob@example.com", "bob-requests").await;
     b.wait_for("#vote-blocked[data-reason='not_an_approver']")
         .await;
     assert!(

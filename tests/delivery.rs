@@ -292,9 +292,14 @@ async fn a_request_past_its_deadline_refuses_votes_with_410_and_its_execution_en
     .expect("stack");
     // The same state machine, with a timeout on the waiting task.
     let mut asl: Value = serde_json::from_str(
-        &std::fs::read_to_string(hanko_e2e::root().join("infra/example-state-machine.asl.json"))
+        &hanko_e2e::workflow_names_approvers(
+            &std::fs::read_to_string(
+                hanko_e2e::root().join("infra/example-state-machine.asl.json"),
+            )
             .unwrap()
             .replace("${IntakeQueueUrl}", &stack.queue_url),
+        )
+        .unwrap(),
     )
     .unwrap();
     asl["States"]["AskForApproval"]["TimeoutSeconds"] = json!(4);

@@ -161,8 +161,10 @@ async fn a_deep_link_goes_through_the_providers_pkce_login_and_back_to_the_reque
         "{run:?}"
     );
 
-    // Logging out goes through the provider (its session ends too), back to the login page,
-    // which does not log in again by itself, with no token left in the tab.
+    // Logging out revokes the refresh token and goes through the provider (its session
+    // ends too), back to the login page, which does not log in again by itself, with no
+    // token left in the tab.
+    assert_eq!(idp.seen().revocations, 0);
     b.wait_for("#logout").await.click().await.unwrap();
     let button = b.wait_for("#login-oidc").await;
     assert!(
@@ -170,6 +172,13 @@ async fn a_deep_link_goes_through_the_providers_pkce_login_and_back_to_the_reque
         "the button names the provider as configured"
     );
     assert_eq!(idp.seen().logouts, 1);
+    wait_until("the refresh token's revocation", || {
+        idp.seen().revocations >= 1
+    })
+    .await;
+    let seen = idp.seen();
+    assert_eq!(seen.revocations, 1, "{seen:?}");
+    assert!(seen.refusals.is_empty(), "{seen:?}");
     assert_eq!(idp.seen().authorizations, 1, "no new login started");
     let url = b.client.current_url().await.unwrap();
     assert_eq!(url.path(), "/login", "{url}");

@@ -94,15 +94,11 @@ pub fn refresh_token() -> Option<String> {
 }
 
 fn clear() {
-    forget_stored();
+    remove_stored();
     SESSION.with(|s| s.set(None));
 }
 
-/// Forgets the stored tokens but leaves the in-memory session alone, for a page that is
-/// about to be left (logging out through the provider). Clearing the session here would
-/// re-render the page as logged out, send it to the login page, and there (provider only)
-/// start a new login whose navigation would race, and win over, the one to the provider.
-pub fn forget_stored() {
+fn remove_stored() {
     if let Some(s) = storage() {
         let _ = s.remove_item(TOKEN_KEY);
         let _ = s.remove_item(EXPIRES_KEY);
@@ -110,8 +106,27 @@ pub fn forget_stored() {
     }
 }
 
-/// Logs out on purpose.
+/// Logging out on purpose: the provider is asked to revoke the refresh token (best-effort,
+/// see [`crate::oidc::revoke`]), so that a copy of it cannot make new tokens afterwards.
+fn revoke_refresh_token() {
+    if let Some(refresh) = refresh_token() {
+        crate::oidc::revoke(&refresh);
+    }
+}
+
+/// Logs out, leaving the in-memory session alone, for a page that is about to be left
+/// (logging out through the provider): revokes the refresh token and forgets the stored
+/// tokens. Clearing the session here would re-render the page as logged out, send it to
+/// the login page, and there (provider only) start a new login whose navigation would
+/// race, and win over, the one to the provider.
+pub fn forget_stored() {
+    revoke_refresh_token();
+    remove_stored();
+}
+
+/// Logs out on purpose: revokes the refresh token and forgets the session.
 pub fn logout() {
+    revoke_refresh_token();
     EXPIRED.with(|e| e.set(false));
     clear();
 }

@@ -222,6 +222,8 @@ pub struct Texts {
     pub signature_note: &'static str,
     pub signature_show: &'static str,
     pub closed_reason: &'static str,
+    pub policy: &'static str,
+    pub policy_none: &'static str,
 
     pub not_found_title: &'static str,
     pub not_found_body: &'static str,
@@ -350,6 +352,8 @@ const EN: Texts = Texts {
     signature_note: "Signed decision record (JWS, ES256). Verify it with the keys at",
     signature_show: "Show signature",
     closed_reason: "Why it was closed",
+    policy: "Approval policy",
+    policy_none: "None: approvers chosen by the workflow",
 
     not_found_title: "Page not found",
     not_found_body: "There is nothing at this address.",
@@ -472,6 +476,8 @@ const JA: Texts = Texts {
     signature_note: "署名付きの決定記録（JWS, ES256）。検証用の公開鍵：",
     signature_show: "署名を表示",
     closed_reason: "終了の理由",
+    policy: "承認ポリシー",
+    policy_none: "なし（承認者はワークフローが指定）",
 
     not_found_title: "ページが見つかりません",
     not_found_body: "このアドレスには何もありません。",

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use hanko_api::{
     Approval, ApprovalPage, ApprovalSummary, ConsoleConfig, DecisionInfo, Delivery, ErrorBody,
-    ErrorDetail, LoginOptions, LoginResponse, Me, OidcLogin, Outcome, RawJson, RequestStatus,
-    Viewer, Vote, VoteBlock, VoteChoice,
+    ErrorDetail, LoginOptions, LoginResponse, Me, OidcLogin, Outcome, PolicyRef, RawJson,
+    RequestStatus, Viewer, Vote, VoteBlock, VoteChoice,
 };
 use js_sys::{Array, JSON, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -217,6 +217,15 @@ impl FromJson for DecisionInfo {
     }
 }
 
+impl FromJson for PolicyRef {
+    fn from_json(v: &JsValue) -> Option<Self> {
+        Some(PolicyRef {
+            name: string(v, "name")?,
+            sha256: string(v, "sha256")?,
+        })
+    }
+}
+
 impl FromJson for Viewer {
     fn from_json(v: &JsValue) -> Option<Self> {
         Some(Viewer {
@@ -278,6 +287,7 @@ impl FromJson for Approval {
             votes: list(v, "votes")?,
             decision: opt(v, "decision", DecisionInfo::from_json)?,
             closed_reason: opt_string(v, "closedReason")?,
+            policy: opt(v, "policy", PolicyRef::from_json)?,
             viewer: Viewer::from_json(&field(v, "viewer"))?,
         })
     }

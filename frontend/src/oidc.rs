@@ -9,6 +9,7 @@
 //!    at the token URL, and keeps the ID or access token as the bearer, per `tokenUse`.
 //! 3. [`keep_fresh`] renews the token with the refresh token before it runs out; without
 //!    one, the session ends and the person logs in again, coming back to where they were.
+//! 4. Logging out [`revoke`]s the refresh token at the provider before leaving.
 
 use gloo_net::http::Request;
 use hanko_api::{ConsoleConfig, OidcLogin};
@@ -407,6 +408,57 @@ pub fn keep_fresh(session: &auth::Session, now: f64) {
         }
         _ if now >= session.expires_at => auth::expire(),
         _ => {}
+    }
+}
+
+/// The provider's revocation endpoint (RFC 7009), beside its token endpoint: Cognito's
+/// `…/oauth2/token` has `…/oauth2/revoke` (as do Okta's, Auth0's, Keycloak's…). `None` when
+/// the token URL does not end in `/token`.
+fn revoke_url(token_url: &str) -> Option<String> {
+    let url = web_sys::Url::new(token_url).ok()?;
+    let base = url.pathname().strip_suffix("/token")?.to_string();
+    url.set_pathname(&format!("{base}/revoke"));
+    url.set_search("");
+    url.set_hash("");
+    Some(url.href())
+}
+
+/// Revokes `refresh_token` at the provider: `POST {revoke URL}` with `token` and
+/// `client_id`, form-encoded, as a public client does at Cognito's `/oauth2/revoke`. After
+/// it, the refresh token (and, at Cognito, the tokens it made) cannot make new ones, even
+/// if a copy of it was taken.
+///
+/// Best-effort, and it never holds up logging out: it goes as a beacon, which the browser
+/// still delivers after the page is left for the provider's logout (a `fetch` would be
+/// cancelled with the page). Whether it worked is not known here and changes nothing: the
+/// tokens are forgotten in this tab either way.
+pub fn revoke(refresh_token: &str) {
+    let Some(oidc) = oidc_untracked() else {
+        return;
+    };
+    let Some(url) = revoke_url(&oidc.token_url) else {
+        return;
+    };
+    let body = form(&[("token", refresh_token), ("client_id", &oidc.client_id)]);
+    // A URLSearchParams body goes as application/x-www-form-urlencoded.
+    let queued = web_sys::UrlSearchParams::new_with_str(&body)
+        .ok()
+        .and_then(|params| {
+            web_sys::window()?
+                .navigator()
+                .send_beacon_with_opt_url_search_params(&url, Some(&params))
+                .ok()
+        })
+        .unwrap_or(false);
+    if !queued {
+        spawn_local(async move {
+            if let Ok(request) = Request::post(&url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+            {
+                let _ = request.send().await;
+            }
+        });
     }
 }
 

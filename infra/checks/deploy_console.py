@@ -72,6 +72,8 @@ def main() -> None:
             "UserPoolId": {"Value": f"{REGION}_example"},
             "StateMachineArn": {"Value": f"arn:aws:states:{REGION}:123456789012:stateMachine:example"},
             "ExampleExecutionInput": {"Value": "{}"},
+            "ApprovalPolicyParameterName": {"Value": "/hanko-console-check/approval-policy"},
+            "WebAclArn": {"Value": "none"},
         },
     }
     cf.create_stack(StackName=STACK, TemplateBody=json.dumps(stand_in),

@@ -7,7 +7,12 @@
 3. what it created is what Hanko needs: the table's keys and indexes, the intake queue's
    redrive to its dead-letter queue, four functions with the agreed configuration, the event
    source, the schedule, and the example state machine wired to the intake queue: an
-   execution of it puts an approval request with its task token on the queue.
+   execution of it puts an approval request with its task token on the queue (and no
+   approvers: the approval policy names them);
+4. governance: no role but the intake ones may delete from the table, the approval policy
+   parameter holds the ApprovalPolicy and only the intake roles may read it, the api holds
+   the origin secret and the login age, and the web ACL is attached only as the region and
+   WebAclArn say.
 
 Usage: moto_stack.py <moto endpoint URL>. Exits non-zero on the first thing that is wrong.
 """
@@ -37,7 +42,6 @@ STACK = "hanko-check"
 PARAMETERS = {
     "SenderAddress": "hanko@example.com",
     "RetentionDays": "30",
-    "ExampleApprovers": "alice@example.com,group:approvers",
 }
 
 # The configuration names agreed between the helpers (the brief): the template may give the
@@ -53,7 +57,7 @@ AGREED = {
     "HANKO_SMTP_URL", "HANKO_COGNITO_USER_POOL_ID", "HANKO_SIGNER", "HANKO_KMS_KEY_ID",
     "HANKO_PREVIOUS_KMS_KEY_IDS", "HANKO_PREVIOUS_SIGNING_KEYS", "HANKO_MAX_AUTH_AGE_SECONDS",
     "HANKO_AUDITOR_GROUP", "HANKO_REQUEST_TIMEOUT_SECONDS", "HANKO_LOGIN_RATE_LIMIT", "RUST_LOG",
-    "HANKO_CLIENT_IP_HEADER",
+    "HANKO_CLIENT_IP_HEADER", "HANKO_ORIGIN_SECRET", "HANKO_POLICY_PARAMETER",
 }
 # What each function must be told, beyond its role.
 REQUIRED = {
@@ -184,7 +188,7 @@ def session(endpoint: str) -> dict[str, Any]:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
-    names = ["cloudformation", "s3", "sqs", "dynamodb", "lambda", "stepfunctions", "events", "iam", "kms", "logs"]
+    names = ["cloudformation", "s3", "sqs", "dynamodb", "lambda", "stepfunctions", "events", "iam", "kms", "logs", "ssm"]
     return {n: boto3.client(n, **kw) for n in names}
 
 
@@ -262,6 +266,10 @@ def create_stack(cf: Any, name: str, template: dict[str, Any], parameters: dict[
     return stack
 
 
+OWN_WEB_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/hanko-shared/0f0e0d0c-0000-4000-8000-000000000000"
+OWN_POLICY = 'default = "deny"\n\n[[policies]]\nname = "payments"\nstateMachines = ["arn:aws:states:*:*:stateMachine:payments-*"]\napprovers = ["group:finance"]\nminApprovals = 2\n'
+
+
 def check_own_domain_stack(aws: dict[str, Any], template: dict[str, Any]) -> None:
     """The other branch of the conditions: a console domain of one's own, retired signing keys,
     a sender whose domain SES knows already."""
@@ -272,6 +280,10 @@ def check_own_domain_stack(aws: dict[str, Any], template: dict[str, Any]) -> Non
         CertificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000",
         PreviousKmsKeyIds="1234abcd-12ab-34cd-56ef-1234567890ab,2234abcd-12ab-34cd-56ef-1234567890ab",
         CreateSenderIdentity="false",
+        WebAclArn=OWN_WEB_ACL,
+        MfaConfiguration="OPTIONAL",
+        MaxAuthAgeSeconds="300",
+        ApprovalPolicy=OWN_POLICY,
     )
     cf = aws["cloudformation"]
     stack = create_stack(cf, STACK + "-own-domain", moto_template, params)
@@ -287,11 +299,29 @@ def check_own_domain_stack(aws: dict[str, Any], template: dict[str, Any]) -> Non
         expect(env["HANKO_PUBLIC_URL"] == "https://approvals.example.com", f"{lid} makes deep links on the console domain")
         expect(env.get("HANKO_PREVIOUS_KMS_KEY_IDS") == params["PreviousKmsKeyIds"], f"{lid} serves the retired keys too")
     expect("RetiredKeysPolicy" in physical, "the retired keys' policy is created")
+    expect(outputs["WebAclArn"] == OWN_WEB_ACL and "WebAcl" not in physical, "WebAclArn is the web ACL, and the stack makes none")
+    api_env = aws["lambda"].get_function_configuration(FunctionName=physical["ApiFunction"])["Environment"]["Variables"]
+    expect(str(api_env["HANKO_MAX_AUTH_AGE_SECONDS"]) == "300", "MaxAuthAgeSeconds reaches the api")
+    value = aws["ssm"].get_parameter(Name=outputs["ApprovalPolicyParameterName"])["Parameter"]["Value"]
+    expect(value == OWN_POLICY, "a TOML ApprovalPolicy reaches the parameter as written")
     retired_arn = f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     for lid in HANDLERS:
         docs = role_policies(aws["iam"], physical[f"{lid}Role"], template["Resources"][f"{lid}Role"]["Properties"], physical)
         expect(allows(docs, "kms:GetPublicKey", retired_arn), f"{lid} may read the retired keys' public halves")
         expect(not allows(docs, "kms:Sign", retired_arn), f"{lid} may not sign with a retired key")
+
+
+def check_us_east_1_stack(endpoint: str, template: dict[str, Any]) -> None:
+    """In us-east-1, where WAF keeps web ACLs for CloudFront, the stack makes its own and
+    attaches it (moto's CloudFormation cannot make a web ACL: its stand-in shows which)."""
+    cf = boto3.client("cloudformation", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    moto_template, gone = moto_copy(template)
+    expect(gone.get("WebAcl") == "AWS::WAFv2::WebACL", "moto cannot make the web ACL; its stand-in stays in the outputs")
+    stack = create_stack(cf, STACK + "-us-east-1", moto_template, PARAMETERS)
+    expect(stack["StackStatus"] == "CREATE_COMPLETE", "the stack in us-east-1 reaches CREATE_COMPLETE")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    expect(outputs["WebAclArn"] == left_out_value("WebAcl", "Arn"), f"in us-east-1 the stack attaches its own web ACL: {outputs['WebAclArn']}")
 
 
 def check_stack(aws: dict[str, Any], template: dict[str, Any]) -> dict[str, str]:
@@ -422,6 +452,7 @@ def check_stack(aws: dict[str, Any], template: dict[str, Any]) -> dict[str, str]
     for lid in ["ApiFunction", "SweeperFunction"]:
         expect(not allows(roles[lid], "ses:SendEmail", sender), f"{lid} may not send mail")
         expect(allows(roles[lid], "states:SendTaskSuccess", "*"), f"{lid} may answer waiting tasks")
+    check_governance(aws, template, physical, outputs, roles, table_arn)
 
     # The example state machines, wired to the intake queue and function.
     sfn = aws["stepfunctions"]
@@ -449,6 +480,75 @@ def check_stack(aws: dict[str, Any], template: dict[str, Any]) -> dict[str, str]
             "input": outputs["ExampleExecutionInput"]}
 
 
+INTAKE = ["IntakeQueueFunction", "IntakeFunction"]
+
+
+def policy_pattern_matches(pattern: str, arn: str) -> bool:
+    """An approval policy's state machine pattern: `*` is any run of characters, nothing else
+    is special (as the server matches it)."""
+    return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), arn) is not None
+
+
+def check_governance(aws: dict[str, Any], template: dict[str, Any], physical: dict[str, str],
+                     outputs: dict[str, str], roles: dict[str, list[dict[str, Any]]], table_arn: str) -> None:
+    """What the stack promises about who may do what, as moto made it."""
+    lam, ssm = aws["lambda"], aws["ssm"]
+    env = {lid: lam.get_function_configuration(FunctionName=physical[lid])["Environment"]["Variables"] for lid in HANDLERS}
+
+    # No api role can delete: only intake takes back the approver items of a duplicate.
+    for lid, docs in roles.items():
+        may_delete = [a for a in ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"] if allows(docs, a, table_arn)]
+        if lid in INTAKE:
+            expect(may_delete == ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], f"{lid} may batch-write and delete approver items")
+        else:
+            expect(not may_delete, f"{lid} may not delete from the table (allowed: {may_delete or 'nothing'})")
+        expect(not allows(docs, "dynamodb:DeleteItem", table_arn + "-other"), f"{lid} may delete from no other table")
+
+    # The approval policy: one SSM parameter with the ApprovalPolicy, read by the intake only.
+    name = outputs["ApprovalPolicyParameterName"]
+    expect(name == physical["ApprovalPolicyParameter"] == f"/{STACK}/approval-policy", f"the approval policy parameter is {name}")
+    param = ssm.get_parameter(Name=name)["Parameter"]
+    default = template["Parameters"]["ApprovalPolicy"]["Default"]
+    expect(param["Type"] == "String" and param["Value"] == default, "the parameter holds the default ApprovalPolicy")
+    doc = json.loads(param["Value"])
+    expect(doc["default"] == "deny", "the default policy denies state machines it does not name")
+    example = doc["policies"][0]
+    for key in ["StateMachineArn", "LambdaStateMachineArn"]:
+        expect(any(policy_pattern_matches(p, outputs[key]) for p in example["stateMachines"]),
+               f"the default policy covers the example {outputs[key].rsplit(':', 1)[-1]}")
+    expect(example["approvers"] == ["group:release-managers"] and example["minApprovals"] == 1
+           and example["allowSelfApproval"] is False and example["maxTimeoutSeconds"] == 86400,
+           "the example policy: group:release-managers, one approval, no self-approval, a day at most")
+    param_arn = f"arn:aws:ssm:{REGION}:123456789012:parameter{name}"
+    for lid, docs in roles.items():
+        if lid in INTAKE:
+            expect(allows(docs, "ssm:GetParameter", param_arn), f"{lid} may read the approval policy")
+            expect(env[lid].get("HANKO_POLICY_PARAMETER") == name, f"{lid} has HANKO_POLICY_PARAMETER={name}")
+        else:
+            expect(not allows(docs, "ssm:GetParameter", param_arn), f"{lid} may not read the approval policy")
+            expect("HANKO_POLICY_PARAMETER" not in env[lid], f"{lid} is not told the policy parameter")
+        expect(not allows(docs, "ssm:GetParameter", f"arn:aws:ssm:{REGION}:123456789012:parameter/other"), f"{lid} may read no other parameter")
+        expect(not allows(docs, "ssm:PutParameter", param_arn), f"{lid} may not change the approval policy")
+
+    # The origin secret and the login age: the api's, and only the api's.
+    secret = env["ApiFunction"].get("HANKO_ORIGIN_SECRET", "")
+    # moto's CloudFormation has no Secrets Manager: the secret stands for itself here.
+    expect(secret == "{{resolve:secretsmanager:" + left_out_value("OriginSecret", None) + ":SecretString}}",
+           "the api's HANKO_ORIGIN_SECRET resolves the stack's OriginSecret")
+    expect(str(env["ApiFunction"].get("HANKO_MAX_AUTH_AGE_SECONDS")) == "900", "the api lets a login decide for 900 seconds by default")
+    for lid in HANDLERS:
+        if lid != "ApiFunction":
+            expect("HANKO_ORIGIN_SECRET" not in env[lid], f"{lid} does not hold the origin secret")
+
+    # Outside us-east-1 and without WebAclArn there is no web ACL, and the output says so.
+    expect(outputs["WebAclArn"] == "none", f"no web ACL outside us-east-1 unless WebAclArn is given: {outputs['WebAclArn']}")
+    expect("WebAcl" not in physical, "the stack makes no web ACL outside us-east-1")
+    groups = aws["logs"].describe_log_groups()["logGroups"]
+    access = [g for g in groups if g["logGroupName"] == outputs["HttpApiAccessLogGroupName"]]
+    expect(len(access) == 1 and access[0].get("retentionInDays") == 90, "the HTTP API's access log group exists, kept 90 days")
+    expect(outputs["AccessLogBucketName"] in [b["Name"] for b in aws["s3"].list_buckets()["Buckets"]], "CloudFront's access log bucket exists")
+
+
 def run_example(aws: dict[str, Any], deployed: dict[str, str]) -> None:
     """Runs the stack's example definition (the queue URL filled in by the stack) on moto's
     Step Functions engine: it must put an approval request on the stack's intake queue."""
@@ -462,8 +562,10 @@ def run_example(aws: dict[str, Any], deployed: dict[str, str]) -> None:
         body = json.loads(msgs[0]["Body"]) if msgs else None
     expect(body is not None, "an execution of the deployed example puts a message on the intake queue")
     assert body is not None
-    expect(bool(body.get("taskToken")) and body.get("approvers") == PARAMETERS["ExampleApprovers"].split(","),
-           "the message has a task token and the ExampleApprovers")
+    expect(bool(body.get("taskToken")), "the message has a task token")
+    expect(not {"approvers", "requiredApprovals", "allowSelfApproval"} & set(body),
+           f"the message names no approvers, quorum or self-approval (the policy does): {sorted(body)}")
+    expect(body.get("requestedBy") == "bob@example.com", "the message passes requestedBy on")
     expect(body.get("execution", {}).get("Id", "").endswith(":check-infra"), "the message names its execution")
 
 
@@ -476,6 +578,7 @@ def main() -> None:
     # (its parser refuses a malformed definition) and for a run of the deployed example.
     deployed = check_stack(aws, template)
     check_own_domain_stack(aws, template)
+    check_us_east_1_stack(endpoint, template)
     requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10).raise_for_status()
     check_asl_files(aws)
     run_example(aws, deployed)

@@ -80,6 +80,8 @@ impl Pool {
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
             .read_attributes("email")
+            // Hanko takes an ID token's email only when it says the email is verified.
+            .read_attributes("email_verified")
             .send()
             .await?
             .user_pool_client()

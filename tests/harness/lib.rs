@@ -4,6 +4,21 @@
 //!
 //! Optionally a fault-injecting proxy sits between `hanko` and moto ([`proxy`]), and
 //! `hanko serve` runs as a real child process (the `hanko` binary), so a test can kill it.
+//!
+//! # What the DynamoDB tests prove, and what they rest on
+//!
+//! moto's DynamoDB is not isolated under concurrency: a transaction checks its conditions
+//! and writes with no lock while moto serves requests on threads, and a cancelled one
+//! restores a copy of the whole table, erasing what other clients committed meanwhile. So
+//! every test that relies on DynamoDB's atomicity (the store conformance suite, the races,
+//! any [`Stack`] with [`Options::dynamodb`]) runs on [`Moto::start_serial_dynamodb`]:
+//! moto with one lock around every DynamoDB request (`scripts/moto-serial-dynamodb.py`),
+//! the other services threaded as usual. Each DynamoDB request then runs alone, which is
+//! the serializable isolation DynamoDB gives transactions. On it the DynamoDB tests prove
+//! Hanko's side: that its condition expressions, transactions and version checks let one
+//! decision through a race and refuse every other write, on any interleaving of whole
+//! requests. They do not prove DynamoDB's side: that AWS isolates concurrent transactions
+//! and conditional writes as documented is assumed, not tested here (no emulator can).
 
 pub mod browser;
 pub mod cognito;
@@ -79,30 +94,32 @@ pub fn free_port() -> u16 {
 pub struct Moto {
     pub endpoint: String,
     pub sdk: SdkConfig,
+    /// Started with [`Moto::start_serial_dynamodb`].
+    pub serial_dynamodb: bool,
     _child: Child,
+    _stderr: tempfile::NamedTempFile,
 }
 
-/// moto_server made to answer one request at a time.
-const SERIAL_MOTO: &str = "import sys, moto.server as s
-run = s.run_simple
-s.run_simple = lambda *a, **k: run(*a, **{**k, 'threaded': False})
-s.main(sys.argv[1:])";
+/// The launcher of [`Moto::start_serial_dynamodb`], run by the venv's python.
+pub const SERIAL_DYNAMODB_LAUNCHER: &str = "scripts/moto-serial-dynamodb.py";
 
 impl Moto {
+    /// Plain moto_server, for tests that do not rely on DynamoDB's isolation.
     pub async fn start() -> anyhow::Result<Self> {
         Self::launch(false).await
     }
 
-    /// A moto that handles one request at a time. moto's threaded server does not
-    /// isolate concurrent DynamoDB transactions (a cancelled one restores a snapshot of
-    /// the whole table, undoing what others wrote meanwhile); one at a time is the
-    /// serializable isolation DynamoDB gives transactions. Not for a whole stack: a long
-    /// SQS poll would hold up everything else.
-    pub async fn start_serial() -> anyhow::Result<Self> {
+    /// moto_server with its DynamoDB serial (scripts/moto-serial-dynamodb.py): one
+    /// DynamoDB request at a time, every other service threaded as usual. moto's threaded
+    /// DynamoDB does not isolate concurrent requests (a cancelled transaction restores a
+    /// copy of the whole table, undoing what others wrote meanwhile); one at a time is the
+    /// serializable isolation DynamoDB gives transactions. Every test that relies on that
+    /// isolation starts its moto here; a [`Stack`] with [`Options::dynamodb`] does.
+    pub async fn start_serial_dynamodb() -> anyhow::Result<Self> {
         Self::launch(true).await
     }
 
-    async fn launch(serial: bool) -> anyhow::Result<Self> {
+    async fn launch(serial_dynamodb: bool) -> anyhow::Result<Self> {
         let bin = moto_server_bin();
         if !bin.exists() {
             bail!(
@@ -110,19 +127,22 @@ impl Moto {
                 bin.display()
             );
         }
-        let port = free_port();
-        let mut cmd = if serial {
+        let mut cmd = if serial_dynamodb {
             // The venv's python sits beside its moto_server.
             let mut c = Command::new(bin.with_file_name("python"));
-            c.args(["-c", SERIAL_MOTO]);
+            c.arg(root().join(SERIAL_DYNAMODB_LAUNCHER));
             c
         } else {
             Command::new(&bin)
         };
-        let child = cmd
+        let port = free_port();
+        // moto's standard error, kept to say why it stopped (the launcher names what it
+        // could not wrap).
+        let stderr = tempfile::NamedTempFile::new()?;
+        let mut child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr.reopen()?)
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
@@ -137,6 +157,12 @@ impl Moto {
                 .is_ok()
             {
                 break;
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "moto stopped before it answered ({status}): {}",
+                    std::fs::read_to_string(stderr.path()).unwrap_or_default()
+                );
             }
             if Instant::now() > deadline {
                 bail!("moto did not start on {endpoint}");
@@ -153,7 +179,9 @@ impl Moto {
         Ok(Self {
             endpoint,
             sdk,
+            serial_dynamodb,
             _child: child,
+            _stderr: stderr,
         })
     }
 }
@@ -286,6 +314,24 @@ pub struct Options {
     /// No dev identity provider (`--dev-users` left out): log in only through the OIDC
     /// provider given in `args`.
     pub no_dev_login: bool,
+    /// The example state machine as infra/ ships it, whose messages name no approvers (an
+    /// approval policy, `--policy-file` in `args`, supplies them). Otherwise it also passes
+    /// `approvers`, `requiredApprovals` and `allowSelfApproval` from the execution's input,
+    /// as workflows did before approval policies, for tests that choose approvers per
+    /// execution (bounded by a policy when one is given).
+    pub as_shipped: bool,
+}
+
+/// The example state machine's definition with the governed fields taken from the input.
+pub fn workflow_names_approvers(asl: &str) -> anyhow::Result<String> {
+    let mut def: Value = serde_json::from_str(asl)?;
+    let body = def["States"]["AskForApproval"]["Parameters"]["MessageBody"]
+        .as_object_mut()
+        .context("the example state machine's MessageBody")?;
+    body.insert("approvers.$".into(), json!("$.approvers"));
+    body.insert("requiredApprovals.$".into(), json!("$.requiredApprovals"));
+    body.insert("allowSelfApproval.$".into(), json!("$.allowSelfApproval"));
+    Ok(def.to_string())
 }
 
 /// The name the DynamoDB stack tests use for [`Options`].
@@ -355,12 +401,25 @@ impl Stack {
         .await
     }
 
+    /// On a moto of its own: with [`Options::dynamodb`], one whose DynamoDB is serial
+    /// ([`Moto::start_serial_dynamodb`]).
     pub async fn start_opts(opts: Options) -> anyhow::Result<Self> {
-        Self::start_on(Moto::start().await?, opts).await
+        let moto = match opts.dynamodb {
+            true => Moto::start_serial_dynamodb().await?,
+            false => Moto::start().await?,
+        };
+        Self::start_on(moto, opts).await
     }
 
     /// The same on a moto the test already started (and set up, e.g. a Cognito user pool).
+    /// With [`Options::dynamodb`] that moto must be [`Moto::start_serial_dynamodb`]'s.
     pub async fn start_on(moto: Moto, opts: Options) -> anyhow::Result<Self> {
+        if opts.dynamodb && !moto.serial_dynamodb {
+            bail!(
+                "a stack on the DynamoDB store needs Moto::start_serial_dynamodb(): plain \
+                 moto does not isolate concurrent DynamoDB requests"
+            );
+        }
         let dist = root().join("dist");
         if opts.console && !dist.join("index.html").is_file() {
             bail!("the console is not built: run scripts/build-console.sh");
@@ -377,6 +436,11 @@ impl Stack {
             .to_string();
         let asl = std::fs::read_to_string(root().join("infra/example-state-machine.asl.json"))?
             .replace("${IntakeQueueUrl}", &queue_url);
+        let asl = if opts.as_shipped {
+            asl
+        } else {
+            workflow_names_approvers(&asl)?
+        };
         let state_machine_arn = sfn
             .create_state_machine()
             .name("hanko-example")
@@ -577,10 +641,42 @@ impl Stack {
     }
 
     pub async fn start_execution(&self, name: &str, input: Value) -> anyhow::Result<String> {
+        self.start_execution_of(&self.state_machine_arn, name, input)
+            .await
+    }
+
+    /// Creates another state machine beside the example one (its `${IntakeQueueUrl}`
+    /// replaced); returns its ARN.
+    pub async fn create_state_machine(
+        &self,
+        name: &str,
+        definition: &Value,
+    ) -> anyhow::Result<String> {
+        let asl = definition
+            .to_string()
+            .replace("${IntakeQueueUrl}", &self.queue_url);
+        Ok(self
+            .sfn
+            .create_state_machine()
+            .name(name)
+            .definition(asl)
+            .role_arn("arn:aws:iam::123456789012:role/hanko-example")
+            .send()
+            .await?
+            .state_machine_arn()
+            .to_string())
+    }
+
+    pub async fn start_execution_of(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: Value,
+    ) -> anyhow::Result<String> {
         Ok(self
             .sfn
             .start_execution()
-            .state_machine_arn(&self.state_machine_arn)
+            .state_machine_arn(state_machine_arn)
             .name(name)
             .input(input.to_string())
             .send()
@@ -698,6 +794,7 @@ pub fn example_input(title: &str, approvers: Value, required: u32) -> Value {
         "details": {"service": "shop-api", "version": "1.4.2", "note": "<img src=x onerror=alert(1)>"},
         "approvers": approvers,
         "requiredApprovals": required,
+        "allowSelfApproval": false,
         "requestedBy": "bob@example.com",
         "timeoutSeconds": 3600
     })

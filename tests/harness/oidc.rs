@@ -10,6 +10,8 @@
 //!   Answers carry `Access-Control-Allow-Origin`, as a provider's token endpoint does.
 //! - `GET /jwks.json` is the public key; `GET /logout` records the call and redirects to
 //!   `logout_uri`.
+//! - `POST /revoke` (form, RFC 7009, as Cognito's `/oauth2/revoke` for a public client)
+//!   takes `token` and `client_id`, forgets that refresh token and counts the revocation.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -60,6 +62,8 @@ pub struct Seen {
     pub code_exchanges: usize,
     pub refreshes: usize,
     pub logouts: usize,
+    /// Refresh tokens this provider gave that were revoked (`POST /revoke`).
+    pub revocations: usize,
     /// Why requests were refused.
     pub refusals: Vec<String>,
 }
@@ -125,6 +129,7 @@ impl FakeIdp {
             .route("/token", post(token).options(preflight))
             .route("/jwks.json", get(jwks))
             .route("/logout", get(logout))
+            .route("/revoke", post(revoke).options(preflight))
             .with_state(inner.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -424,6 +429,26 @@ async fn logout(
         Some(u) => Redirect::to(u).into_response(),
         None => "logged out".into_response(),
     }
+}
+
+async fn revoke(State(idp): State<Arc<Inner>>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    if get("client_id") != idp.client_id {
+        return idp.refuse(StatusCode::BAD_REQUEST, "revoke: unknown client_id");
+    }
+    if idp
+        .refresh_tokens
+        .lock()
+        .unwrap()
+        .remove(get("token"))
+        .is_none()
+    {
+        return idp.refuse(StatusCode::BAD_REQUEST, "revoke: unknown refresh token");
+    }
+    idp.seen.lock().unwrap().revocations += 1;
+    let mut r = StatusCode::OK.into_response();
+    cors(&mut r);
+    r
 }
 
 /// Makes sure the provider answers (it is ready once bound, but a test may call this).

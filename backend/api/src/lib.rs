@@ -400,7 +400,45 @@ pub struct Approval {
     pub decision: Option<DecisionInfo>,
     /// Why a closed request was closed.
     pub closed_reason: Option<String>,
+    /// The operator's approval policy that chose who decides; `None`: the approvers were
+    /// chosen by the workflow (Hanko runs without a policy document).
+    pub policy: Option<PolicyRef>,
     pub viewer: Viewer,
+}
+
+/// Which of the operator's policies applied to a request, and its content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRef {
+    pub name: String,
+    /// Lowercase hex SHA-256 of the policy's canonical JSON (see [`ApprovalPolicy`]).
+    pub sha256: String,
+}
+
+/// One approval policy of the operator's policy document: which state machines it covers
+/// and what it asks of their requests. Its canonical JSON (this struct written by
+/// serde_json, compact, keys in this order, `maxLoginAgeSeconds` left out when unset) is
+/// what [`PolicyRef::sha256`] hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApprovalPolicy {
+    pub name: String,
+    /// State machine ARN patterns; `*` matches any run of characters.
+    pub state_machines: Vec<String>,
+    /// The people (emails) and `group:NAME` entries who may be asked.
+    pub approvers: Vec<String>,
+    /// The fewest distinct approvals a request may ask for.
+    pub min_approvals: u32,
+    /// Whether the requester may approve their own request.
+    #[serde(default)]
+    pub allow_self_approval: bool,
+    /// The longest a request may wait for a decision.
+    pub max_timeout_seconds: i64,
+    /// The oldest a login may be to decide (seconds since the person logged in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_login_age_seconds: Option<i64>,
 }
 
 /// One approval inside the workflow's task output and the decision record.
@@ -434,6 +472,13 @@ pub struct DecisionRecord {
     pub decided_at: DateTime<Utc>,
     /// Seconds since the epoch, for JWT-aware verifiers.
     pub iat: i64,
+    /// The operator's policy the request was held to, as it was when the request came in;
+    /// absent when Hanko ran without a policy document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<ApprovalPolicy>,
+    /// Lowercase hex SHA-256 of `policy`'s canonical JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_sha256: Option<String>,
 }
 
 /// What the workflow's task gets back (approve, or reject with `onReject: succeed`).
@@ -547,6 +592,10 @@ pub struct AuditEntry {
     pub execution_arn: String,
     pub state_machine_arn: String,
     pub requested_by: Option<String>,
+    /// Who put the request on the intake queue (its SQS `SenderId`), when known.
+    pub sender: Option<String>,
+    /// The operator's policy the request was held to, when there was a policy document.
+    pub policy: Option<PolicyRef>,
     #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub created_at: DateTime<Utc>,
     /// approved, rejected, expired or closed.

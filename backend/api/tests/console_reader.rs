@@ -101,6 +101,10 @@ fn answers() -> Vec<Value> {
             delivery: Delivery::Delivered,
         }),
         closed_reason: Some("c".into()),
+        policy: Some(PolicyRef {
+            name: "deploys".into(),
+            sha256: "00".into(),
+        }),
         viewer: Viewer {
             can_vote: false,
             reason: Some(VoteBlock::Decided),

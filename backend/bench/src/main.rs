@@ -542,6 +542,8 @@ fn sample_request(i: usize, now: chrono::DateTime<chrono::Utc>, approvers: &[&st
         state_name: Some("AskForApproval".into()),
         created_at: created,
         expires_at: created + chrono::Duration::days(30),
+        policy: None,
+        sender: None,
     }
 }
 

@@ -72,6 +72,12 @@ pub struct ServeArgs {
     #[arg(long, env = "HANKO_DEV_IDP_KEY")]
     pub dev_idp_key: Option<PathBuf>,
 
+    /// Serve the dev login (HANKO_DEV_USERS) on an address that is not loopback; without
+    /// it `hanko serve` refuses to start so.
+    #[arg(long, env = "HANKO_DEV_LOGIN_ANYWHERE",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub dev_login_anywhere: bool,
+
     /// SQS queue that state machines send approval requests to; polled when set.
     #[arg(long, env = "HANKO_INTAKE_QUEUE_URL")]
     pub intake_queue_url: Option<String>,
@@ -134,6 +140,17 @@ pub struct ServeArgs {
     #[arg(long, env = "HANKO_AUDITOR_GROUP", default_value = "auditors")]
     pub auditor_group: String,
 
+    /// The operator's approval policy document (TOML or JSON): who may be asked to decide
+    /// for which state machines. Unset (and no HANKO_POLICY_PARAMETER): each workflow names
+    /// its own approvers.
+    #[arg(long, env = "HANKO_POLICY_FILE", conflicts_with = "policy_parameter")]
+    pub policy_file: Option<PathBuf>,
+
+    /// SSM parameter holding the approval policy document (on AWS); read at start and
+    /// again when the copy is a minute old.
+    #[arg(long, env = "HANKO_POLICY_PARAMETER")]
+    pub policy_parameter: Option<String>,
+
     /// Longest time one api request may take before it is answered with a 503.
     #[arg(long, env = "HANKO_REQUEST_TIMEOUT_SECONDS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=900))]
@@ -145,7 +162,20 @@ pub struct ServeArgs {
     #[arg(long, env = "HANKO_CLIENT_IP_HEADER", value_parser = parse_header_name)]
     pub client_ip_header: Option<axum::http::HeaderName>,
 
-    /// Dev login attempts allowed per minute, per source address and per email (0: no limit).
+    /// Secret the trusted proxy in front of Hanko sends in `x-hanko-origin-secret` (the
+    /// stack: a CloudFront origin custom header). When set, every request without it is
+    /// refused with 403 `forbidden_origin`, and HANKO_CLIENT_IP_HEADER is believed only on
+    /// requests that carry it. Unset: every request is served. At least 16 characters.
+    #[arg(long, env = "HANKO_ORIGIN_SECRET", hide_env_values = true,
+          value_parser = |s: &str| match s.len() {
+              16.. => Ok(secrecy::SecretString::from(s)),
+              _ => Err("HANKO_ORIGIN_SECRET must be at least 16 characters"),
+          })]
+    pub origin_secret: Option<secrecy::SecretString>,
+
+    /// Dev login attempts allowed per minute from one source address for one email, and
+    /// five times as many from one address for all emails (0: no limit). Never per email
+    /// alone: a stranger's attempts must not lock a person out.
     #[arg(long, env = "HANKO_LOGIN_RATE_LIMIT", default_value_t = 10)]
     pub login_rate_limit: u32,
 
@@ -229,11 +259,13 @@ pub struct CreateTableArgs {
 pub struct OidcArgs {
     /// The provider's issuer, exactly as in its tokens' `iss`
     /// (Cognito: https://cognito-idp.<region>.amazonaws.com/<user pool id>).
-    #[arg(long, env = "HANKO_OIDC_ISSUER")]
+    #[arg(long, env = "HANKO_OIDC_ISSUER",
+          value_parser = provider_url("HANKO_OIDC_ISSUER (--oidc-issuer)"))]
     pub oidc_issuer: Option<String>,
 
     /// Where the provider's public keys are. Default: <issuer>/.well-known/jwks.json.
-    #[arg(long, env = "HANKO_OIDC_JWKS_URL")]
+    #[arg(long, env = "HANKO_OIDC_JWKS_URL",
+          value_parser = provider_url("HANKO_OIDC_JWKS_URL (--oidc-jwks-url)"))]
     pub oidc_jwks_url: Option<String>,
 
     /// The console's client id at the provider: the ID token's `aud`, the access token's `client_id`.
@@ -253,15 +285,18 @@ pub struct OidcArgs {
     pub oidc_groups_claim: String,
 
     /// The provider's authorization endpoint (Cognito: https://<domain>/oauth2/authorize).
-    #[arg(long, env = "HANKO_OIDC_AUTHORIZE_URL")]
+    #[arg(long, env = "HANKO_OIDC_AUTHORIZE_URL",
+          value_parser = provider_url("HANKO_OIDC_AUTHORIZE_URL (--oidc-authorize-url)"))]
     pub oidc_authorize_url: Option<String>,
 
     /// The provider's token endpoint (Cognito: https://<domain>/oauth2/token).
-    #[arg(long, env = "HANKO_OIDC_TOKEN_URL")]
+    #[arg(long, env = "HANKO_OIDC_TOKEN_URL",
+          value_parser = provider_url("HANKO_OIDC_TOKEN_URL (--oidc-token-url)"))]
     pub oidc_token_url: Option<String>,
 
     /// Where "log out" sends the person (Cognito: https://<domain>/logout). Optional.
-    #[arg(long, env = "HANKO_OIDC_LOGOUT_URL")]
+    #[arg(long, env = "HANKO_OIDC_LOGOUT_URL",
+          value_parser = provider_url("HANKO_OIDC_LOGOUT_URL (--oidc-logout-url)"))]
     pub oidc_logout_url: Option<String>,
 
     /// The provider's name on the login button ("Log in with <name>"). Default: "Cognito"
@@ -276,6 +311,21 @@ pub struct OidcArgs {
         default_value = "openid email profile"
     )]
     pub oidc_scopes: String,
+
+    /// Take a token's `email` even when the provider does not say it verified it
+    /// (`email_verified` true). Only for a provider where nobody can pick an address that
+    /// is not theirs.
+    #[arg(long, env = "HANKO_OIDC_ALLOW_UNVERIFIED_EMAIL",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub oidc_allow_unverified_email: bool,
+}
+
+/// A clap parser for an identity provider URL setting `name`: `https://`, or `http://` on a
+/// loopback address only (see [`crate::auth::oidc::provider_url`]).
+fn provider_url(
+    name: &'static str,
+) -> impl Fn(&str) -> Result<String, String> + Clone + Send + Sync + 'static {
+    move |raw| crate::auth::oidc::provider_url(name, raw).map(|_| raw.trim().to_string())
 }
 
 impl OidcArgs {
@@ -312,11 +362,9 @@ impl OidcArgs {
             return Ok(());
         };
         let url = |name: &str, v: &str| -> anyhow::Result<()> {
-            if v.starts_with("https://") || v.starts_with("http://") {
-                Ok(())
-            } else {
-                anyhow::bail!("{name} must be an http(s) URL, got {v:?}")
-            }
+            crate::auth::oidc::provider_url(name, v)
+                .map(drop)
+                .map_err(anyhow::Error::msg)
         };
         url("HANKO_OIDC_ISSUER (--oidc-issuer)", issuer)?;
         if let Some(u) = &self.oidc_jwks_url {
@@ -400,6 +448,7 @@ impl ServeArgs {
             login_limiter: crate::http::limit::RateLimiter::new(self.login_rate_limit),
             request_timeout: std::time::Duration::from_secs(self.request_timeout_seconds),
             client_ip_header: self.client_ip_header.clone(),
+            origin_secret: self.origin_secret.clone(),
         }
     }
 
@@ -493,5 +542,82 @@ mod tests {
         let cli = |v: &[&str]| Cli::try_parse_from([&["hanko"], v].concat()).map(|_| ());
         assert!(cli(&["--store", "postgres"]).is_err());
         assert!(cli(&["--retention-days", "0"]).is_err());
+    }
+
+    /// The OIDC flags, with `url` for the one named `flag` (the others https).
+    fn oidc_with(flag: &str, url: &str) -> Vec<String> {
+        let mut argv: Vec<String> = [
+            ("--oidc-issuer", "https://cognito-idp.example/pool"),
+            ("--oidc-client-id", "console"),
+            ("--oidc-authorize-url", "https://auth.example/authorize"),
+            ("--oidc-token-url", "https://auth.example/oauth2/token"),
+            ("--oidc-logout-url", "https://auth.example/logout"),
+            ("--oidc-jwks-url", "https://cognito-idp.example/jwks.json"),
+        ]
+        .iter()
+        .filter(|(f, _)| *f != flag)
+        .flat_map(|(f, v)| [f.to_string(), v.to_string()])
+        .collect();
+        argv.extend([flag.to_string(), url.to_string()]);
+        argv
+    }
+
+    fn try_parse(argv: &[String]) -> Result<ServeArgs, clap::Error> {
+        let argv = ["hanko", "--dev-users", "users.json"]
+            .into_iter()
+            .map(String::from)
+            .chain(argv.iter().cloned());
+        Cli::try_parse_from(argv).map(|c| c.args)
+    }
+
+    #[test]
+    fn provider_urls_over_plain_http_are_refused_at_start_naming_the_variable() {
+        for (flag, var) in [
+            ("--oidc-issuer", "HANKO_OIDC_ISSUER"),
+            ("--oidc-jwks-url", "HANKO_OIDC_JWKS_URL"),
+            ("--oidc-authorize-url", "HANKO_OIDC_AUTHORIZE_URL"),
+            ("--oidc-token-url", "HANKO_OIDC_TOKEN_URL"),
+            ("--oidc-logout-url", "HANKO_OIDC_LOGOUT_URL"),
+        ] {
+            let e = try_parse(&oidc_with(flag, "http://idp.example/x"))
+                .err()
+                .unwrap_or_else(|| panic!("{flag} over http accepted"));
+            assert!(e.to_string().contains(var), "{flag}: {e}");
+            // On this machine plain http is fine (a local provider, the tests' stand-in).
+            for local in [
+                "http://127.0.0.1:9/x",
+                "http://localhost/x",
+                "http://[::1]/x",
+            ] {
+                try_parse(&oidc_with(flag, local))
+                    .unwrap()
+                    .validate()
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn unverified_emails_are_refused_unless_the_operator_allows_them() {
+        let mut argv = oidc_with("--oidc-issuer", "https://idp.example");
+        let strict = try_parse(&argv).unwrap();
+        assert!(!strict.oidc.oidc_allow_unverified_email);
+        argv.push("--oidc-allow-unverified-email".into());
+        assert!(try_parse(&argv).unwrap().oidc.oidc_allow_unverified_email);
+    }
+
+    #[test]
+    fn the_dev_login_is_refused_on_an_address_other_machines_reach_unless_allowed() {
+        for listen in ["127.0.0.1:8080", "127.0.0.2:0", "[::1]:8080"] {
+            crate::serve::dev_login_listen_check(&parse(&["--listen", listen])).unwrap();
+        }
+        for listen in ["0.0.0.0:8080", "192.0.2.10:8080", "[::]:8080"] {
+            let e = crate::serve::dev_login_listen_check(&parse(&["--listen", listen]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("HANKO_DEV_LOGIN_ANYWHERE"), "{e}");
+            let anywhere = parse(&["--listen", listen, "--dev-login-anywhere"]);
+            crate::serve::dev_login_listen_check(&anywhere).unwrap();
+        }
     }
 }

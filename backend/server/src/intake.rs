@@ -5,16 +5,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::service::{Hanko, IntakeOutcome, IntakeRetry};
 
-/// Handles one message body. `Ok` means: done with it (stored, refused or dropped);
-/// `Err` means: offer it again later.
-pub async fn handle_body(hanko: &Hanko, body: &str) -> Result<IntakeOutcome, IntakeRetry> {
+/// Handles one message body; `sender` is the queue's `SenderId` of it. `Ok` means: done
+/// with it (stored, refused or dropped); `Err` means: offer it again later.
+pub async fn handle_body(
+    hanko: &Hanko,
+    body: &str,
+    sender: Option<String>,
+) -> Result<IntakeOutcome, IntakeRetry> {
     match serde_json::from_str::<Value>(body) {
-        Ok(v) => hanko.intake(&v).await,
+        Ok(v) => hanko.intake(&v, sender).await,
         Err(e) => {
             tracing::warn!(error = %e, "dropped an intake message that is not JSON");
             Ok(IntakeOutcome::Dropped {
@@ -38,6 +43,7 @@ pub async fn poll_queue(
             .receive_message()
             .queue_url(&queue_url)
             .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::SenderId)
             .wait_time_seconds(wait_seconds)
             .send();
         let received = tokio::select! {
@@ -56,7 +62,11 @@ pub async fn poll_queue(
         };
         for m in out.messages() {
             let body = m.body().unwrap_or_default();
-            match handle_body(&hanko, body).await {
+            let sender = m
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::SenderId))
+                .cloned();
+            match handle_body(&hanko, body, sender).await {
                 Ok(_) => {
                     if let Some(handle) = m.receipt_handle()
                         && let Err(e) = sqs
@@ -84,12 +94,15 @@ pub async fn poll_queue(
     }
 }
 
-/// Lambda, direct invoke: the event is the intake message itself.
+/// Lambda, direct invoke: the event is the intake message itself. Lambda does not tell a
+/// function who invoked it (CloudTrail's Invoke data events do), so no sender is recorded.
 pub async fn handle_invoke(hanko: &Hanko, event: Value) -> Result<Value, IntakeRetry> {
-    Ok(match hanko.intake(&event).await? {
+    Ok(match hanko.intake(&event, None).await? {
         IntakeOutcome::Created { id } => json!({"status": "created", "requestId": id}),
         IntakeOutcome::Duplicate { id } => json!({"status": "duplicate", "requestId": id}),
-        IntakeOutcome::Refused { problems } => json!({"status": "refused", "problems": problems}),
+        IntakeOutcome::Refused { error, problems } => {
+            json!({"status": "refused", "error": error, "problems": problems})
+        }
         IntakeOutcome::Dropped { reason } => json!({"status": "dropped", "reason": reason}),
     })
 }
@@ -100,7 +113,8 @@ pub async fn handle_sqs_batch(hanko: &Hanko, event: SqsEvent) -> SqsBatchRespons
     let mut failures = Vec::new();
     for record in event.records {
         let body = record.body.as_deref().unwrap_or_default();
-        if let Err(e) = handle_body(hanko, body).await {
+        let sender = record.attributes.get("SenderId").cloned();
+        if let Err(e) = handle_body(hanko, body, sender).await {
             tracing::warn!(error = %e, message_id = ?record.message_id, "intake failed; reported for retry");
             if let Some(id) = record.message_id {
                 let mut f = BatchItemFailure::default();

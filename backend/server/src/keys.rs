@@ -108,7 +108,13 @@ impl EcKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate()?;
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
+                    // Often the data folder, which also holds the database: 0700 on unix.
+                    let mut folder = std::fs::DirBuilder::new();
+                    folder.recursive(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+                    folder
+                        .create(dir)
                         .with_context(|| format!("creating {}", dir.display()))?;
                 }
                 write_private(path, key.to_pem().as_bytes())
@@ -210,6 +216,19 @@ mod tests {
         let b = EcKey::load_or_create(&path).unwrap();
         assert_eq!(a.kid(), b.kid());
         assert_eq!(a.public_jwk(), b.public_jwk());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_key_and_the_folders_made_for_it_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/keys/signing.pem");
+        EcKey::load_or_create(&path).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("data")), 0o700);
+        assert_eq!(mode(&dir.path().join("data/keys")), 0o700);
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

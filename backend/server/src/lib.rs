@@ -12,6 +12,7 @@ pub mod intake;
 pub mod keys;
 pub mod lambda;
 pub mod notifier;
+pub mod policy_source;
 pub mod serve;
 pub mod service;
 pub mod signer;

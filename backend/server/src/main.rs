@@ -29,6 +29,22 @@ enum Command {
     CreateTable(CreateTableArgs),
     /// Check a signed decision against Hanko's public keys; exit 0 valid, 1 invalid, 2 error.
     Verify(hanko::verify::VerifyArgs),
+    /// Work with an approval policy document.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy document (TOML or JSON) and print what each state machine gets;
+    /// exit 0 valid, 1 invalid.
+    Check {
+        /// The policy document.
+        file: std::path::PathBuf,
+        /// State machine ARNs to show the policy of.
+        #[arg(long = "state-machine")]
+        state_machines: Vec<String>,
+    },
 }
 
 /// mimalloc instead of glibc's malloc: a page of the approvals list makes and frees some
@@ -91,6 +107,28 @@ fn main() -> ExitCode {
             Command::CreateTable(args) => runtime.block_on(create_table(args)),
             Command::Verify(args) => {
                 return ExitCode::from(runtime.block_on(hanko::verify::cli(args)));
+            }
+            Command::Policy(PolicyCommand::Check {
+                file,
+                state_machines,
+            }) => {
+                let text = match std::fs::read_to_string(&file) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("hanko: reading {}: {e}", file.display());
+                        return ExitCode::from(2);
+                    }
+                };
+                return match hanko::domain::policy::report(&text, &state_machines) {
+                    Ok(report) => {
+                        print!("{report}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        println!("INVALID: {e}");
+                        ExitCode::FAILURE
+                    }
+                };
             }
         }
     };

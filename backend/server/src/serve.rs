@@ -19,6 +19,7 @@ use crate::keys::EcKey;
 use crate::notifier::{
     CognitoDirectory, Directory, FileOutbox, NoDirectory, Notifier, SesNotifier, SmtpNotifier,
 };
+use crate::policy_source::Policies;
 use crate::service::Hanko;
 use crate::signer::{KmsSigner, LocalSigner, Signer};
 use crate::store::Store;
@@ -130,6 +131,7 @@ pub fn oidc_login(args: &OidcArgs) -> anyhow::Result<Option<(TrustedIssuer, Oidc
         keys: KeySet::Remote(Arc::new(RemoteJwks::new(jwks_url)?)),
         groups_claim: args.oidc_groups_claim.clone(),
         token_use: Some(args.oidc_token_use),
+        require_verified_email: !args.oidc_allow_unverified_email,
     };
     let client = OidcClient {
         authorize_url,
@@ -193,6 +195,19 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
         (None, None) => Arc::new(NoDirectory),
     };
     let notifier = notifier(args, &sdk, public_url, directory)?;
+    let policies = match (&args.policy_file, &args.policy_parameter) {
+        (Some(file), _) => Policies::from_file(file)?,
+        (None, Some(name)) => {
+            Policies::from_ssm(aws_sdk_ssm::Client::new(&sdk), name.trim().to_string()).await?
+        }
+        (None, None) => {
+            tracing::warn!(
+                "no approval policy document (HANKO_POLICY_FILE or HANKO_POLICY_PARAMETER): \
+                 each workflow chooses its own approvers, quorum and self-approval"
+            );
+            Policies::Absent
+        }
+    };
     let hanko = Hanko {
         store,
         workflow: Arc::new(StepFunctions::with_timeouts(
@@ -202,6 +217,7 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
         notifier,
         signer,
         delivery: args.delivery_policy(),
+        policies,
         reconcile_from: Default::default(),
     };
     Ok(Parts {
@@ -250,9 +266,22 @@ impl Running {
     }
 }
 
+/// The dev login (a users file with passwords) is for one machine: `hanko serve` refuses
+/// it on an address other machines can reach unless told `--dev-login-anywhere`.
+pub fn dev_login_listen_check(args: &ServeArgs) -> anyhow::Result<()> {
+    if args.dev_users.is_some() && !args.listen.ip().is_loopback() && !args.dev_login_anywhere {
+        anyhow::bail!(
+            "HANKO_DEV_USERS (--dev-users) turns on the dev login, which is for local use, but HANKO_LISTEN (--listen) {} is not a loopback address: listen on 127.0.0.1 or [::1], log in with an identity provider (HANKO_OIDC_ISSUER), or set HANKO_DEV_LOGIN_ANYWHERE=true (--dev-login-anywhere) to serve it there anyway",
+            args.listen
+        );
+    }
+    Ok(())
+}
+
 /// Binds, then starts the server, the intake poller and the housekeeping loop.
 /// `sdk` overrides the AWS configuration from the environment (tests pass their own).
 pub async fn start(args: ServeArgs, sdk: Option<SdkConfig>) -> anyhow::Result<Running> {
+    dev_login_listen_check(&args)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (HANKO_LISTEN)", args.listen))?;

@@ -14,14 +14,16 @@ use serde_json::{Value, json};
 use crate::domain::rules::{self, Ballot};
 use crate::domain::{Caller, IntakeError, IntakeMessage, NewRequest, OnReject};
 use crate::notifier::Notifier;
+use crate::policy_source::Policies;
 use crate::signer::Signer;
 use crate::store::{
     Callback, Claim, Inserted, Store, StoreError, StoredDecision, StoredRequest, VoteWrite,
 };
-use crate::workflow::{CallbackError, ExecutionState, Workflow};
+use crate::workflow::{CallbackError, Execution, ExecutionState, Workflow};
 
 pub const REJECTED_ERROR: &str = "Hanko.Rejected";
 pub const INVALID_ERROR: &str = "Hanko.InvalidRequest";
+pub const POLICY_ERROR: &str = "Hanko.PolicyViolation";
 pub const EXPIRED_ERROR: &str = "Hanko.Expired";
 
 /// How delivery attempts are paced and how much housekeeping one pass does.
@@ -72,6 +74,8 @@ pub struct Hanko {
     pub notifier: Arc<dyn Notifier>,
     pub signer: Arc<dyn Signer>,
     pub delivery: DeliveryPolicy,
+    /// The operator's approval policies, which every request is held to.
+    pub policies: Policies,
     /// Where the next reconciliation pass goes on (the last id checked).
     pub reconcile_from: std::sync::Mutex<Option<String>>,
 }
@@ -86,8 +90,10 @@ pub enum IntakeOutcome {
     Duplicate {
         id: String,
     },
-    /// Invalid: the workflow was failed with `Hanko.InvalidRequest`.
+    /// Invalid (`Hanko.InvalidRequest`) or against the operator's policy
+    /// (`Hanko.PolicyViolation`): the workflow's task was failed with `error`.
     Refused {
+        error: &'static str,
         problems: Vec<String>,
     },
     /// No task token: nobody to tell; dropped.
@@ -103,6 +109,10 @@ pub enum IntakeRetry {
     Store(#[from] StoreError),
     #[error("could not fail the invalid request's task: {0}")]
     Callback(CallbackError),
+    #[error("could not look up the execution: {0}")]
+    Lookup(String),
+    #[error("could not read the approval policy document: {0}")]
+    Policy(String),
 }
 
 /// Why a vote was not counted.
@@ -117,6 +127,9 @@ pub enum VoteError {
     /// The decision was recorded but Step Functions no longer knows the task.
     #[error("the workflow no longer waits for this request ({0})")]
     WorkflowGone(String),
+    /// The request's policy asks for a fresher login than the caller's (`auth_time`).
+    #[error("the login is too old to decide this request")]
+    LoginTooOld,
     /// Other votes kept changing the request; nothing was recorded.
     #[error("the request is busy")]
     Busy,
@@ -145,6 +158,31 @@ pub fn request_digest(req: &NewRequest) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Puts AWS's word in place of the message's: the execution must be running, and the
+/// state machine is the one AWS names (a message naming another one is refused).
+fn trust_aws(req: &mut NewRequest, execution: &Execution) -> Result<(), String> {
+    let arn = &req.execution_arn;
+    if let ExecutionState::Ended(status) = &execution.state {
+        return Err(match status.as_str() {
+            "DOES_NOT_EXIST" => format!("execution {arn} does not exist"),
+            s => format!("execution {arn} is {s}, not running"),
+        });
+    }
+    let Some(real) = &execution.state_machine_arn else {
+        return Err(format!(
+            "Step Functions did not name the state machine of {arn}"
+        ));
+    };
+    if *real != req.state_machine_arn {
+        return Err(format!(
+            "the message names state machine {} but execution {arn} belongs to {real}",
+            req.state_machine_arn
+        ));
+    }
+    req.state_machine_name = real.rsplit(':').next().unwrap_or_default().to_string();
+    Ok(())
+}
+
 fn recorded(votes: &[Ballot], choice: VoteChoice) -> Vec<RecordedVote> {
     votes
         .iter()
@@ -158,51 +196,115 @@ fn recorded(votes: &[Ballot], choice: VoteChoice) -> Vec<RecordedVote> {
 }
 
 impl Hanko {
-    /// Takes in one message from a workflow.
-    pub async fn intake(&self, raw: &Value) -> Result<IntakeOutcome, IntakeRetry> {
+    /// Takes in one message from a workflow. `sender` is who put it on the queue (SQS
+    /// `SenderId`), when known.
+    pub async fn intake(
+        &self,
+        raw: &Value,
+        sender: Option<String>,
+    ) -> Result<IntakeOutcome, IntakeRetry> {
         let now = Utc::now();
-        match IntakeMessage::parse(raw, now) {
+        let mut msg = match IntakeMessage::parse(raw, now) {
+            Ok(msg) => msg,
             Err(IntakeError::NoToken(reason)) => {
                 tracing::warn!(%reason, "dropped an intake message without a usable task token");
-                Ok(IntakeOutcome::Dropped { reason })
+                return Ok(IntakeOutcome::Dropped { reason });
             }
             Err(IntakeError::Invalid {
                 task_token,
                 problems,
             }) => {
-                let cb = Callback::Failure {
-                    error: INVALID_ERROR.into(),
-                    cause: IntakeError::cause(&problems),
-                };
-                match self.workflow.send(&task_token, &cb).await {
-                    Ok(()) | Err(CallbackError::TaskGone(_)) => {
-                        tracing::warn!(?problems, "refused an invalid approval request");
-                        Ok(IntakeOutcome::Refused { problems })
-                    }
-                    Err(e) => Err(IntakeRetry::Callback(e)),
+                let cause = IntakeError::cause(&problems);
+                return self
+                    .refuse(&task_token, INVALID_ERROR, cause, problems)
+                    .await;
+            }
+        };
+        // The message is a claim; AWS says which execution waits and of which state machine.
+        let execution = self
+            .workflow
+            .describe_execution(&msg.request.execution_arn)
+            .await
+            .map_err(IntakeRetry::Lookup)?;
+        if let Err(problem) = trust_aws(&mut msg.request, &execution) {
+            let problems = vec![problem];
+            let cause = IntakeError::cause(&problems);
+            return self
+                .refuse(&msg.task_token, INVALID_ERROR, cause, problems)
+                .await;
+        }
+        msg.request.sender = sender;
+        match self
+            .policies
+            .document()
+            .await
+            .map_err(IntakeRetry::Policy)?
+        {
+            None => {
+                let problems = msg.check_alone();
+                if !problems.is_empty() {
+                    let cause = IntakeError::cause(&problems);
+                    return self
+                        .refuse(&msg.task_token, INVALID_ERROR, cause, problems)
+                        .await;
                 }
             }
-            Ok(msg) => {
-                let id = uuid::Uuid::now_v7().to_string();
-                match self
-                    .store
-                    .insert(&id, &msg.task_token, &msg.request)
-                    .await?
-                {
-                    Inserted::Duplicate { existing_id } => {
-                        tracing::info!(request_id = %existing_id, "the same task token arrived again; kept one request");
-                        Ok(IntakeOutcome::Duplicate { id: existing_id })
-                    }
-                    Inserted::Created => {
-                        if let Err(e) = self.notifier.request_created(&id, &msg.request).await {
-                            // The request is stored and visible in the console; only the
-                            // email is missing.
-                            tracing::error!(request_id = %id, error = %format!("{e:#}"), "could not notify approvers");
-                        }
-                        Ok(IntakeOutcome::Created { id })
-                    }
+            Some(doc) => {
+                if let Err(v) = doc.govern(&mut msg.request, &msg.given) {
+                    tracing::warn!(policy = ?v.policy, problems = ?v.problems, "refused a request that breaks the approval policy");
+                    let cause = v.cause();
+                    return self
+                        .refuse(&msg.task_token, POLICY_ERROR, cause, v.problems)
+                        .await;
                 }
             }
+        }
+        if let Some(problem) = crate::domain::intake::size_problem(&msg.request) {
+            let problems = vec![problem];
+            let cause = IntakeError::cause(&problems);
+            return self
+                .refuse(&msg.task_token, INVALID_ERROR, cause, problems)
+                .await;
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        match self
+            .store
+            .insert(&id, &msg.task_token, &msg.request)
+            .await?
+        {
+            Inserted::Duplicate { existing_id } => {
+                tracing::info!(request_id = %existing_id, "the same task token arrived again; kept one request");
+                Ok(IntakeOutcome::Duplicate { id: existing_id })
+            }
+            Inserted::Created => {
+                if let Err(e) = self.notifier.request_created(&id, &msg.request).await {
+                    // The request is stored and visible in the console; only the
+                    // email is missing.
+                    tracing::error!(request_id = %id, error = %format!("{e:#}"), "could not notify approvers");
+                }
+                Ok(IntakeOutcome::Created { id })
+            }
+        }
+    }
+
+    /// Fails the task of a message Hanko will not take, so its execution does not wait.
+    async fn refuse(
+        &self,
+        task_token: &str,
+        error: &'static str,
+        cause: String,
+        problems: Vec<String>,
+    ) -> Result<IntakeOutcome, IntakeRetry> {
+        let cb = Callback::Failure {
+            error: error.into(),
+            cause,
+        };
+        match self.workflow.send(task_token, &cb).await {
+            Ok(()) | Err(CallbackError::TaskGone(_)) => {
+                tracing::warn!(%error, ?problems, "refused an approval request");
+                Ok(IntakeOutcome::Refused { error, problems })
+            }
+            Err(e) => Err(IntakeRetry::Callback(e)),
         }
     }
 
@@ -229,6 +331,20 @@ impl Hanko {
                 rules::vote_block(&req.request, req.status, &req.votes, caller, now)
             {
                 return Err(VoteError::Blocked(block));
+            }
+            if let Some(max) = req
+                .request
+                .policy
+                .as_ref()
+                .and_then(|p| p.policy.max_login_age_seconds)
+            {
+                // Only the token's own `auth_time` counts: a refreshed token is not a login.
+                let fresh = caller
+                    .auth_time
+                    .is_some_and(|at| now.timestamp() - at <= max);
+                if !fresh {
+                    return Err(VoteError::LoginTooOld);
+                }
             }
             let comment = rules::check_comment(choice, comment).map_err(VoteError::BadComment)?;
             let ballot = Ballot {
@@ -258,6 +374,7 @@ impl Hanko {
                     ballot: &ballot,
                     decision,
                     lease_until,
+                    now: Utc::now(),
                 })
                 .await?;
             if written {
@@ -307,6 +424,8 @@ impl Hanko {
             request_digest: request_digest(&req.request),
             decided_at: now,
             iat: now.timestamp(),
+            policy: req.request.policy.as_ref().map(|p| p.policy.clone()),
+            policy_sha256: req.request.policy.as_ref().map(|p| p.sha256.clone()),
         };
         let signature = self
             .signer

@@ -133,6 +133,16 @@ pub fn verify_decision(jws: &str, jwks: &Value) -> Result<Verified, VerifyError>
         .map_err(|_| VerifyError::BadSignature)?;
     let record: DecisionRecord = serde_json::from_slice(&b64(payload_b64, "payload")?)
         .map_err(|e| VerifyError::NotADecision(e.to_string()))?;
+    // The policy travels whole in the record, so its hash is checked against its content.
+    match (&record.policy, &record.policy_sha256) {
+        (None, None) => {}
+        (Some(p), Some(hash)) if crate::domain::policy::policy_sha256(p) == *hash => {}
+        _ => {
+            return Err(VerifyError::NotADecision(
+                "the approval policy in the record does not match its policySha256".into(),
+            ));
+        }
+    }
     Ok(Verified {
         kid: kid.to_string(),
         record,
@@ -150,8 +160,9 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub file: Option<std::path::PathBuf>,
 
-    /// Hanko's public keys: a URL (`https://<console>/.well-known/jwks.json`) or a JWKS file.
-    #[arg(long)]
+    /// Hanko's public keys: a URL (`https://<console>/.well-known/jwks.json`; `http://` only
+    /// on a loopback address) or a JWKS file.
+    #[arg(long, value_parser = jwks_source)]
     pub jwks: String,
 
     /// Print the result as JSON.
@@ -190,13 +201,29 @@ async fn read_jws(args: &VerifyArgs) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// A JWKS larger than this is refused (Hanko's, with a few retired keys, is a few kB).
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// `--jwks`: a URL, `https://` (or `http://` to this machine), else a file path.
+fn jwks_source(raw: &str) -> Result<String, String> {
+    if raw.contains("://") {
+        crate::auth::oidc::provider_url("--jwks", raw).map(|u| u.to_string())
+    } else {
+        Ok(raw.to_string())
+    }
+}
+
 async fn read_jwks(source: &str) -> anyhow::Result<Value> {
     use anyhow::Context;
     let body = if source.starts_with("https://") || source.starts_with("http://") {
+        // Checked again here for callers that build VerifyArgs themselves.
+        crate::auth::oidc::provider_url("--jwks", source).map_err(anyhow::Error::msg)?;
         // reqwest is built without a bundled crypto provider (see auth::oidc).
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // No redirects: the keys come from the URL given, not from wherever it points.
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("HTTP client")?;
         let resp = client
@@ -207,9 +234,10 @@ async fn read_jwks(source: &str) -> anyhow::Result<Value> {
         if !resp.status().is_success() {
             anyhow::bail!("fetching the JWKS from {source}: HTTP {}", resp.status());
         }
-        resp.text()
+        let bytes = crate::auth::oidc::read_capped(resp, MAX_JWKS_BYTES)
             .await
-            .with_context(|| format!("reading the JWKS from {source}"))?
+            .map_err(|e| anyhow::anyhow!("reading the JWKS from {source}: {e}"))?;
+        String::from_utf8(bytes).with_context(|| format!("the JWKS at {source} is not UTF-8"))?
     } else {
         tokio::fs::read_to_string(source)
             .await
@@ -281,6 +309,8 @@ pub async fn cli(args: VerifyArgs) -> u8 {
                     "executionArn": record.execution_arn,
                     "stateMachineArn": record.state_machine_arn,
                     "requestDigest": record.request_digest,
+                    "policy": record.policy,
+                    "policySha256": record.policy_sha256,
                 });
                 println!("{out}");
             } else {
@@ -293,6 +323,25 @@ pub async fn cli(args: VerifyArgs) -> u8 {
                 println!("{:<12}{}", "decision", outcome_word(record.decision));
                 println!("{:<12}{when}", "decided at");
                 println!("{:<12}{}", "execution", record.execution_arn);
+                println!("{:<12}{}", "machine", record.state_machine_arn);
+                match (&record.policy, &record.policy_sha256) {
+                    (Some(p), Some(hash)) => {
+                        println!("{:<12}{} (sha256 {hash})", "policy", p.name);
+                        println!(
+                            "{:<12}{} of {}; self-approval {}; at most {} s",
+                            "",
+                            p.min_approvals,
+                            p.approvers.join(", "),
+                            if p.allow_self_approval {
+                                "allowed"
+                            } else {
+                                "refused"
+                            },
+                            p.max_timeout_seconds
+                        );
+                    }
+                    _ => println!("{:<12}none: the workflow chose its approvers", "policy"),
+                }
                 print_votes("approved by", &record.approvals);
                 print_votes("rejected by", &record.rejections);
             }
@@ -339,6 +388,8 @@ mod tests {
             request_digest: "00".repeat(32),
             decided_at: now,
             iat: now.timestamp(),
+            policy: None,
+            policy_sha256: None,
         }
     }
 
@@ -353,6 +404,37 @@ mod tests {
         let v = verify_decision(&jws, &signer.jwks()).unwrap();
         assert_eq!(v.kid, signer.kid());
         assert_eq!(v.record.request_id, "0193-req");
+    }
+
+    #[tokio::test]
+    async fn a_record_whose_policy_does_not_match_its_hash_is_refused() {
+        let signer = LocalSigner::new(EcKey::generate().unwrap(), vec![]);
+        let policy = hanko_api::ApprovalPolicy {
+            name: "deploys".into(),
+            state_machines: vec!["arn:aws:states:*:1:stateMachine:deploy".into()],
+            approvers: vec!["group:release-managers".into()],
+            min_approvals: 2,
+            allow_self_approval: false,
+            max_timeout_seconds: 3600,
+            max_login_age_seconds: None,
+        };
+        let mut honest = record();
+        honest.policy_sha256 = Some(crate::domain::policy::policy_sha256(&policy));
+        honest.policy = Some(policy.clone());
+        let jws = signer.sign(&honest).await.unwrap();
+        let v = verify_decision(&jws, &signer.jwks()).unwrap();
+        assert_eq!(v.record.policy, Some(policy.clone()));
+
+        // Signed all the same (a bug, or a key in the wrong hands): the rules do not
+        // match the hash of the policy they claim to be.
+        let mut lying = honest.clone();
+        lying.policy = Some(hanko_api::ApprovalPolicy {
+            min_approvals: 1,
+            ..policy
+        });
+        let jws = signer.sign(&lying).await.unwrap();
+        let err = verify_decision(&jws, &signer.jwks()).unwrap_err();
+        assert!(err.to_string().contains("policySha256"), "{err}");
     }
 
     #[tokio::test]

@@ -42,6 +42,18 @@ pub trait Workflow: Send + Sync + 'static {
     /// Whether the execution still runs (for reconciliation). An error is a passing one:
     /// try again on a later pass.
     async fn execution_status(&self, execution_arn: &str) -> Result<ExecutionState, String>;
+
+    /// What AWS says of an execution at intake: whether it runs, and its state machine
+    /// (never taken from the message). An error is a passing one: try again later.
+    async fn describe_execution(&self, execution_arn: &str) -> Result<Execution, String>;
+}
+
+/// An execution as `DescribeExecution` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    pub state: ExecutionState,
+    /// `None` when the execution does not exist.
+    pub state_machine_arn: Option<String>,
 }
 
 /// The real one.
@@ -125,6 +137,12 @@ impl Workflow for StepFunctions {
     }
 
     async fn execution_status(&self, execution_arn: &str) -> Result<ExecutionState, String> {
+        self.describe_execution(execution_arn)
+            .await
+            .map(|e| e.state)
+    }
+
+    async fn describe_execution(&self, execution_arn: &str) -> Result<Execution, String> {
         match self
             .client
             .describe_execution()
@@ -137,15 +155,19 @@ impl Workflow for StepFunctions {
             .send()
             .await
         {
-            Ok(d) => Ok(match d.status() {
-                ExecutionStatus::Running | ExecutionStatus::PendingRedrive => {
-                    ExecutionState::Running
-                }
-                other => ExecutionState::Ended(other.as_str().to_string()),
+            Ok(d) => Ok(Execution {
+                state: match d.status() {
+                    ExecutionStatus::Running | ExecutionStatus::PendingRedrive => {
+                        ExecutionState::Running
+                    }
+                    other => ExecutionState::Ended(other.as_str().to_string()),
+                },
+                state_machine_arn: Some(d.state_machine_arn().to_string()),
             }),
-            Err(e) if e.code() == Some("ExecutionDoesNotExist") => {
-                Ok(ExecutionState::Ended("DOES_NOT_EXIST".into()))
-            }
+            Err(e) if e.code() == Some("ExecutionDoesNotExist") => Ok(Execution {
+                state: ExecutionState::Ended("DOES_NOT_EXIST".into()),
+                state_machine_arn: None,
+            }),
             Err(e) => Err(DisplayErrorContext(&e).to_string()),
         }
     }

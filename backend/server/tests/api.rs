@@ -1,6 +1,10 @@
 //! The Router in-process, driven by real HTTP requests: every status code of the contract.
 
 mod common;
+#[path = "governance/need_to_know.rs"]
+mod need_to_know;
+#[path = "governance/policy.rs"]
+mod policy;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -204,8 +208,9 @@ async fn a_request_shows_everything_needed_to_decide_but_never_its_task_token() 
         assert!(!mail.contains(token));
     }
 
-    let mallory = t.login("mallory@example.com").await;
-    let r = t.read(&id, &mallory).await;
+    // An auditor reads what they may not vote on.
+    let dave = t.login("dave@example.com").await;
+    let r = t.read(&id, &dave).await;
     assert_eq!(
         r.body["viewer"],
         json!({"canVote": false, "reason": "not_an_approver"})
@@ -350,17 +355,25 @@ async fn a_malformed_or_oversized_decision_body_is_refused() {
 }
 
 #[tokio::test]
-async fn someone_who_is_not_an_approver_or_who_asked_gets_403() {
+async fn someone_who_is_not_an_approver_or_who_asked_gets_403_and_a_stranger_404() {
     let t = test_app();
     let id = t.seed("tok-403", json!({})).await;
     let uri = format!("/api/approvals/{id}/decision");
     let body = json!({"decision": "approve"});
+    // An auditor sees the request but may not decide it.
+    let dave = t.login("dave@example.com").await;
+    assert_error(
+        &t.call("POST", &uri, Some(&dave), Some(body.clone())).await,
+        StatusCode::FORBIDDEN,
+        "not_an_approver",
+    );
+    // Someone who may not see it is not told it exists.
     let mallory = t.login("mallory@example.com").await;
     assert_error(
         &t.call("POST", &uri, Some(&mallory), Some(body.clone()))
             .await,
-        StatusCode::FORBIDDEN,
-        "not_an_approver",
+        StatusCode::NOT_FOUND,
+        "not_found",
     );
     let bob = t.login("bob@example.com").await;
     assert_error(
@@ -663,7 +676,7 @@ async fn the_same_task_token_twice_makes_one_request() {
     let first = t.seed("tok-dup", json!({})).await;
     let again = t
         .hanko
-        .intake(&common::intake_message("tok-dup", json!({})))
+        .intake(&common::intake_message("tok-dup", json!({})), None)
         .await
         .unwrap();
     assert_eq!(
@@ -677,7 +690,10 @@ async fn an_invalid_intake_message_fails_the_task_with_hanko_invalid_request() {
     let t = test_app();
     let out = t
         .hanko
-        .intake(&common::intake_message("tok-bad", json!({"approvers": []})))
+        .intake(
+            &common::intake_message("tok-bad", json!({"approvers": []})),
+            None,
+        )
         .await
         .unwrap();
     assert!(matches!(out, hanko::service::IntakeOutcome::Refused { .. }));

@@ -3,6 +3,8 @@
 //! request timeout.
 
 mod common;
+#[path = "audit/origin.rs"]
+mod origin;
 
 use std::time::Duration;
 
@@ -321,4 +323,210 @@ async fn the_callers_address_comes_from_the_trusted_proxy_header_only_when_confi
         assert_eq!(vote.source_ip.as_deref(), expected);
         assert_eq!(vote.user_agent.as_deref(), Some("Mozilla/5.0 (audit test)"));
     }
+}
+
+/// `POST /api/dev/login` from `address`.
+async fn login_from(t: &TestApp, address: &str, email: &str, password: &str) -> Resp {
+    let mut req = axum::http::Request::post("/api/dev/login")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"email": email, "password": password}).to_string(),
+        ))
+        .unwrap();
+    let peer: std::net::SocketAddr = format!("{address}:40000").parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    t.send(req).await
+}
+
+#[tokio::test]
+async fn a_strangers_failed_logins_from_another_address_do_not_lock_the_person_out() {
+    let t = test_app_with_policy(Policy {
+        login_limiter: RateLimiter::new(3),
+        ..Policy::default()
+    });
+    let stranger = "203.0.113.9";
+    for _ in 0..3 {
+        let r = login_from(&t, stranger, "alice@example.com", "guess").await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    for _ in 0..10 {
+        let r = login_from(&t, stranger, "Alice@Example.com", "guess").await;
+        assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+    }
+    // Alice, from her own address, logs in.
+    let r = login_from(&t, "198.51.100.7", "alice@example.com", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // The stranger's address, trying email after email, is stopped too.
+    let mut refused = 0;
+    for i in 0..40 {
+        let r = login_from(&t, stranger, &format!("user{i}@example.com"), "guess").await;
+        refused += usize::from(r.status == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(refused >= 25, "only {refused} of 40 refused");
+}
+
+#[tokio::test]
+async fn a_token_without_auth_time_cannot_decide_when_a_maximum_login_age_is_set() {
+    use hanko::auth::{KeySet, TokenUse, TrustedIssuer};
+    let key = hanko::keys::EcKey::generate().unwrap();
+    let issuer = "https://idp.example/pool";
+    let t = test_app_configured(
+        true,
+        Policy {
+            max_auth_age: Some(chrono::Duration::hours(1)),
+            ..Policy::default()
+        },
+        DeliveryPolicy::default(),
+        vec![TrustedIssuer {
+            issuer: issuer.into(),
+            audiences: vec!["console".into()],
+            keys: KeySet::Fixed {
+                algorithm: jsonwebtoken::Algorithm::ES256,
+                keys: [(key.kid().to_string(), key.decoding_key().clone())].into(),
+            },
+            groups_claim: "groups".into(),
+            token_use: Some(TokenUse::Id),
+            require_verified_email: true,
+        }],
+    );
+    let id = t.seed("tok-no-auth-time", json!({})).await;
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({"iss": issuer, "aud": "console", "sub": "alice",
+        "email": "alice@example.com", "email_verified": true, "iat": now, "exp": now + 600});
+    // Just made (`iat` is now), but when did alice log in? The token does not say.
+    let no_auth_time = key.sign(&claims, "JWT").unwrap();
+    assert_eq!(t.read(&id, &no_auth_time).await.status, StatusCode::OK);
+    let r = t
+        .decide(&id, &no_auth_time, json!({"decision": "approve"}))
+        .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "login_too_old");
+    assert!(t.callbacks().is_empty());
+    // The same login, saying it logged in a minute ago, decides.
+    claims["auth_time"] = json!(now - 60);
+    let fresh = key.sign(&claims, "JWT").unwrap();
+    let r = t.decide(&id, &fresh, json!({"decision": "approve"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// Set in the child process that measures the memory of parallel dev logins.
+const MEASURE_LOGIN_MEMORY: &str = "HANKO_TEST_MEASURE_LOGIN_MEMORY";
+
+/// A `/proc/self/status` field, in bytes.
+fn proc_status_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    let kib: u64 = line
+        .trim_start_matches(field)
+        .trim_start_matches(':')
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kib * 1024
+}
+
+/// 200 dev logins at once, through the router, in this (child) process: the peak resident
+/// memory they add must stay under the bound.
+///
+/// The bound: the dev login runs at most `check_permits()` argon2 verifications at once
+/// (a semaphore sized to the cores), each holding `m_cost` KiB (19 MiB, argon2's default,
+/// which `hash-password` and the decoy use); the 200 waiting requests, their answers and
+/// the runtime add well under one more. So the growth stays under `(permits + 4) × m_cost`:
+/// 114 MiB on 2 cores (measured: about 40 MiB). Without the semaphore, all 200
+/// verifications run at once on as many blocking threads and hold up to 200 × 19 MiB =
+/// 3.7 GiB. (Past 196 cores the bound no longer tells the two apart.)
+///
+/// The process runs with `MALLOC_MMAP_THRESHOLD_` fixed at 1 MiB, so that glibc maps each
+/// argon2 block on its own and unmaps it when freed: by default it raises that threshold
+/// after the first free and then keeps freed 19 MiB blocks in its per-thread arenas for
+/// reuse, which measures the allocator's cache rather than what the logins hold. (The
+/// server binary itself allocates with mimalloc.)
+fn measure_parallel_dev_logins() {
+    let permits = hanko::auth::dev::check_permits() as u64;
+    let m_cost = u64::from(argon2::Params::DEFAULT_M_COST) * 1024;
+    let bound = (permits + 4) * m_cost;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let t = std::sync::Arc::new(test_app_with_policy(Policy {
+            // No rate limit: every attempt reaches argon2.
+            login_limiter: RateLimiter::new(0),
+            ..Policy::default()
+        }));
+        t.login("alice@example.com").await;
+        // Start the peak over from here (Linux: 5 resets VmHWM to VmRSS).
+        std::fs::write("/proc/self/clear_refs", "5").unwrap();
+        let before = proc_status_bytes("VmRSS");
+        let mut attempts = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let t = t.clone();
+            attempts.spawn(async move {
+                let email = if i % 2 == 0 {
+                    "alice@example.com".to_string()
+                } else {
+                    format!("nobody{i}@example.com")
+                };
+                t.call(
+                    "POST",
+                    "/api/dev/login",
+                    None,
+                    Some(json!({"email": email, "password": "wrong"})),
+                )
+                .await
+                .status
+            });
+        }
+        while let Some(status) = attempts.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::UNAUTHORIZED);
+        }
+        let growth = proc_status_bytes("VmHWM").saturating_sub(before);
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        println!(
+            "200 parallel dev logins: peak RSS grew {:.1} MiB (bound {:.1} MiB: ({permits} permits + 4) x {:.1} MiB)",
+            mib(growth),
+            mib(bound),
+            mib(m_cost)
+        );
+        assert!(
+            growth < bound,
+            "peak RSS grew {:.1} MiB, over the bound of {:.1} MiB",
+            mib(growth),
+            mib(bound)
+        );
+    });
+}
+
+#[test]
+fn two_hundred_parallel_dev_logins_stay_under_a_few_argon2_memory_costs() {
+    if std::env::var_os(MEASURE_LOGIN_MEMORY).is_some() {
+        measure_parallel_dev_logins();
+        return;
+    }
+    // In a process of its own, so that other tests' memory does not count.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "two_hundred_parallel_dev_logins_stay_under_a_few_argon2_memory_costs",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(MEASURE_LOGIN_MEMORY, "1")
+        .env("MALLOC_MMAP_THRESHOLD_", "1048576")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("200 parallel dev logins"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

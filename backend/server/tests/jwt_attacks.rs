@@ -20,7 +20,8 @@ use hanko::keys::EcKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-const ISS: &str = "https://idp.example/pool";
+/// A Cognito user pool's issuer: its access tokens' `username` may name the caller.
+const ISS: &str = "https://cognito-idp.ap-northeast-1.amazonaws.com/ap-northeast-1_hanko";
 const CLIENT: &str = "hanko-console";
 
 /// A JWKS endpoint on a free port that counts how often it was fetched; `doc` is what it
@@ -85,6 +86,7 @@ async fn setup_keys(token_use: TokenUse, window: Duration, max_age: Option<Durat
             keys: KeySet::Remote(Arc::new(remote)),
             groups_claim: "cognito:groups".into(),
             token_use: Some(token_use),
+            require_verified_email: true,
         }],
     );
     Setup { key, app, jwks }
@@ -92,8 +94,9 @@ async fn setup_keys(token_use: TokenUse, window: Duration, max_age: Option<Durat
 
 fn id_claims() -> Value {
     let now = chrono::Utc::now().timestamp();
+    // Cognito writes `email_verified` as a string.
     json!({"iss": ISS, "aud": CLIENT, "sub": "u-1", "email": "alice@example.com",
-           "token_use": "id", "cognito:groups": ["release-managers"],
+           "email_verified": "true", "token_use": "id", "cognito:groups": ["release-managers"],
            "iat": now, "exp": now + 600})
 }
 
@@ -330,6 +333,7 @@ async fn a_key_set_that_cannot_be_fetched_is_a_503_with_a_clear_error() {
             keys: KeySet::Remote(Arc::new(remote)),
             groups_claim: "cognito:groups".into(),
             token_use: Some(TokenUse::Id),
+            require_verified_email: true,
         }],
     );
     let key = EcKey::generate().unwrap();
@@ -345,5 +349,128 @@ async fn a_key_set_that_cannot_be_fetched_is_a_503_with_a_clear_error() {
         &r,
         StatusCode::SERVICE_UNAVAILABLE,
         "identity_provider_unavailable",
+    );
+}
+
+#[tokio::test]
+async fn an_id_token_whose_email_the_provider_did_not_verify_is_401_with_a_message_saying_so() {
+    let s = setup(TokenUse::Id).await;
+    for verified in [json!(false), json!("false"), Value::Null] {
+        let mut c = id_claims();
+        c["email_verified"] = verified.clone();
+        if verified.is_null() {
+            c.as_object_mut().unwrap().remove("email_verified");
+        }
+        let token = sign(&s.key, &header(&s.key), &c);
+        let r = s.app.call("GET", "/api/me", Some(&token), None).await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("not verified your email address alice@example.com"),
+            "{verified}: {message}"
+        );
+        // Nor may it decide.
+        let id = s
+            .app
+            .seed(&format!("tok-unverified-{verified}"), json!({}))
+            .await;
+        let r = s
+            .app
+            .decide(&id, &token, json!({"decision": "approve"}))
+            .await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    assert!(s.app.callbacks().is_empty());
+}
+
+/// A key server that answers every request with a never-ending chunked body (no
+/// `Content-Length`), 16 KiB every 5 ms; returns its URL.
+async fn endless_key_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut chunk = b"4000\r\n{\"keys\": [], \"pad\": \"".to_vec();
+                chunk.resize(6 + 0x4000, b'a');
+                chunk.extend_from_slice(b"\r\n");
+                let mut more = b"4000\r\n".to_vec();
+                more.resize(6 + 0x4000, b'a');
+                more.extend_from_slice(b"\r\n");
+                let mut next = chunk;
+                loop {
+                    if socket.write_all(&next).await.is_err() {
+                        return;
+                    }
+                    next = more.clone();
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}/jwks.json")
+}
+
+#[tokio::test]
+async fn a_key_set_without_content_length_is_dropped_as_soon_as_it_passes_the_size_cap() {
+    let url = endless_key_server().await;
+    // The fetch may take 20 s: only the size cap can end it sooner.
+    let remote =
+        RemoteJwks::with_limits(&url, Duration::from_secs(60), Duration::from_secs(20)).unwrap();
+    let started = std::time::Instant::now();
+    let e = match remote.key("any-kid").await {
+        Err(e) => e,
+        Ok(_) => panic!("a key from an endless body"),
+    };
+    let hanko::auth::AuthError::KeysUnavailable(why) = e else {
+        panic!("{e:?}");
+    };
+    assert!(why.contains("larger than"), "{why}");
+    // 256 KiB at 16 KiB per 5 ms is about 80 ms.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_key_set_url_that_redirects_is_not_followed() {
+    let s = setup(TokenUse::Id).await;
+    let target = s.jwks.url.clone();
+    let app = axum::Router::new().fallback(get(move || {
+        let target = target.clone();
+        async move { axum::response::Redirect::temporary(&target) }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let remote = RemoteJwks::with_limits(
+        format!("http://{addr}/jwks.json"),
+        Duration::from_secs(60),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let e = match remote.key(s.key.kid()).await {
+        Err(e) => e,
+        Ok(_) => panic!("the redirect was followed"),
+    };
+    assert!(
+        matches!(&e, hanko::auth::AuthError::KeysUnavailable(why) if why.contains("307")),
+        "{e:?}"
+    );
+    assert_eq!(
+        s.jwks.hits.load(Ordering::SeqCst),
+        0,
+        "the target was fetched"
     );
 }

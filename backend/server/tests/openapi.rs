@@ -357,6 +357,7 @@ async fn every_answer_of_the_real_handlers_is_declared_and_fits_its_schema() {
     let alice = t.login("alice@example.com").await;
     let carol = t.login("carol@example.com").await;
     let mallory = t.login("mallory@example.com").await;
+    let bob = t.login("bob@example.com").await;
     let pending = t.seed("tok-openapi-pending", json!({})).await;
     let decided = t
         .seed(
@@ -456,7 +457,15 @@ async fn every_answer_of_the_real_handlers_is_declared_and_fits_its_schema() {
         Some(&mallory),
         Some(approve.clone()),
     )
-    .await; // 403
+    .await; // 404: mallory may not see it
+    c.call(
+        &t,
+        "POST",
+        &decide(&pending),
+        Some(&bob),
+        Some(approve.clone()),
+    )
+    .await; // 403: bob asked for it
     c.call(&t, "POST", &decide(&pending), None, Some(approve.clone()))
         .await; // 401
     c.call(

@@ -7,13 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Answer, RecordingWorkflow, intake_message};
+use common::{RecordingWorkflow, intake_message};
 use hanko::keys::EcKey;
 use hanko::notifier::{Directory, NoDirectory, SmtpNotifier};
 use hanko::service::{Hanko, IntakeOutcome};
 use hanko::signer::LocalSigner;
 use hanko::store::sqlite::SqliteStore;
-use hanko::workflow::ExecutionState;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -163,14 +162,11 @@ impl Directory for ReleaseManagers {
 fn hanko_with(notifier: SmtpNotifier) -> Hanko {
     Hanko {
         store: Arc::new(SqliteStore::in_memory().unwrap()),
-        workflow: Arc::new(RecordingWorkflow {
-            sent: Mutex::new(Vec::new()),
-            answer: Mutex::new(Answer::Accept),
-            execution: Mutex::new(ExecutionState::Running),
-        }),
+        workflow: Arc::new(RecordingWorkflow::accepting()),
         notifier: Arc::new(notifier),
         signer: Arc::new(LocalSigner::new(EcKey::generate().unwrap(), vec![])),
         delivery: Default::default(),
+        policies: hanko::policy_source::Policies::Absent,
         reconcile_from: Default::default(),
     }
 }
@@ -189,10 +185,13 @@ async fn each_approver_gets_a_text_and_html_email_with_the_deep_link_and_never_t
     .unwrap();
     let hanko = hanko_with(notifier);
     let IntakeOutcome::Created { id } = hanko
-        .intake(&intake_message(
-            token,
-            json!({"title": "本番デプロイ shop-api v1.4.2", "description": "リリースノート"}),
-        ))
+        .intake(
+            &intake_message(
+                token,
+                json!({"title": "本番デプロイ shop-api v1.4.2", "description": "リリースノート"}),
+            ),
+            None,
+        )
         .await
         .unwrap()
     else {
@@ -248,7 +247,7 @@ async fn an_unreachable_smtp_server_still_leaves_the_request_stored() {
     .unwrap();
     let hanko = hanko_with(notifier);
     let outcome = hanko
-        .intake(&intake_message("smtp-down-token", json!({})))
+        .intake(&intake_message("smtp-down-token", json!({})), None)
         .await
         .unwrap();
     let IntakeOutcome::Created { id } = outcome else {

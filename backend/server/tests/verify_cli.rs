@@ -128,7 +128,15 @@ async fn the_jwks_can_be_fetched_from_the_servers_url() {
     let stop = tokio_util::sync::CancellationToken::new();
     let server = {
         let stop = stop.clone();
-        let app = t.app.clone();
+        // A URL that sends elsewhere: the keys must come from the URL given.
+        let app = axum::Router::new()
+            .route(
+                "/moved.json",
+                axum::routing::get(|| async {
+                    axum::response::Redirect::temporary("/.well-known/jwks.json")
+                }),
+            )
+            .merge(t.app.clone());
         tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -145,6 +153,19 @@ async fn the_jwks_can_be_fetched_from_the_servers_url() {
         .await
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+    let moved = format!("http://{addr}/moved.json");
+    let jws = serde_json::from_str::<TaskOutput>(output)
+        .unwrap()
+        .signature;
+    let o = tokio::task::spawn_blocking(move || hanko_verify(&[&jws, "--jwks", &moved], None))
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "a redirect was followed");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("307"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     stop.cancel();
     server.await.unwrap().unwrap();
 }
@@ -228,4 +249,103 @@ async fn missing_input_or_keys_is_a_usage_error() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
         assert!(!String::from_utf8_lossy(&o.stderr).is_empty());
     }
+}
+
+#[tokio::test]
+async fn a_jwks_url_over_plain_http_is_refused_unless_it_is_this_machine() {
+    let (jws, _) = approved_decision().await;
+    for url in [
+        "http://hanko.example/.well-known/jwks.json",
+        "http://10.0.0.8:8080/.well-known/jwks.json",
+        "ftp://hanko.example/jwks.json",
+    ] {
+        let o = hanko_verify(&[&jws, "--jwks", url], None);
+        assert_eq!(o.status.code(), Some(2), "{url}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("--jwks") && err.contains("https://"),
+            "{url}: {err}"
+        );
+    }
+}
+
+const POLICY: &str = r#"
+default = "deny"
+
+[[policies]]
+name = "production-deploys"
+stateMachines = ["arn:aws:states:*:123456789012:stateMachine:deploy"]
+approvers = ["group:release-managers"]
+minApprovals = 1
+maxTimeoutSeconds = 86400
+"#;
+
+#[tokio::test]
+async fn verify_prints_the_approval_policy_the_decision_was_held_to() {
+    let t = common::test_app_governed(POLICY);
+    let id = t
+        .seed(
+            "verify-policy",
+            json!({"approvers": null, "requiredApprovals": null}),
+        )
+        .await;
+    let alice = t.login("alice@example.com").await;
+    let r = t.decide(&id, &alice, json!({"decision": "approve"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let Callback::Success { output } = &t.callbacks()[0].1 else {
+        panic!("not a success");
+    };
+    let out: TaskOutput = serde_json::from_str(output).unwrap();
+    let jwks = t
+        .call("GET", "/.well-known/jwks.json", None, None)
+        .await
+        .body;
+    let dir = tempfile::tempdir().unwrap();
+    let jwks_file = write(&dir, "jwks.json", &jwks.to_string());
+    let o = hanko_verify(&[&out.signature, "--jwks", &jwks_file], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let text = stdout(&o);
+    let hash = r.body["policy"]["sha256"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("policy      production-deploys (sha256 {hash})")),
+        "{text}"
+    );
+    let o = hanko_verify(&[&out.signature, "--jwks", &jwks_file, "--json"], None);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["policy"]["approvers"], json!(["group:release-managers"]));
+    assert_eq!(v["policySha256"], hash);
+}
+
+#[test]
+fn policy_check_names_each_mistake_or_prints_what_each_state_machine_gets() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(&dir, "policy.toml", POLICY);
+    let run = |file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hanko"))
+            .args(["policy", "check", file, "--state-machine"])
+            .arg("arn:aws:states:eu-west-1:123456789012:stateMachine:deploy")
+            .output()
+            .unwrap()
+    };
+    let o = run(&good);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("stateMachine:deploy -> \"production-deploys\""),
+        "{}",
+        stdout(&o)
+    );
+    let bad = write(
+        &dir,
+        "bad.json",
+        r#"{"default": "deny", "policies": [{"name": "x", "stateMachines": ["*"], "approvers": ["Bob"], "minApprovals": 1, "maxTimeoutSeconds": 60}]}"#,
+    );
+    let o = run(&bad);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("INVALID"), "{text}");
+    assert!(text.contains("not an ARN pattern"), "{text}");
+    assert!(
+        text.contains("neither an email address nor group:NAME"),
+        "{text}"
+    );
 }

@@ -266,6 +266,17 @@ fn RequestView(
                                 <dt>{tr(|t| t.created)}</dt>
                                 <dd><DateTimeText at=a.created_at/></dd>
                             </div>
+                            <div>
+                                <dt>{tr(|t| t.policy)}</dt>
+                                {match a.policy.clone() {
+                                    Some(p) => view! {
+                                        <dd class="mono" id="request-policy" title=format!("sha256 {}", p.sha256)>{p.name}</dd>
+                                    }.into_any(),
+                                    None => view! {
+                                        <dd class="warning" id="request-policy">{tr(|t| t.policy_none)}</dd>
+                                    }.into_any(),
+                                }}
+                            </div>
                             {a.closed_reason.clone().map(|r| view! {
                                 <div>
                                     <dt>{tr(|t| t.closed_reason)}</dt>

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use argon2::Argon2;
@@ -40,6 +41,15 @@ struct UsersFile {
 pub struct DevIdp {
     users: HashMap<String, DevUser>,
     key: EcKey,
+    /// One permit per core: at most this many password checks run at once, each holding
+    /// argon2's memory (`m_cost`, 19 MiB by default). Without it, N concurrent attempts
+    /// held N times that, on as many blocking threads (up to 512).
+    checks: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many password checks run at once: the cores this process may use.
+pub fn check_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Verified against when the email is unknown, so timing does not tell who exists. A
@@ -64,7 +74,11 @@ impl DevIdp {
                 .map_err(|e| anyhow::anyhow!("user {}: password hash: {e}", u.email))?;
             map.insert(u.email.trim().to_lowercase(), u);
         }
-        Ok(Self { users: map, key })
+        Ok(Self {
+            users: map,
+            key,
+            checks: Arc::new(tokio::sync::Semaphore::new(check_permits())),
+        })
     }
 
     /// The issuer entry that makes the api accept this provider's tokens.
@@ -80,6 +94,8 @@ impl DevIdp {
             },
             groups_claim: "groups".into(),
             token_use: Some(TokenUse::Id),
+            // The users file is the operator's word; its tokens also say so.
+            require_verified_email: false,
         }
     }
 
@@ -93,6 +109,29 @@ impl DevIdp {
             .collect();
         v.sort();
         v
+    }
+
+    /// [`DevIdp::login`] on a blocking thread, once one of the [`check_permits`] permits is
+    /// free: attempts beyond them wait here, holding no thread and no argon2 memory. The
+    /// permit goes with the check, so a request given up on (its timeout) still holds it
+    /// until the hash is done.
+    pub async fn login_checked(
+        self: &Arc<Self>,
+        email: String,
+        password: String,
+    ) -> Result<Option<(String, DateTime<Utc>)>, tokio::task::JoinError> {
+        let permit = self
+            .checks
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let idp = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            idp.login(&email, &password)
+        })
+        .await
     }
 
     /// Checks the password (slow by design; call from a blocking thread) and issues a token.
@@ -113,6 +152,7 @@ impl DevIdp {
             "aud": DEV_AUDIENCE,
             "sub": format!("dev|{email}"),
             "email": email,
+            "email_verified": true,
             "name": user.name,
             "groups": user.groups,
             "token_use": "id",

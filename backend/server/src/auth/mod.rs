@@ -34,6 +34,10 @@ pub struct TrustedIssuer {
     pub groups_claim: String,
     /// Which kind of token the api takes from this issuer; `None` takes either.
     pub token_use: Option<TokenUse>,
+    /// Take the `email` claim only when `email_verified` is true (unset by
+    /// `HANKO_OIDC_ALLOW_UNVERIFIED_EMAIL`). False for the dev identity provider, whose
+    /// users file is the operator's own word.
+    pub require_verified_email: bool,
 }
 
 /// Where an issuer's keys come from.
@@ -124,6 +128,10 @@ pub enum AuthError {
     /// The issuer's keys could not be fetched, so no token of it can be checked (503).
     #[error("identity provider keys unavailable: {0}")]
     KeysUnavailable(String),
+    /// A well-signed token whose `email` the provider has not verified (`email_verified`
+    /// is not true): anyone could have typed that address (401, saying so).
+    #[error("the identity provider has not verified the email address {0}")]
+    UnverifiedEmail(String),
 }
 
 fn invalid(s: impl Into<String>) -> AuthError {
@@ -268,21 +276,7 @@ impl Authenticator {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| invalid("no sub"))?
             .to_string();
-        // Approvers are named by email. Cognito access tokens carry no `email`, only
-        // `username`: that is used when it is an email address (pools whose people sign in
-        // with their email as username); otherwise the token names nobody we can match.
-        let email = c
-            .get("email")
-            .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty())
-            .or_else(|| {
-                c.get("username")
-                    .and_then(Value::as_str)
-                    .filter(|u| u.contains('@'))
-            })
-            .ok_or_else(|| invalid("no email claim (and no username that is an email)"))?
-            .trim()
-            .to_lowercase();
+        let email = caller_email(trusted, &c, token_use)?;
         let name = c
             .get("name")
             .and_then(Value::as_str)
@@ -298,10 +292,9 @@ impl Authenticator {
             Some(Value::String(g)) => g.split(',').map(|s| s.trim().to_string()).collect(),
             _ => Vec::new(),
         };
-        let auth_time = c
-            .get("auth_time")
-            .or_else(|| c.get("iat"))
-            .and_then(Value::as_i64);
+        // Only the provider's word on when the person logged in: `iat` says when this
+        // token was made, which a refresh renews without anyone logging in again.
+        let auth_time = c.get("auth_time").and_then(Value::as_i64);
         let exp = c
             .get("exp")
             .and_then(Value::as_i64)
@@ -319,6 +312,67 @@ impl Authenticator {
             kid,
         })
     }
+}
+
+/// Who the claims `c` name, by email (approvers are named by email).
+///
+/// - `email`, taken only when `email_verified` is `true` (or Cognito's string `"true"`),
+///   unless the issuer accepts unverified emails: an address nobody proved is one that
+///   anyone signing up could have typed.
+/// - Without `email`, Cognito access tokens (`token_use` = `access`, from a
+///   `cognito-idp.<region>.amazonaws.com` issuer that the api takes access tokens of) carry
+///   only `username`: it is used when it is an email address, as in pools whose usernames
+///   are their people's emails. No other token's `username` names anyone.
+fn caller_email(
+    trusted: &TrustedIssuer,
+    c: &Value,
+    token_use: Option<&str>,
+) -> Result<String, AuthError> {
+    let email = c
+        .get("email")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if let Some(email) = email {
+        // Cognito's ID tokens write it as the string "true".
+        let verified = match c.get("email_verified") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(v)) => v == "true",
+            _ => false,
+        };
+        if trusted.require_verified_email && !verified {
+            return Err(AuthError::UnverifiedEmail(email.to_lowercase()));
+        }
+        return Ok(email.to_lowercase());
+    }
+    let cognito_access = trusted.token_use == Some(TokenUse::Access)
+        && token_use == Some("access")
+        && is_cognito_issuer(&trusted.issuer);
+    if cognito_access
+        && let Some(username) = c
+            .get("username")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|u| crate::domain::principal::is_email(u))
+    {
+        return Ok(username.to_lowercase());
+    }
+    Err(invalid(
+        "no email claim (and not a Cognito access token whose username is an email)",
+    ))
+}
+
+/// Whether `issuer` is a Cognito user pool: `https://cognito-idp.<region>.amazonaws.com/<pool>`
+/// (or `.amazonaws.com.cn`).
+fn is_cognito_issuer(issuer: &str) -> bool {
+    let Some(rest) = issuer.strip_prefix("https://cognito-idp.") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    let pool = rest.split_once('/').map_or("", |(_, p)| p);
+    (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
+        && !pool.is_empty()
+        && !pool.contains('/')
 }
 
 fn unverified_issuer(token: &str) -> Result<String, AuthError> {
@@ -359,14 +413,33 @@ mod tests {
             },
             groups_claim: "groups".into(),
             token_use: None,
+            require_verified_email: true,
         }]);
         (key, auth)
+    }
+
+    /// An issuer trusting `key`, named `issuer`, taking `token_use` tokens.
+    fn issuer_of(key: &EcKey, issuer: &str, token_use: Option<TokenUse>) -> Authenticator {
+        let mut keys = HashMap::new();
+        keys.insert(key.kid().to_string(), key.decoding_key().clone());
+        Authenticator::new(vec![TrustedIssuer {
+            issuer: issuer.into(),
+            audiences: vec![AUD.into()],
+            keys: KeySet::Fixed {
+                algorithm: Algorithm::ES256,
+                keys,
+            },
+            groups_claim: "groups".into(),
+            token_use,
+            require_verified_email: true,
+        }])
     }
 
     fn claims() -> Value {
         let now = chrono::Utc::now().timestamp();
         json!({"iss": ISS, "aud": AUD, "sub": "u1", "email": "Alice@Example.com", "name": "Alice",
-               "groups": ["ops"], "iat": now, "exp": now + 600})
+               "email_verified": true, "groups": ["ops"], "iat": now, "auth_time": now - 5,
+               "exp": now + 600})
     }
 
     fn b64(v: &Value) -> String {
@@ -470,6 +543,118 @@ mod tests {
         )
         .unwrap();
         assert!(auth.verify(&token).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_email_is_taken_only_when_the_provider_verified_it() {
+        let (key, auth) = setup();
+        for verified in [json!(true), json!("true")] {
+            let mut c = claims();
+            c["email_verified"] = verified;
+            let caller = auth.verify(&key.sign(&c, "JWT").unwrap()).await.unwrap();
+            assert_eq!(caller.email, "alice@example.com");
+        }
+        for unverified in [
+            json!(false),
+            json!("false"),
+            json!("yes"),
+            json!(1),
+            Value::Null,
+        ] {
+            let mut c = claims();
+            c["email_verified"] = unverified.clone();
+            let e = auth
+                .verify(&key.sign(&c, "JWT").unwrap())
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e,
+                AuthError::UnverifiedEmail("alice@example.com".into()),
+                "{unverified}"
+            );
+        }
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("email_verified");
+        let token = key.sign(&c, "JWT").unwrap();
+        assert!(matches!(
+            auth.verify(&token).await,
+            Err(AuthError::UnverifiedEmail(_))
+        ));
+        // HANKO_OIDC_ALLOW_UNVERIFIED_EMAIL=true: the issuer's emails are taken as given.
+        let mut lenient = issuer_of(&key, ISS, None);
+        lenient.issuers[0].require_verified_email = false;
+        assert_eq!(
+            lenient.verify(&token).await.unwrap().email,
+            "alice@example.com"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_username_names_the_caller_only_in_a_cognito_access_token() {
+        let key = EcKey::generate().unwrap();
+        let cognito = "https://cognito-idp.ap-northeast-1.amazonaws.com/ap-northeast-1_Pool";
+        let now = chrono::Utc::now().timestamp();
+        let access = |iss: &str, username: &str| {
+            json!({"iss": iss, "client_id": AUD, "sub": "u1", "username": username,
+                   "token_use": "access", "iat": now, "auth_time": now, "exp": now + 600})
+        };
+        let auth = issuer_of(&key, cognito, Some(TokenUse::Access));
+        let t = key
+            .sign(&access(cognito, "Alice@Example.com"), "JWT")
+            .unwrap();
+        assert_eq!(auth.verify(&t).await.unwrap().email, "alice@example.com");
+        // A username that is not an email names nobody.
+        let t = key.sign(&access(cognito, "alice"), "JWT").unwrap();
+        assert!(auth.verify(&t).await.is_err());
+        let t = key.sign(&access(cognito, "a@b"), "JWT").unwrap();
+        assert!(auth.verify(&t).await.is_err());
+        // Another provider's access token: its username is not an email it vouches for.
+        let other = "https://idp.example/pool";
+        let auth = issuer_of(&key, other, Some(TokenUse::Access));
+        let t = key
+            .sign(&access(other, "alice@example.com"), "JWT")
+            .unwrap();
+        assert!(auth.verify(&t).await.is_err());
+        // Nor does an ID token's, from Cognito or not.
+        let auth = issuer_of(&key, cognito, None);
+        let mut c = access(cognito, "alice@example.com");
+        c["aud"] = json!(AUD);
+        c["token_use"] = json!("id");
+        assert!(auth.verify(&key.sign(&c, "JWT").unwrap()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_login_time_is_the_auth_time_claim_and_never_iat() {
+        let (key, auth) = setup();
+        let c = claims();
+        let caller = auth.verify(&key.sign(&c, "JWT").unwrap()).await.unwrap();
+        assert_eq!(caller.auth_time, c["auth_time"].as_i64());
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("auth_time");
+        let caller = auth.verify(&key.sign(&c, "JWT").unwrap()).await.unwrap();
+        assert_eq!(
+            caller.auth_time, None,
+            "iat is when the token was made, not the login"
+        );
+    }
+
+    #[test]
+    fn only_a_cognito_user_pool_is_a_cognito_issuer() {
+        assert!(is_cognito_issuer(
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc"
+        ));
+        assert!(is_cognito_issuer(
+            "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_abc"
+        ));
+        for not in [
+            "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc",
+            "https://cognito-idp.us-east-1.amazonaws.com.evil.example/pool",
+            "https://cognito-idp.us-east-1.amazonaws.com/",
+            "https://cognito-idp.us-east-1.amazonaws.com/a/b",
+            "https://idp.example/pool",
+        ] {
+            assert!(!is_cognito_issuer(not), "{not}");
+        }
     }
 
     #[tokio::test]

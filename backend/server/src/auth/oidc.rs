@@ -159,21 +159,64 @@ impl RemoteJwks {
         if !resp.status().is_success() {
             return Err(format!("GET {}: status {}", self.url, resp.status()));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-        {
-            return Err(format!("GET {}: the key set is too large", self.url));
-        }
-        let body = resp
-            .bytes()
+        let body = read_capped(resp, MAX_JWKS_BYTES)
             .await
             .map_err(|e| format!("GET {}: {e}", self.url))?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(format!("GET {}: the key set is too large", self.url));
-        }
         parse_jwks(&body)
     }
+}
+
+/// The body of `resp`, refused once it passes `max` bytes: a `Content-Length` over it is
+/// refused before reading, and a body without one (chunked) is read a chunk at a time and
+/// dropped as soon as it is too large, so a key server cannot make us hold more than
+/// `max` plus one chunk.
+pub async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let too_large = || format!("the answer is larger than {max} bytes");
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Checks the URL of an identity provider (issuer, JWKS, authorize, token, logout) or of a
+/// key set: `https://`, or `http://` only to this machine (127.0.0.0/8, `::1`,
+/// `localhost`), where nobody on the network can read or change what travels. `name` is
+/// the setting, named in the message. Returns the URL as parsed (scheme and host
+/// lowercased).
+pub fn provider_url(name: &str, raw: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|e| format!("{name} is not a URL ({e}): {raw:?}"))?;
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(format!(
+            "{name} must be an https:// URL (http:// is only for a loopback address: 127.0.0.1, [::1], localhost), got {raw:?}"
+        )),
+        _ => Err(format!("{name} must be an https:// URL, got {raw:?}")),
+    }
+}
+
+/// Whether the URL's host is this machine: 127.0.0.0/8, `::1` or `localhost`. (The URL
+/// parser has already normalised the host: `127.1` and `0x7f.0.0.1` read `127.0.0.1`.)
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    }
+    host.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
+        || host.eq_ignore_ascii_case("localhost")
 }
 
 /// The usable signature keys of a JWKS document, by `kid`. Keys that are not for
@@ -279,6 +322,35 @@ mod tests {
         assert_eq!(keys[ec.kid()].algorithm, Algorithm::ES256);
         assert_eq!(keys["rsa-plain"].algorithm, Algorithm::RS256);
         assert_eq!(keys["rsa-ps"].algorithm, Algorithm::PS256);
+    }
+
+    #[test]
+    fn provider_urls_must_be_https_except_on_a_loopback_address() {
+        for ok in [
+            "https://cognito-idp.ap-northeast-1.amazonaws.com/pool",
+            "https://idp.example:8443/jwks.json",
+            "http://127.0.0.1:9000/jwks.json",
+            "http://127.8.9.10/x",
+            "http://localhost:8080/token",
+            "http://LOCALHOST/token",
+            "http://[::1]:9000/logout",
+        ] {
+            assert!(provider_url("HANKO_X", ok).is_ok(), "{ok} refused");
+        }
+        for bad in [
+            "http://idp.example/jwks.json",
+            "http://10.0.0.1/jwks.json",
+            "http://[::2]/jwks.json",
+            "http://localhost.evil.example/jwks.json",
+            "http://127.0.0.1.evil.example/jwks.json",
+            "ftp://idp.example/jwks.json",
+            "file:///etc/jwks.json",
+            "https://",
+            "idp.example/jwks.json",
+        ] {
+            let e = provider_url("HANKO_X", bad).unwrap_err();
+            assert!(e.contains("HANKO_X"), "{bad}: {e}");
+        }
     }
 
     #[test]

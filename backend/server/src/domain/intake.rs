@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::policy::AppliedPolicy;
 use super::principal::{Principal, is_email};
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -17,6 +18,9 @@ pub const MAX_TIMEOUT_SECONDS: i64 = 365 * 24 * 3600;
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 24 * 3600;
 /// The largest task token Step Functions issues is far below this.
 const MAX_TOKEN_LEN: usize = 4096;
+/// The most a stored request (its JSON) may hold: well inside DynamoDB's 400 KB item, and
+/// more than a person reads before deciding.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// What to tell the workflow on rejection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +53,12 @@ pub struct NewRequest {
     pub state_name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The operator's policy the request was held to; `None` without a policy document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<AppliedPolicy>,
+    /// Who put the message on the queue (SQS `SenderId`) or invoked the function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
 }
 
 impl NewRequest {
@@ -72,6 +82,18 @@ impl NewRequest {
 pub struct IntakeMessage {
     pub task_token: String,
     pub request: NewRequest,
+    /// Which of the governed fields the message set (the others are defaults, which an
+    /// approval policy replaces with its own).
+    pub given: Given,
+}
+
+/// The fields of a message that an approval policy bounds, and whether the message set them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Given {
+    pub approvers: bool,
+    pub required_approvals: bool,
+    pub allow_self_approval: bool,
+    pub timeout: bool,
 }
 
 /// Why a message was refused.
@@ -181,9 +203,16 @@ impl IntakeMessage {
                 }
             }
             Some(Value::Array(_)) => p.push("approvers is empty: name at least one".into()),
+            // An approval policy names them; without one, [`IntakeMessage::check_alone`] refuses.
+            None | Some(Value::Null) => {}
             Some(_) => p.push("approvers must be an array of emails or group:NAME".into()),
-            None => p.push("approvers is missing".into()),
         }
+        let given = Given {
+            approvers: !matches!(obj.get("approvers"), None | Some(Value::Null)),
+            required_approvals: !matches!(obj.get("requiredApprovals"), None | Some(Value::Null)),
+            allow_self_approval: !matches!(obj.get("allowSelfApproval"), None | Some(Value::Null)),
+            timeout: !matches!(obj.get("timeoutSeconds"), None | Some(Value::Null)),
+        };
 
         let required_approvals = match obj.get("requiredApprovals") {
             None | Some(Value::Null) => 1,
@@ -196,10 +225,7 @@ impl IntakeMessage {
             },
         };
         if !has_group && !approvers.is_empty() && required_approvals as usize > approvers.len() {
-            p.push(format!(
-                "requiredApprovals is {required_approvals} but only {} approvers are named",
-                approvers.len()
-            ));
+            p.push(quorum_problem(required_approvals, approvers.len()));
         }
 
         let allow_self_approval = match obj.get("allowSelfApproval") {
@@ -213,16 +239,10 @@ impl IntakeMessage {
 
         let requested_by = match obj.get("requestedBy") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if !s.trim().is_empty() => {
-                let s = s.trim();
-                Some(if is_email(s) {
-                    s.to_lowercase()
-                } else {
-                    s.to_string()
-                })
-            }
+            Some(Value::String(s)) if is_email(s.trim()) => Some(s.trim().to_lowercase()),
             Some(_) => {
-                p.push("requestedBy must be a non-empty string".into());
+                // Self-approval is refused by comparing it with the voter's email.
+                p.push("requestedBy must be an email address".into());
                 None
             }
         };
@@ -287,27 +307,62 @@ impl IntakeMessage {
                 problems: p,
             });
         }
+        let request = NewRequest {
+            title,
+            description,
+            details,
+            approvers,
+            required_approvals,
+            allow_self_approval,
+            requested_by,
+            on_reject,
+            execution_arn,
+            execution_name,
+            state_machine_arn,
+            state_machine_name,
+            state_name,
+            created_at: now,
+            expires_at: now + Duration::seconds(timeout),
+            policy: None,
+            sender: None,
+        };
+        if let Some(problem) = size_problem(&request) {
+            return Err(IntakeError::Invalid {
+                task_token,
+                problems: vec![problem],
+            });
+        }
         Ok(IntakeMessage {
             task_token,
-            request: NewRequest {
-                title,
-                description,
-                details,
-                approvers,
-                required_approvals,
-                allow_self_approval,
-                requested_by,
-                on_reject,
-                execution_arn,
-                execution_name,
-                state_machine_arn,
-                state_machine_name,
-                state_name,
-                created_at: now,
-                expires_at: now + Duration::seconds(timeout),
-            },
+            request,
+            given,
         })
     }
+
+    /// Without a policy document the workflow chooses its approvers: it must name them.
+    pub fn check_alone(&self) -> Vec<String> {
+        if self.request.approvers.is_empty() {
+            vec!["approvers is missing (no approval policy names them)".into()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+pub(crate) fn quorum_problem(required: u32, named: usize) -> String {
+    format!("requiredApprovals is {required} but only {named} approvers are named")
+}
+
+/// Why the request is too large to store, if it is.
+pub fn size_problem(req: &NewRequest) -> Option<String> {
+    let total = serde_json::to_vec(req).map_or(usize::MAX, |b| b.len());
+    (total > MAX_REQUEST_BYTES).then(|| {
+        let details = serde_json::to_vec(&req.details).map_or(0, |b| b.len());
+        format!(
+            "the request is {total} bytes as JSON (details {details}); Hanko keeps at most \
+             {MAX_REQUEST_BYTES}: pass a link or a summary instead of the whole input"
+        )
+    })
 }
 
 /// A valid request for unit tests elsewhere: `approvers`, one approval needed, asked by
@@ -331,6 +386,8 @@ pub(crate) fn sample_request(approvers: &[&str]) -> NewRequest {
         state_name: None,
         created_at: now,
         expires_at: now + Duration::hours(1),
+        policy: None,
+        sender: None,
     }
 }
 
@@ -514,7 +571,9 @@ mod properties {
         let r = &m.request;
         assert_eq!(raw["taskToken"].as_str(), Some(m.task_token.as_str()));
         assert!(!r.title.is_empty() && r.title.chars().count() <= MAX_TITLE_CHARS);
-        assert!(!r.approvers.is_empty() && r.approvers.len() <= MAX_APPROVERS);
+        // Left out, the approvers come from a policy (or the message is refused without one).
+        assert_eq!(r.approvers.is_empty(), !m.given.approvers);
+        assert!(r.approvers.len() <= MAX_APPROVERS);
         assert!(r.approvers.iter().all(|a| Principal::parse(a).is_ok()));
         assert!((1..=100).contains(&r.required_approvals));
         let secs = (r.expires_at - r.created_at).num_seconds();

@@ -1,11 +1,14 @@
 //! The rules of an approval, as plain functions over plain data: no I/O here.
 //!
-//! `intake` turns a workflow's message into a [`NewRequest`]; `rules` says who may vote,
-//! whether the quorum is met and whether a request has expired.
+//! `intake` turns a workflow's message into a [`NewRequest`]; `policy` holds it to the
+//! operator's approval policy; `rules` says who may vote, whether the quorum is met and
+//! whether a request has expired.
 
 pub mod intake;
+pub mod policy;
 pub mod principal;
 pub mod rules;
 
-pub use intake::{IntakeError, IntakeMessage, NewRequest, OnReject};
+pub use intake::{Given, IntakeError, IntakeMessage, NewRequest, OnReject};
+pub use policy::{AppliedPolicy, PolicyDocument, Violation};
 pub use principal::{Caller, Principal};

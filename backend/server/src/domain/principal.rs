@@ -46,23 +46,29 @@ impl fmt::Display for Principal {
     }
 }
 
-/// A deliberately plain check: one `@`, something on each side, a dot in the domain,
-/// no whitespace or control characters. Delivery is what proves an address.
+/// A plain but strict check: exactly one `@`, a non-empty local part, a domain of two or
+/// more non-empty labels, at most 254 characters, and none of whitespace, control
+/// characters or `< > , " ; : ( ) [ ] \` (what would make one address read as several, or as
+/// a display name, in a mail header). Delivery is what proves an address.
 pub fn is_email(s: &str) -> bool {
-    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let forbidden = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                '<' | '>' | ',' | '"' | ';' | ':' | '(' | ')' | '[' | ']' | '\\'
+            )
+    };
+    if s.len() > 254 || s.chars().any(forbidden) {
         return false;
     }
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        }
-        None => false,
-    }
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && domain.split('.').all(|label| !label.is_empty())
 }
 
 /// The verified identity behind a request to the api.
@@ -73,7 +79,8 @@ pub struct Caller {
     pub email: String,
     pub name: String,
     pub groups: Vec<String>,
-    /// When the person last logged in (`auth_time`, else `iat`), seconds since the epoch.
+    /// When the person last logged in: the token's `auth_time` (never its `iat`), seconds
+    /// since the epoch. `None` when the token does not say.
     pub auth_time: Option<i64>,
 }
 
@@ -115,6 +122,46 @@ mod tests {
         for bad in ["", "alice", "group:", "group:a b", "a@b", "a b@c.d", "@x.y"] {
             assert!(Principal::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn an_email_has_one_at_a_local_part_and_a_dotted_domain_and_nothing_that_splits_a_header() {
+        for good in [
+            "alice@example.com",
+            "Alice.Smith+ops@mail.example.co.jp",
+            "o'brien@example.ie",
+            "x@a.b",
+        ] {
+            assert!(is_email(good), "{good:?} refused");
+        }
+        for bad in [
+            "alice@example.com,bob@example.com",
+            "Alice <alice@example.com>",
+            "<alice@example.com>",
+            "\"alice\"@example.com",
+            "alice@example.com\r\nBcc: mallory@example.com",
+            "alice\t@example.com",
+            "alice@exa\u{0}mple.com",
+            "alice@@example.com",
+            "alice@bob@example.com",
+            "@example.com",
+            "alice@",
+            "alice@.example.com",
+            "alice@example.com.",
+            "alice@example..com",
+            "alice@localhost",
+            "alice;bob@example.com",
+            "alice:x@example.com",
+            "alice(x)@example.com",
+            "alice@[127.0.0.1]",
+            "alice\\@example.com",
+            "alice@exa mple.com",
+            "alice@example.com\u{a0}",
+        ] {
+            assert!(!is_email(bad), "{bad:?} accepted");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(!is_email(&long));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use hanko_api::{
     Approval, ApprovalPage, ApprovalSummary, DecisionInfo, DecisionRequest, Delivery, ErrorBody,
-    RequestStatus, Viewer, Vote, VoteChoice,
+    RequestStatus, Viewer, Vote, VoteBlock, VoteChoice,
 };
 use std::collections::HashMap;
 
@@ -18,6 +18,7 @@ use super::error::ApiError;
 use super::extract::{AppJson, SourceIp};
 use crate::domain::Caller;
 use crate::domain::rules;
+use crate::service::VoteError;
 use crate::store::{ListQuery, RequestSummary, StoredRequest};
 
 pub const DEFAULT_PAGE: usize = 50;
@@ -60,7 +61,28 @@ fn decode_cursor(c: &str) -> Result<String, ApiError> {
         })
 }
 
-/// Lists approval requests, newest first, a page at a time.
+/// Whether `caller` is an auditor, who may see every request.
+fn is_auditor(s: &AppState, caller: &Caller) -> bool {
+    caller.groups.contains(&s.policy.auditor_group)
+}
+
+/// What the list of `caller` is limited to: `None` for an auditor (every request), else
+/// the requests they approve (by email or group) or asked for.
+fn sees_only_some(s: &AppState, caller: &Caller) -> Option<(String, Vec<String>)> {
+    (!is_auditor(s, caller)).then(|| (caller.email.clone(), caller.principals()))
+}
+
+/// Whether `caller` may see the request `r`: one of its approvers (by email or group), its
+/// requester, or an auditor. Anyone else is answered as if it did not exist.
+pub(crate) fn may_see(s: &AppState, caller: &Caller, r: &StoredRequest) -> bool {
+    let q = &r.request;
+    is_auditor(s, caller)
+        || q.requested_by.as_deref() == Some(caller.email.as_str())
+        || q.principals().iter().any(|p| caller.is(p))
+}
+
+/// Lists approval requests, newest first, a page at a time: those the caller approves (by
+/// email or group) or asked for; every request for an auditor.
 #[utoipa::path(get, path = "/api/approvals", tag = "approvals", security(("bearer" = [])),
     params(
         ("status" = Option<super::openapi::StatusFilter>, Query, description = "only requests in this status (default `all`)"),
@@ -110,6 +132,7 @@ pub(crate) async fn list(
     let q = ListQuery {
         status,
         votable_by: mine.then(|| (caller.email.clone(), caller.principals())),
+        visible_to: sees_only_some(&s, &caller),
         limit,
         after,
         now: Utc::now(),
@@ -135,13 +158,14 @@ pub(crate) async fn list(
         .into_response())
 }
 
-/// One request: everything a person needs to decide, and whether the caller may vote.
+/// One request: everything a person needs to decide, and whether the caller may vote. Only
+/// for its approvers, its requester and auditors.
 #[utoipa::path(get, path = "/api/approvals/{id}", tag = "approvals", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "the request's id")),
     responses(
         (status = 200, description = "the request", body = Approval),
         (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
-        (status = 404, description = "`not_found`: no request has this id", body = ErrorBody),
+        (status = 404, description = "`not_found`: no request has this id, or none the caller may see (an approver, the requester or an auditor)", body = ErrorBody),
         (status = 500, description = "`internal_error`", body = ErrorBody),
     ))]
 pub(crate) async fn read(
@@ -155,6 +179,7 @@ pub(crate) async fn read(
         .store
         .get(&id)
         .await?
+        .filter(|r| may_see(&s, &caller, r))
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(detail(&r, &caller)))
 }
@@ -167,8 +192,8 @@ pub(crate) async fn read(
     responses(
         (status = 200, description = "the vote is recorded; the updated request", body = Approval),
         (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
-        (status = 403, description = "`not_an_approver`, `own_request`", body = ErrorBody),
-        (status = 404, description = "`not_found`: no request has this id", body = ErrorBody),
+        (status = 403, description = "`not_an_approver` (an auditor, who sees the request), `own_request`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no request has this id, or none the caller may see", body = ErrorBody),
         (status = 409, description = "`already_voted`, `already_decided`, `busy` (try again)", body = ErrorBody),
         (status = 410, description = "`expired`, `closed`, `workflow_gone`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
@@ -196,7 +221,7 @@ pub(crate) async fn decide(
         .get(USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(512).collect());
-    let r = s
+    let voted = s
         .hanko
         .vote(
             &id,
@@ -206,8 +231,25 @@ pub(crate) async fn decide(
             source_ip,
             user_agent,
         )
-        .await?;
-    Ok(Json(detail(&r, &caller)))
+        .await;
+    match voted {
+        Ok(r) => Ok(Json(detail(&r, &caller))),
+        // Someone who may not see the request is not told that it exists.
+        Err(VoteError::Blocked(VoteBlock::NotAnApprover)) => {
+            let visible = s
+                .hanko
+                .store
+                .get(&id)
+                .await?
+                .is_some_and(|r| may_see(&s, &caller, &r));
+            Err(if visible {
+                VoteError::Blocked(VoteBlock::NotAnApprover).into()
+            } else {
+                ApiError::not_found()
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn votes_of(r: &StoredRequest) -> Vec<Vote> {
@@ -288,6 +330,10 @@ pub fn detail(r: &StoredRequest, caller: &Caller) -> Approval {
             delivery: r.delivery.unwrap_or(Delivery::Pending),
         }),
         closed_reason: r.closed_reason.clone(),
+        policy: q.policy.as_ref().map(|p| hanko_api::PolicyRef {
+            name: p.policy.name.clone(),
+            sha256: p.sha256.clone(),
+        }),
         viewer: Viewer {
             can_vote: block.is_none(),
             reason: block,

@@ -49,18 +49,19 @@ fn open_jws(jws: &str) -> Option<(String, DecisionRecord)> {
     Some((kid, record))
 }
 
-/// The signed decision record of a decided request, for anyone logged in.
+/// The signed decision record of a decided request, for those who may see the request: its
+/// approvers, its requester and auditors.
 #[utoipa::path(get, path = "/api/approvals/{id}/decision", tag = "audit", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "the request's id")),
     responses(
         (status = 200, description = "the decision's JWS, its key id and its claims", body = SignedDecision),
         (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
-        (status = 404, description = "`not_found`: no request has this id; `not_decided`: nothing was signed yet", body = ErrorBody),
+        (status = 404, description = "`not_found`: no request has this id, or none the caller may see; `not_decided`: nothing was signed yet", body = ErrorBody),
         (status = 500, description = "`internal_error`", body = ErrorBody),
     ))]
 pub(crate) async fn signed_decision(
     State(s): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SignedDecision>, ApiError> {
     if uuid::Uuid::parse_str(&id).is_err() {
@@ -71,6 +72,7 @@ pub(crate) async fn signed_decision(
         .store
         .get(&id)
         .await?
+        .filter(|r| super::approvals::may_see(&s, &caller, r))
         .ok_or_else(ApiError::not_found)?;
     let d = r.decision.ok_or_else(|| ApiError::NotFound {
         code: "not_decided",
@@ -207,6 +209,11 @@ fn entry(r: &StoredRequest) -> AuditEntry {
         execution_arn: q.execution_arn.clone(),
         state_machine_arn: q.state_machine_arn.clone(),
         requested_by: q.requested_by.clone(),
+        sender: q.sender.clone(),
+        policy: q.policy.as_ref().map(|p| hanko_api::PolicyRef {
+            name: p.policy.name.clone(),
+            sha256: p.sha256.clone(),
+        }),
         created_at: q.created_at,
         status: r.status,
         ended_at: r
@@ -232,7 +239,7 @@ fn entry(r: &StoredRequest) -> AuditEntry {
     }
 }
 
-pub const CSV_COLUMNS: [&str; 17] = [
+pub const CSV_COLUMNS: [&str; 20] = [
     "request_id",
     "title",
     "status",
@@ -242,6 +249,9 @@ pub const CSV_COLUMNS: [&str; 17] = [
     "created_at",
     "execution_arn",
     "state_machine_arn",
+    "sender",
+    "policy",
+    "policy_sha256",
     "approver",
     "subject",
     "name",
@@ -273,6 +283,15 @@ pub fn to_csv(items: &[AuditEntry]) -> String {
             time(e.created_at),
             e.execution_arn.clone(),
             e.state_machine_arn.clone(),
+            e.sender.clone().unwrap_or_default(),
+            e.policy
+                .as_ref()
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            e.policy
+                .as_ref()
+                .map(|p| p.sha256.clone())
+                .unwrap_or_default(),
         ];
         if e.votes.is_empty() {
             push_line(

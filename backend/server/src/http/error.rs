@@ -153,6 +153,7 @@ impl From<VoteError> for ApiError {
                     "your vote was recorded, but the workflow no longer waits for this request ({code}): it was stopped, timed out or already answered"
                 ),
             },
+            VoteError::LoginTooOld => ApiError::LoginTooOld,
             VoteError::Busy => ApiError::Conflict {
                 code: "busy",
                 message: "many people are voting on this request right now and your vote was not recorded; try again".into(),

@@ -10,8 +10,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::AppState;
 use super::error::ApiError;
+use super::{AppState, ThroughTrustedProxy};
 use crate::auth::AuthError;
 use crate::domain::Caller;
 
@@ -78,6 +78,12 @@ impl FromRequestParts<AppState> for Caller {
                     message: "logins cannot be checked right now because the identity provider's keys could not be fetched; try again in a minute".into(),
                 }
             }
+            AuthError::UnverifiedEmail(email) => {
+                tracing::info!(%email, "login refused: the provider has not verified the email");
+                ApiError::Unauthorized(format!(
+                    "your identity provider has not verified your email address {email}, so it cannot name you here; verify it with the provider (or ask its administrator), then log in again"
+                ))
+            }
             e => {
                 tracing::debug!(error = %e, "token refused");
                 ApiError::Unauthorized(
@@ -89,15 +95,24 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The caller's address, for the audit trail: from the trusted proxy's header when one is
-/// configured (`HANKO_CLIENT_IP_HEADER`, e.g. CloudFront's `CloudFront-Viewer-Address`),
-/// else the peer of the socket, else the source Lambda saw (function URL / API Gateway).
+/// configured (`HANKO_CLIENT_IP_HEADER`, e.g. CloudFront's `CloudFront-Viewer-Address`)
+/// and, with `HANKO_ORIGIN_SECRET` set, the request carried that secret (so the proxy, not
+/// the caller, wrote the header); else the peer of the socket, else the source Lambda saw
+/// (function URL / API Gateway).
 pub struct SourceIp(pub Option<String>);
 
 impl FromRequestParts<AppState> for SourceIp {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
-        let from_header = state.policy.client_ip_header.as_ref().and_then(|h| {
+        let proxy_proven = state.policy.origin_secret.is_none()
+            || parts.extensions.get::<ThroughTrustedProxy>().is_some();
+        let header = state
+            .policy
+            .client_ip_header
+            .as_ref()
+            .filter(|_| proxy_proven);
+        let from_header = header.and_then(|h| {
             let v = parts.headers.get(h)?.to_str().ok()?;
             if h == "cloudfront-viewer-address" {
                 viewer_address(v)

@@ -1,6 +1,8 @@
-//! A small in-memory rate limit for the dev login: a fixed one-minute window per key
-//! (the source address, and the email tried), so guessing passwords is slow and one
-//! address cannot lock everyone out by trying their emails.
+//! A small in-memory rate limit for the dev login: a fixed one-minute window per key, so
+//! guessing passwords is slow. A login attempt counts for its source address and email
+//! together, and for the address alone (with a larger allowance): never for the email
+//! alone, or a stranger's failed attempts at someone's email would lock that person out
+//! wherever they log in from.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,6 +11,10 @@ use std::time::{Duration, Instant};
 const WINDOW: Duration = Duration::from_secs(60);
 /// Above this many keys, finished windows are dropped before a new key is added.
 const PRUNE_ABOVE: usize = 10_000;
+/// One address may make this many times the per-email allowance of attempts in a minute,
+/// all emails together (several people behind one address log in; one guesser tries many
+/// emails).
+pub const ADDRESS_FACTOR: u32 = 5;
 
 pub struct RateLimiter {
     per_minute: u32,
@@ -26,10 +32,36 @@ impl RateLimiter {
 
     /// Counts an attempt for every key; `Err(seconds)` when any key is over its limit.
     pub fn check(&self, keys: &[&str]) -> Result<(), u64> {
-        self.check_at(keys, Instant::now())
+        let keys: Vec<(&str, u32)> = keys.iter().map(|k| (*k, self.per_minute)).collect();
+        self.check_at(&keys, Instant::now())
     }
 
-    fn check_at(&self, keys: &[&str], now: Instant) -> Result<(), u64> {
+    /// Counts a login attempt from `address` (when known) for `email`: `per_minute` for the
+    /// two together, `per_minute` × [`ADDRESS_FACTOR`] for the address alone.
+    /// `Err(seconds)` when either is over.
+    pub fn check_login(&self, address: Option<&str>, email: &str) -> Result<(), u64> {
+        self.check_login_at(address, email, Instant::now())
+    }
+
+    fn check_login_at(&self, address: Option<&str>, email: &str, now: Instant) -> Result<(), u64> {
+        let by_address = address.map(|a| format!("ip:{a}"));
+        let by_both = format!(
+            "ip+email:{}|{}",
+            address.unwrap_or("-"),
+            email.to_lowercase()
+        );
+        let mut keys = Vec::with_capacity(2);
+        // The address first: once it is over, its attempts add no more keys.
+        if let Some(a) = &by_address {
+            keys.push((a.as_str(), self.per_minute.saturating_mul(ADDRESS_FACTOR)));
+        }
+        keys.push((by_both.as_str(), self.per_minute));
+        self.check_at(&keys, now)
+    }
+
+    /// Counts an attempt for each `(key, limit)` in turn and stops at the first one over
+    /// its limit (the keys after it are neither counted nor remembered).
+    fn check_at(&self, keys: &[(&str, u32)], now: Instant) -> Result<(), u64> {
         if self.per_minute == 0 {
             return Ok(());
         }
@@ -40,23 +72,18 @@ impl RateLimiter {
         if windows.len() > PRUNE_ABOVE {
             windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
         }
-        let mut wait = None;
-        for key in keys {
+        for (key, limit) in keys {
             let entry = windows.entry((*key).to_string()).or_insert((now, 0));
             if now.duration_since(entry.0) >= WINDOW {
                 *entry = (now, 0);
             }
             entry.1 = entry.1.saturating_add(1);
-            if entry.1 > self.per_minute {
+            if entry.1 > *limit {
                 let left = WINDOW.saturating_sub(now.duration_since(entry.0));
-                let secs = left.as_secs().max(1);
-                wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
+                return Err(left.as_secs().max(1));
             }
         }
-        match wait {
-            Some(secs) => Err(secs),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 
@@ -69,24 +96,68 @@ mod tests {
         let l = RateLimiter::new(3);
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert_eq!(l.check_at(&["ip:1"], t0), Ok(()));
+            assert_eq!(l.check_at(&[("ip:1", 3)], t0), Ok(()));
         }
         let wait = l
-            .check_at(&["ip:1"], t0 + Duration::from_secs(20))
+            .check_at(&[("ip:1", 3)], t0 + Duration::from_secs(20))
             .unwrap_err();
         assert_eq!(wait, 40);
-        assert_eq!(l.check_at(&["ip:1"], t0 + WINDOW), Ok(()));
+        assert_eq!(l.check_at(&[("ip:1", 3)], t0 + WINDOW), Ok(()));
     }
 
     #[test]
     fn each_key_has_its_own_count_and_any_key_over_refuses() {
         let l = RateLimiter::new(2);
         let t0 = Instant::now();
-        assert!(l.check_at(&["ip:1", "email:a"], t0).is_ok());
-        assert!(l.check_at(&["ip:2", "email:a"], t0).is_ok());
+        assert!(l.check(&["ip:1", "email:a"]).is_ok());
+        assert!(l.check(&["ip:2", "email:a"]).is_ok());
         // A third address trying the same email is refused: the email is over.
-        assert!(l.check_at(&["ip:3", "email:a"], t0).is_err());
-        assert!(l.check_at(&["ip:3", "email:b"], t0).is_ok());
+        assert!(l.check(&["ip:3", "email:a"]).is_err());
+        assert!(l.check_at(&[("ip:3", 2), ("email:b", 2)], t0).is_ok());
+    }
+
+    #[test]
+    fn a_strangers_attempts_at_an_email_do_not_lock_out_its_owner_elsewhere() {
+        let l = RateLimiter::new(3);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(
+                l.check_login_at(Some("203.0.113.9"), "alice@example.com", t0)
+                    .is_ok()
+            );
+        }
+        // The stranger is stopped at alice's email...
+        assert!(
+            l.check_login_at(Some("203.0.113.9"), "Alice@Example.com", t0)
+                .is_err()
+        );
+        // ...alice, from her own address, is not.
+        assert!(
+            l.check_login_at(Some("198.51.100.7"), "alice@example.com", t0)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn one_address_trying_many_emails_is_stopped_and_adds_no_keys_once_over() {
+        let l = RateLimiter::new(2);
+        let t0 = Instant::now();
+        let allowed = 2 * ADDRESS_FACTOR;
+        for i in 0..allowed {
+            let email = format!("user{i}@example.com");
+            assert!(l.check_login_at(Some("203.0.113.9"), &email, t0).is_ok());
+        }
+        let keys = l.windows.lock().unwrap().len();
+        for i in 0..100 {
+            let email = format!("other{i}@example.com");
+            assert!(l.check_login_at(Some("203.0.113.9"), &email, t0).is_err());
+        }
+        assert_eq!(l.windows.lock().unwrap().len(), keys);
+        // Another address is not affected.
+        assert!(
+            l.check_login_at(Some("198.51.100.7"), "user0@example.com", t0)
+                .is_ok()
+        );
     }
 
     #[test]

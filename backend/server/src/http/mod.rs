@@ -78,13 +78,18 @@ pub struct Policy {
     pub auditor_group: String,
     /// A login older than this may read but not decide. `None`: any valid login decides.
     pub max_auth_age: Option<chrono::Duration>,
-    /// Dev login attempts per minute, per source address and per email.
+    /// Dev login attempts per minute, per source address and email together and per
+    /// address (see [`limit::RateLimiter::check_login`]).
     pub login_limiter: limit::RateLimiter,
     /// Longest time one api request may take before it is answered with a 503.
     pub request_timeout: Duration,
     /// The header a trusted proxy puts the caller's address in (behind CloudFront:
     /// `cloudfront-viewer-address`). `None`: the socket's peer, or Lambda's source.
     pub client_ip_header: Option<HeaderName>,
+    /// The secret the trusted proxy sends in [`ORIGIN_SECRET_HEADER`] (`HANKO_ORIGIN_SECRET`).
+    /// When set, a request without it is refused (403 `forbidden_origin`), and
+    /// `client_ip_header` is believed only on a request that carried it.
+    pub origin_secret: Option<secrecy::SecretString>,
 }
 
 impl Default for Policy {
@@ -95,14 +100,60 @@ impl Default for Policy {
             login_limiter: limit::RateLimiter::new(10),
             request_timeout: Duration::from_secs(15),
             client_ip_header: None,
+            origin_secret: None,
         }
     }
+}
+
+/// The header in which the trusted proxy (CloudFront's origin custom header) sends
+/// `HANKO_ORIGIN_SECRET`.
+pub const ORIGIN_SECRET_HEADER: &str = "x-hanko-origin-secret";
+
+/// Put on a request that carried the origin secret: it came through the trusted proxy, so
+/// the proxy's address header ([`Policy::client_ip_header`]) may be believed.
+#[derive(Debug, Clone, Copy)]
+pub struct ThroughTrustedProxy;
+
+/// With an origin secret configured, only requests that carry it get through; the header
+/// is taken off the request before anything else sees it. The comparison takes the same
+/// time wherever the first difference is.
+async fn require_origin_secret(
+    secret: Option<Arc<secrecy::SecretString>>,
+    mut req: Request,
+    next: Next,
+) -> axum::response::Response {
+    use secrecy::ExposeSecret;
+    let Some(secret) = secret else {
+        return next.run(req).await;
+    };
+    let sent = req.headers_mut().remove(ORIGIN_SECRET_HEADER);
+    let matches = sent.is_some_and(|v| {
+        !v.is_empty()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(
+                v.as_bytes(),
+                secret.expose_secret().as_bytes(),
+            )
+            .is_ok()
+    });
+    if !matches {
+        tracing::debug!(path = %req.uri().path(), "refused: no origin secret");
+        return ApiError::Forbidden {
+            code: "forbidden_origin",
+            message:
+                "this api answers only through its console's address (CloudFront); call it there"
+                    .into(),
+        }
+        .into_response();
+    }
+    req.extensions_mut().insert(ThroughTrustedProxy);
+    next.run(req).await
 }
 
 /// The whole api, plus the built console when `console_dir` is given.
 pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
     let timeout = state.policy.request_timeout;
     let csp = console_csp(state.auth.oidc_client().map(|c| c.token_url.as_str()));
+    let origin_secret = state.policy.origin_secret.clone().map(Arc::new);
     let api = Router::new()
         .merge(meta::router())
         .merge(session::router())
@@ -138,7 +189,12 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
         let index = dir.join("index.html");
         app = app.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
     }
-    app.layer(SetResponseHeaderLayer::overriding(
+    // Outside every route, so no path (health, the JWKS, the console) answers a caller
+    // who went around the trusted proxy.
+    app.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| require_origin_secret(origin_secret.clone(), req, next),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
         header::CONTENT_SECURITY_POLICY,
         csp,
     ))

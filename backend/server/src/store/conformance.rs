@@ -28,11 +28,15 @@ macro_rules! store_conformance_tests {
             one_voter_has_one_vote,
             racing_deciders_on_one_version_have_one_winner,
             a_vote_on_a_request_that_is_not_pending_is_refused,
+            a_vote_written_after_the_deadline_is_refused,
             lists_are_newest_first_in_pages,
             lists_filter_by_status,
             summaries_are_the_same_page_as_the_list,
             the_votable_list_holds_only_what_the_caller_may_still_vote_on,
             a_small_page_of_the_votable_list_reads_past_many_decided_requests,
+            a_stranger_lists_nothing_in_any_status_or_page,
+            approvers_by_email_or_group_and_the_requester_list_what_they_may_see,
+            a_page_of_what_one_may_see_is_full_and_never_counts_hidden_requests,
             a_fresh_decision_is_left_to_its_voter_then_owed_until_delivered,
             a_deciding_vote_claims_its_delivery_until_its_lease_ends,
             a_vote_that_does_not_decide_claims_nothing,
@@ -127,6 +131,7 @@ fn query(status: Option<RequestStatus>, who: Option<(&str, &[&str])>) -> ListQue
     ListQuery {
         status,
         votable_by: who.map(|(e, p)| (e.to_string(), p.iter().map(|x| x.to_string()).collect())),
+        visible_to: None,
         limit: 50,
         after: None,
         now: Utc::now(),
@@ -159,6 +164,7 @@ async fn vote(s: &dyn Store, n: u8, voter: &str, decided: Option<DateTime<Utc>>)
         decision: decided.map(|at| (decision(Outcome::Approved, at), success())),
         // Without a decision there is nothing to claim, whatever the lease says.
         lease_until: decided.unwrap_or_else(now_ms) + vote_lease(),
+        now: now_ms(),
     })
     .await
     .unwrap()
@@ -205,6 +211,7 @@ pub async fn a_vote_needs_the_version_it_was_decided_on(s: &dyn Store) {
             ballot: &a,
             decision: Some((decision(Outcome::Approved, at), success())),
             lease_until: at + vote_lease(),
+            now: at,
         })
         .await
         .unwrap()
@@ -224,6 +231,7 @@ pub async fn a_vote_needs_the_version_it_was_decided_on(s: &dyn Store) {
                 },
             )),
             lease_until: at + vote_lease(),
+            now: at,
         })
         .await
         .unwrap();
@@ -290,6 +298,7 @@ pub async fn racing_deciders_on_one_version_have_one_winner(s: &dyn Store) {
                 ballot: &b,
                 decision: Some((decision(Outcome::Approved, at), success())),
                 lease_until: at + vote_lease(),
+                now: at,
             })
             .await
             .unwrap()
@@ -330,12 +339,58 @@ pub async fn a_vote_on_a_request_that_is_not_pending_is_refused(s: &dyn Store) {
             ballot: &b,
             decision: None,
             lease_until: now_ms() + vote_lease(),
+            now: now_ms(),
         })
         .await
         .unwrap(),
         "no request, no vote"
     );
     assert!(s.get(&id(99)).await.unwrap().is_none());
+}
+
+pub async fn a_vote_written_after_the_deadline_is_refused(s: &dyn Store) {
+    let r = insert(s, 5, &["a@x.io", "c@x.io"], Duration::hours(1)).await;
+    let v0 = s.get(&id(5)).await.unwrap().unwrap().version;
+    let a = ballot("a@x.io", VoteChoice::Approve);
+    // The vote was decided before the deadline, but is written at or after it (a slow
+    // signer, a long pause): nothing is written, with or without a decision.
+    for now in [r.expires_at, r.expires_at + Duration::seconds(1)] {
+        for decides in [false, true] {
+            let written = s
+                .record_vote(VoteWrite {
+                    id: &id(5),
+                    expected_version: v0,
+                    ballot: &a,
+                    decision: decides
+                        .then(|| (decision(Outcome::Approved, a.decided_at), success())),
+                    lease_until: now + vote_lease(),
+                    now,
+                })
+                .await
+                .unwrap();
+            assert!(!written, "written at {now} (decides: {decides})");
+        }
+    }
+    let got = s.get(&id(5)).await.unwrap().unwrap();
+    assert_eq!(got.status, RequestStatus::Pending);
+    assert_eq!(got.version, v0);
+    assert!(got.votes.is_empty());
+    assert_eq!(got.decision, None);
+    assert_eq!(got.delivery, None);
+    assert!(s.pending_callback(&id(5)).await.unwrap().is_none());
+    // A millisecond before the deadline is still in time.
+    assert!(
+        s.record_vote(VoteWrite {
+            id: &id(5),
+            expected_version: v0,
+            ballot: &a,
+            decision: None,
+            lease_until: r.expires_at + vote_lease(),
+            now: r.expires_at - Duration::milliseconds(1),
+        })
+        .await
+        .unwrap()
+    );
 }
 
 pub async fn lists_are_newest_first_in_pages(s: &dyn Store) {
@@ -521,6 +576,173 @@ pub async fn a_small_page_of_the_votable_list_reads_past_many_decided_requests(s
         vec![id(12), id(1)],
         "the last approver is one too"
     );
+}
+
+/// The list of what `email`, standing for `principals`, may see.
+fn seen_by(status: Option<RequestStatus>, email: &str, principals: &[&str]) -> ListQuery {
+    ListQuery {
+        visible_to: Some((
+            email.to_string(),
+            principals.iter().map(|p| p.to_string()).collect(),
+        )),
+        ..query(status, None)
+    }
+}
+
+/// Inserts request `n` for `approvers`, asked by `requested_by`.
+async fn insert_by(s: &dyn Store, n: u8, approvers: &[&str], requested_by: &str) {
+    let r = request(approvers, requested_by, Duration::hours(1));
+    assert_eq!(
+        s.insert(&id(n), &format!("token-{n}"), &r).await.unwrap(),
+        Inserted::Created
+    );
+}
+
+/// The ids of the whole list of `q` and whether more follow, checking that the summaries
+/// are the same page.
+async fn listed(s: &dyn Store, q: &ListQuery) -> (Vec<String>, bool) {
+    let (full, more) = s.list(q).await.unwrap();
+    let (summaries, summaries_more) = s.list_summaries(q).await.unwrap();
+    let full = ids(full);
+    assert_eq!(
+        summaries.into_iter().map(|r| r.id).collect::<Vec<_>>(),
+        full,
+        "{q:?}"
+    );
+    assert_eq!(summaries_more, more, "{q:?}");
+    (full, more)
+}
+
+pub async fn a_stranger_lists_nothing_in_any_status_or_page(s: &dyn Store) {
+    insert_by(s, 1, &["a@x.io", "group:ops"], "b@x.io").await; // pending
+    insert(s, 2, &["a@x.io"], -Duration::seconds(1)).await; // overdue
+    insert(s, 3, &["group:ops"], Duration::hours(1)).await;
+    assert!(vote(s, 3, "a@x.io", Some(now_ms())).await); // approved
+    insert(s, 4, &["a@x.io"], -Duration::seconds(1)).await;
+    assert!(
+        s.close_pending(&id(4), RequestStatus::Expired, "deadline", None)
+            .await
+            .unwrap()
+    );
+    insert(s, 5, &["a@x.io"], Duration::hours(1)).await;
+    assert!(
+        s.close_pending(&id(5), RequestStatus::Closed, "stopped", None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(listed(s, &query(None, None)).await.0.len(), 5);
+    // A stranger: in other groups, named by no request, asked for none; and someone whose
+    // email is only a prefix or another case of an approver's.
+    let strangers: [(&str, &[&str]); 3] = [
+        ("z@x.io", &["z@x.io", "group:other", "group:op"]),
+        ("a@x.i", &["a@x.i"]),
+        ("b@x.io.evil", &["b@x.io.evil", "group:OPS"]),
+    ];
+    for (email, principals) in strangers {
+        for status in std::iter::once(None).chain(RequestStatus::ALL.map(Some)) {
+            let mut q = seen_by(status, email, principals);
+            assert_eq!(listed(s, &q).await, (vec![], false), "{q:?}");
+            q.limit = 1;
+            assert_eq!(listed(s, &q).await, (vec![], false), "{q:?}");
+            q.after = Some(id(4));
+            assert_eq!(listed(s, &q).await, (vec![], false), "{q:?}");
+        }
+    }
+}
+
+pub async fn approvers_by_email_or_group_and_the_requester_list_what_they_may_see(s: &dyn Store) {
+    insert_by(s, 1, &["a@x.io"], "b@x.io").await;
+    insert_by(s, 2, &["group:ops"], "c@x.io").await;
+    insert_by(s, 3, &["d@x.io", "group:ops"], "b@x.io").await;
+    assert!(vote(s, 3, "d@x.io", Some(now_ms())).await); // approved: history stays seen
+    insert(s, 4, &["a@x.io"], -Duration::seconds(1)).await;
+    assert!(
+        s.close_pending(&id(4), RequestStatus::Expired, "deadline", None)
+            .await
+            .unwrap()
+    );
+    insert_by(s, 5, &["e@x.io"], "e@x.io").await; // nobody else's
+    let seen = |email: &'static str, principals: &'static [&'static str], status| async move {
+        listed(s, &seen_by(status, email, principals)).await.0
+    };
+    // By email, even after the deadline passed.
+    assert_eq!(seen("a@x.io", &["a@x.io"], None).await, vec![id(4), id(1)]);
+    assert_eq!(
+        seen("a@x.io", &["a@x.io"], Some(RequestStatus::Expired)).await,
+        vec![id(4)]
+    );
+    // By group.
+    let ops: &[&str] = &["y@x.io", "group:ops"];
+    assert_eq!(seen("y@x.io", ops, None).await, vec![id(3), id(2)]);
+    assert_eq!(
+        seen("y@x.io", ops, Some(RequestStatus::Pending)).await,
+        vec![id(2)]
+    );
+    assert_eq!(
+        seen("y@x.io", ops, Some(RequestStatus::Approved)).await,
+        vec![id(3)]
+    );
+    // By email and by group: once.
+    assert_eq!(
+        seen("d@x.io", &["d@x.io", "group:ops"], None).await,
+        vec![id(3), id(2)]
+    );
+    // The requester, who is no approver.
+    assert_eq!(
+        seen("b@x.io", &["b@x.io", "group:dev"], None).await,
+        vec![id(4), id(3), id(1)]
+    );
+    assert_eq!(seen("c@x.io", &["c@x.io"], None).await, vec![id(2)]);
+    // The requester who is also the approver.
+    assert_eq!(seen("e@x.io", &["e@x.io"], None).await, vec![id(5)]);
+    // Seen and votable: the votable list within what one sees.
+    let q = ListQuery {
+        votable_by: Some(("y@x.io".into(), vec!["y@x.io".into(), "group:ops".into()])),
+        ..seen_by(None, "y@x.io", ops)
+    };
+    assert_eq!(listed(s, &q).await, (vec![id(2)], false));
+}
+
+pub async fn a_page_of_what_one_may_see_is_full_and_never_counts_hidden_requests(s: &dyn Store) {
+    // Five hidden requests around three seen ones, each seen another way.
+    for n in [1, 3, 4, 6, 8] {
+        insert_by(s, n, &["h@x.io", "group:hidden"], "r@x.io").await;
+    }
+    insert_by(s, 2, &["h@x.io"], "v@x.io").await; // v asked
+    insert_by(s, 5, &["group:v"], "r@x.io").await; // v's group approves
+    insert_by(s, 7, &["h@x.io", "v@x.io"], "r@x.io").await; // v approves
+    let v: &[&str] = &["v@x.io", "group:v"];
+    let mut page = seen_by(None, "v@x.io", v);
+    page.limit = 2;
+    assert_eq!(listed(s, &page).await, (vec![id(7), id(5)], true));
+    page.after = Some(id(5));
+    assert_eq!(
+        listed(s, &page).await,
+        (vec![id(2)], false),
+        "no page after the last seen request, whatever is hidden below it"
+    );
+    page.after = None;
+    page.limit = 3;
+    assert_eq!(
+        listed(s, &page).await,
+        (vec![id(7), id(5), id(2)], false),
+        "exactly a page of what v sees is not more"
+    );
+    page.limit = 1;
+    let mut pages = Vec::new();
+    loop {
+        let (items, more) = listed(s, &page).await;
+        assert_eq!(items.len(), 1, "a page is never emptied by hidden requests");
+        page.after = items.last().cloned();
+        pages.extend(items);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(pages, vec![id(7), id(5), id(2)]);
+    let mut pending = seen_by(Some(RequestStatus::Pending), "v@x.io", v);
+    pending.limit = 2;
+    assert_eq!(listed(s, &pending).await, (vec![id(7), id(5)], true));
 }
 
 pub async fn a_fresh_decision_is_left_to_its_voter_then_owed_until_delivered(s: &dyn Store) {

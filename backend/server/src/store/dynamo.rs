@@ -9,6 +9,7 @@
 //! | request | `REQ#<id>` | `REQ` | gsi1 `STATUS#<status>` / `<id>`; gsi2 `EXPIRES` / `<expires ms>#<id>` while pending, `DELIVERY` / `<next attempt ms>#<id>` while a callback is owed (`pending` or `unconfirmed`; a claimed attempt's next attempt is the end of its lease) | closed + retention |
 //! | task token | `TOKEN#<sha256 of the token>` | `TOKEN` | - | expires + retention |
 //! | approver | `APPROVER#<principal>` | `<id>` | - | expires (no vote after it) |
+//! | viewer | `VIEWER#<principal>` | `<id>` | - | expires + retention |
 //! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | vote + longest timeout + retention |
 //! | closure | `REQ#<id>` | `CLOSED` | gsi1 `CLOSED` / `<closed ms>#<id>` | closed + retention |
 //!
@@ -20,23 +21,29 @@
 //!
 //! # Access patterns (no Scan anywhere)
 //!
-//! - `insert`: the approver items first (idempotent; harmless while no request item
-//!   exists), then a transaction putting the request item and the token item, each with
-//!   `attribute_not_exists(pk)`. A cancelled token put means a duplicate delivery: the
-//!   token item names the request it made. The request item is the commit point.
+//! - `insert`: the approver items and the viewer items first (one viewer item per
+//!   approver principal and one for the requester's email; idempotent; harmless while no
+//!   request item exists), then a transaction putting the request item and the token
+//!   item, each with `attribute_not_exists(pk)`. A cancelled token put means a duplicate
+//!   delivery: the token item names the request it made. The request item is the commit
+//!   point.
 //! - `get`, `pending_callback`, `task_token`: consistent `GetItem`s. A callback is owed
 //!   while `delivery` is `pending` or `unconfirmed`.
 //! - `list`, newest first: `Query` gsi1 `STATUS#<s>` descending (`gsi1sk < after` for the
 //!   next page), several partitions merged by id for "all" (five) and "expired" (expired
 //!   plus overdue pending); "what I may vote on": `Query` the base table partitions
 //!   `APPROVER#<principal>` of the caller's email and groups, merged, then `BatchGetItem`
-//!   of the request items, whose status, deadline, votes and requester decide. Within one
-//!   call, pages follow `LastEvaluatedKey`; between calls the cursor is the last id, from
-//!   which the key condition is rebuilt.
+//!   of the request items, whose status, deadline, votes and requester decide. "What I
+//!   may see" (everyone but an auditor): `Query` the base table partitions
+//!   `VIEWER#<principal>` of the caller's email and groups, merged, then `BatchGetItem` of
+//!   the request items, whose status, approvers and requester decide; a page holds only
+//!   requests the caller may see. Within one call, pages follow `LastEvaluatedKey`;
+//!   between calls the cursor is the last id, from which the key condition is rebuilt.
 //! - `record_vote`: a transaction: put the vote item with `attribute_not_exists(pk)` (one
 //!   vote per person) and update the request item on `status = pending AND version =
-//!   expected` (racing approvers: exactly one wins), appending the ballot, and when the
-//!   vote decides, setting the decision, the owed callback, the closure time and TTL, and
+//!   expected AND expires_ms > now` (racing approvers: exactly one wins; none after the
+//!   deadline, however long signing took), appending the ballot, and when the vote
+//!   decides, setting the decision, the owed callback, the closure time and TTL, and
 //!   claiming the callback's delivery for the voter's own attempt just as `claim_delivery`
 //!   does (`delivery = unconfirmed`, `claimed_until_ms` and the next attempt, and gsi2
 //!   `DELIVERY` / `<lease end ms>#<id>`, at the end of the lease); with a decision it also
@@ -70,7 +77,11 @@
 //! close (`status = pending`) then does nothing. `STATUS#pending`, `EXPIRES`, `DELIVERY` and
 //! `CLOSED` are one index partition each, far above what approvals by people need. An
 //! approver item stays after its request is decided, until its deadline's TTL; the
-//! "what I may vote on" list reads past those.
+//! "what I may vote on" list reads past those. A viewer item lives as long as its request
+//! is kept, so "what I may see" in one status (pending, say) reads past the caller's whole
+//! history in the other statuses, a request item per id (`BatchGetItem`, 100 at a time).
+//! Requests stored before viewer items existed have none: they are listed to auditors
+//! only (reading one by its id is unchanged).
 //!
 //! Throttling (after the SDK's own retries) is [`StoreError::Throttled`]; a condition that
 //! fails where the trait has an answer for it (`false`, `Duplicate`) is that answer, and
@@ -577,6 +588,10 @@ fn approver_pk(principal: &str) -> String {
     format!("APPROVER#{principal}")
 }
 
+fn viewer_pk(principal: &str) -> String {
+    format!("VIEWER#{principal}")
+}
+
 fn status_pk(status: RequestStatus) -> String {
     format!("STATUS#{}", status.as_str())
 }
@@ -938,18 +953,33 @@ impl Store for DynamoStore {
         let created_ms = req.created_at.timestamp_millis();
         let expires_ms = req.expires_at.timestamp_millis();
         let mut seen = HashSet::new();
-        let approvers: Vec<Item> = req
+        let principals: Vec<&str> = req
             .approvers
             .iter()
-            .filter(|p| seen.insert(p.as_str()))
-            .map(|p| {
-                let mut item = key(approver_pk(p), id);
-                item.insert("id".into(), s(id));
-                item.insert("ttl".into(), num(expires_ms.div_euclid(1000) + 1));
-                item
-            })
+            .map(String::as_str)
+            .filter(|p| seen.insert(*p))
             .collect();
-        self.batch_put(approvers.clone()).await?;
+        let item = |pk: String, ttl: AttributeValue| {
+            let mut item = key(pk, id);
+            item.insert("id".into(), s(id));
+            item.insert("ttl".into(), ttl);
+            item
+        };
+        // Who may vote (until the deadline) and who may see the request (as long as it is
+        // kept): its approvers and its requester.
+        let mut pointers: Vec<Item> = principals
+            .iter()
+            .map(|p| item(approver_pk(p), num(expires_ms.div_euclid(1000) + 1)))
+            .collect();
+        let requester = req.requested_by.as_deref().filter(|r| seen.insert(r));
+        pointers.extend(
+            principals
+                .iter()
+                .copied()
+                .chain(requester)
+                .map(|p| item(viewer_pk(p), self.ttl_after(expires_ms))),
+        );
+        self.batch_put(pointers.clone()).await?;
 
         let mut request = key(request_pk(id), REQUEST_SK);
         request.extend([
@@ -982,9 +1012,10 @@ impl Store for DynamoStore {
         match written {
             Ok(()) => Ok(Inserted::Created),
             Err(codes) => {
-                // Nothing of this request was committed: take its approver items back.
+                // Nothing of this request was committed: take its approver and viewer
+                // items back.
                 let cleanup = async {
-                    for item in approvers {
+                    for item in pointers {
                         let k = key(required(&item, "pk")?.to_string(), required(&item, "sk")?);
                         self.client
                             .delete_item()
@@ -998,7 +1029,7 @@ impl Store for DynamoStore {
                 };
                 if codes.get(1).map(String::as_str) == Some("ConditionalCheckFailed") {
                     if let Err(e) = cleanup.await {
-                        tracing::warn!(request_id = %id, error = %e, "could not remove the approver items of a duplicate");
+                        tracing::warn!(request_id = %id, error = %e, "could not remove the approver and viewer items of a duplicate");
                     }
                     let existing = self
                         .get_item(token_pk(&hash), TOKEN_SK)
@@ -1043,32 +1074,44 @@ impl Store for DynamoStore {
             Some(st) => r.status == st,
         };
         let after_ok = |r: &StoredRequest| q.after.as_ref().is_none_or(|a| r.id < *a);
-        let (sources, resolve) = match &q.votable_by {
-            Some((_, principals)) => {
+        // The base table partitions `<prefix><principal>` of these principals, newest first.
+        let partitions = |principals: Vec<&String>, pk: fn(&str) -> String| -> Vec<Source> {
+            principals
+                .into_iter()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .map(|p| Source {
+                    index: None,
+                    pk_attr: "pk",
+                    sk_attr: "sk",
+                    pk: pk(p),
+                    range: q
+                        .after
+                        .as_ref()
+                        .map_or(Range::All, |a| Range::Below(a.clone())),
+                    forward: false,
+                    page,
+                })
+                .collect()
+        };
+        let (sources, resolve) = match (&q.votable_by, &q.visible_to) {
+            (Some((_, principals)), _) => {
                 if !matches!(q.status, None | Some(RequestStatus::Pending)) {
                     // Only a live pending request can be voted on.
                     return Ok((Vec::new(), false));
                 }
-                let sources = principals
-                    .iter()
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .map(|p| Source {
-                        index: None,
-                        pk_attr: "pk",
-                        sk_attr: "sk",
-                        pk: approver_pk(p),
-                        range: q
-                            .after
-                            .as_ref()
-                            .map_or(Range::All, |a| Range::Below(a.clone())),
-                        forward: false,
-                        page,
-                    })
-                    .collect();
-                (sources, true)
+                (partitions(principals.iter().collect(), approver_pk), true)
             }
-            None => {
+            // What the caller may see: the viewer items of their email (as an approver
+            // and as the requester) and of their groups; status and page in memory.
+            (None, Some((email, principals))) => (
+                partitions(
+                    principals.iter().chain(std::iter::once(email)).collect(),
+                    viewer_pk,
+                ),
+                true,
+            ),
+            (None, None) => {
                 let statuses: Vec<RequestStatus> = match q.status {
                     None => RequestStatus::ALL.to_vec(),
                     Some(RequestStatus::Expired) => {
@@ -1093,9 +1136,16 @@ impl Store for DynamoStore {
                         || r.request.requested_by.as_deref() != Some(email.as_str()))
             }
         };
+        let seen = |r: &StoredRequest| match &q.visible_to {
+            None => true,
+            Some((email, principals)) => {
+                r.request.approvers.iter().any(|a| principals.contains(a))
+                    || r.request.requested_by.as_deref() == Some(email.as_str())
+            }
+        };
         let mut items = self
             .merged(sources, resolve, want, |r| {
-                after_ok(r) && status_ok(r) && votable(r)
+                after_ok(r) && status_ok(r) && votable(r) && seen(r)
             })
             .await?;
         let more = items.len() > q.limit;
@@ -1153,12 +1203,15 @@ impl Store for DynamoStore {
                 .set("gsi2sk", s(timed_key(lease_ms, w.id)));
             closure = Some(self.closure_item(w.id, at));
         }
-        let st = e.name("status");
-        let (pending, expected) = (
+        let (st, expires) = (e.name("status"), e.name("expires_ms"));
+        let (pending, expected, now) = (
             e.value(s(RequestStatus::Pending.as_str())),
             e.value(num(w.expected_version)),
+            e.value(num(w.now.timestamp_millis())),
         );
-        let condition = format!("{st} = {pending} AND {version} = {expected}");
+        // No vote once the deadline has passed, however long signing took.
+        let condition =
+            format!("{st} = {pending} AND {version} = {expected} AND {expires} > {now}");
         let mut items = vec![
             put(&self.table, vote, Some("attribute_not_exists(pk)"))?,
             update(e.into_update(&self.table, w.id, condition)?),

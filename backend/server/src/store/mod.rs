@@ -130,6 +130,9 @@ pub struct VoteWrite<'a> {
     /// takes in the same write for the voter's own attempt (see [`Store::record_vote`]).
     /// Unused without a decision.
     pub lease_until: DateTime<Utc>,
+    /// The time of the write (taken after signing): the vote is written only if the
+    /// request's deadline is after it.
+    pub now: DateTime<Utc>,
 }
 
 /// Which requests to list.
@@ -139,6 +142,11 @@ pub struct ListQuery {
     pub status: Option<RequestStatus>,
     /// Only requests this caller may still vote on: (email, principals).
     pub votable_by: Option<(String, Vec<String>)>,
+    /// Only requests this caller may see: (email, principals), where a request is seen by
+    /// its approvers (one of the principals among its `approvers`) and its requester
+    /// (`requested_by` is the email). `None`: every request (an auditor). Pages count only
+    /// the requests seen.
+    pub visible_to: Option<(String, Vec<String>)>,
     pub limit: usize,
     /// The id of the last item of the previous page.
     pub after: Option<String>,
@@ -195,7 +203,8 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Writes the vote (and decision) only if the request is still pending at
-    /// `expected_version` and this voter has not voted. `false` means: read again.
+    /// `expected_version`, its deadline is after `now` and this voter has not voted.
+    /// `false` means: read again.
     ///
     /// A deciding vote also claims the delivery of the callback it owes, in the same write
     /// and exactly as [`Store::claim_delivery`] would: the delivery is `Unconfirmed` (an

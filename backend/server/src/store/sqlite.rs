@@ -249,11 +249,32 @@ enum Place {
 
 impl SqliteStore {
     /// Opens (or creates) the database file and brings its schema up to date.
+    ///
+    /// The file holds task tokens: on unix, the folders it creates are 0700 and a new
+    /// database file 0600 (SQLite gives its `-wal` and `-shm` files the database's mode).
     pub fn open(path: &Path) -> StoreResult<Self> {
+        let cannot = |what: &Path, e: std::io::Error| {
+            StoreError::Backend(format!("cannot create {}: {e}", what.display()))
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            let mut folder = std::fs::DirBuilder::new();
+            folder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+            folder.create(dir).map_err(|e| cannot(dir, e))?;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Created empty before SQLite opens it (an empty file is a new database);
+            // an existing file is left as it is.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| cannot(path, e))?;
         }
         let checkpointer = Connection::open(path)?;
         stable_plans(&checkpointer)?;
@@ -613,6 +634,22 @@ fn list_sql(columns: &str, q: &ListQuery) -> (String, Vec<Sql>) {
         args.push(Sql::Text(email.clone()));
         args.push(Sql::Text(email.clone()));
     }
+    if let Some((email, principals)) = &q.visible_to {
+        // A correlated lookup per row (the primary key of `approvers` is (principal,
+        // request_id)), never the whole set of what the caller approves: a page of
+        // someone who sees most requests costs what it did, and hidden requests are
+        // skipped in the index without being counted.
+        let marks = vec!["?"; principals.len().max(1)].join(",");
+        sql.push_str(&format!(
+            " AND (r.requested_by = ? OR EXISTS (SELECT 1 FROM approvers a \
+              WHERE a.principal IN ({marks}) AND a.request_id = r.id))"
+        ));
+        args.push(Sql::Text(email.clone()));
+        if principals.is_empty() {
+            args.push(Sql::Null);
+        }
+        args.extend(principals.iter().map(|p| Sql::Text(p.clone())));
+    }
     if let Some(after) = &q.after {
         sql.push_str(" AND r.id < ?");
         args.push(Sql::Text(after.clone()));
@@ -824,20 +861,23 @@ impl Store for SqliteStore {
     async fn record_vote(&self, w: VoteWrite<'_>) -> StoreResult<bool> {
         let id = w.id.to_string();
         let expected = w.expected_version;
+        let now = ms(w.now);
         let b = w.ballot.clone();
         let decision = w.decision.clone();
         let lease_until = ms(w.lease_until);
         self.with(move |conn| {
             let tx = conn.savepoint()?;
-            let current: Option<(String, i64)> = tx
+            let current: Option<(String, i64, i64)> = tx
                 .query_row(
-                    "SELECT status, version FROM requests WHERE id = ?1",
+                    "SELECT status, version, expires_ms FROM requests WHERE id = ?1",
                     [&id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
             match current {
-                Some((status, version)) if status == "pending" && version == expected => {}
+                // No vote once the deadline has passed, however long signing took.
+                Some((status, version, expires_ms))
+                    if status == "pending" && version == expected && expires_ms > now => {}
                 _ => return Ok(false),
             }
             let inserted = tx.execute(
@@ -1267,6 +1307,7 @@ mod tests {
                         let q = ListQuery {
                             status: Some(RequestStatus::Pending),
                             votable_by: None,
+                            visible_to: None,
                             limit,
                             after: None,
                             now: req.created_at,
@@ -1309,6 +1350,7 @@ mod tests {
             let q = ListQuery {
                 status: Some(status),
                 votable_by: None,
+                visible_to: None,
                 limit: 50,
                 after,
                 now: Utc::now(),
@@ -1326,6 +1368,49 @@ mod tests {
                 )],
                 "{status:?}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_of_what_one_may_see_looks_up_each_row_s_approvers_by_key() {
+        let store = SqliteStore::in_memory().unwrap();
+        let q = ListQuery {
+            status: Some(RequestStatus::Pending),
+            votable_by: None,
+            visible_to: Some(("a@x.io".into(), vec!["a@x.io".into(), "group:ops".into()])),
+            limit: 50,
+            after: Some("id-9".into()),
+            now: Utc::now(),
+        };
+        // Never the set of everything the caller approves, which grows with the history.
+        let plan = store.with(move |c| Ok(plan_of(c, &q))).await.unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                "SEARCH r USING COVERING INDEX requests_page (status=? AND id<?)",
+                "CORRELATED SCALAR SUBQUERY 1",
+                "SEARCH a USING PRIMARY KEY (principal=? AND request_id=?)",
+            ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_its_log_and_its_folders_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let path = data.join("nested/hanko.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let req = crate::domain::intake::sample_request(&["a@x.io"]);
+        store.insert("id-1", "token-1", &req).await.unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        for folder in [data.clone(), data.join("nested")] {
+            assert_eq!(mode(&folder), 0o700, "{}", folder.display());
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
         }
     }
 
@@ -1415,6 +1500,7 @@ mod tests {
         let q = ListQuery {
             status: Some(RequestStatus::Pending),
             votable_by: None,
+            visible_to: None,
             limit: 10,
             after: None,
             now: req.created_at,

@@ -11,14 +11,16 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use hanko::auth::dev::{DevIdp, DevUser, hash_password};
 use hanko::auth::{Authenticator, TrustedIssuer};
+use hanko::domain::PolicyDocument;
 use hanko::http::{AppState, Policy, router};
 use hanko::keys::EcKey;
 use hanko::notifier::FileOutbox;
+use hanko::policy_source::Policies;
 use hanko::service::{DeliveryPolicy, Hanko};
 use hanko::signer::LocalSigner;
 use hanko::store::Callback;
 use hanko::store::sqlite::SqliteStore;
-use hanko::workflow::{CallbackError, ExecutionState, Workflow};
+use hanko::workflow::{CallbackError, Execution, ExecutionState, Workflow};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -42,6 +44,20 @@ pub struct RecordingWorkflow {
     pub answer: Mutex<Answer>,
     /// What `DescribeExecution` says of every execution.
     pub execution: Mutex<ExecutionState>,
+    /// The state machine `DescribeExecution` names; `None`: the one in the execution's ARN.
+    pub state_machine: Mutex<Option<String>>,
+}
+
+impl RecordingWorkflow {
+    /// Accepts every callback; every execution runs.
+    pub fn accepting() -> Self {
+        Self {
+            sent: Mutex::new(Vec::new()),
+            answer: Mutex::new(Answer::Accept),
+            execution: Mutex::new(ExecutionState::Running),
+            state_machine: Mutex::new(None),
+        }
+    }
 }
 
 #[async_trait]
@@ -68,6 +84,42 @@ impl Workflow for RecordingWorkflow {
     async fn execution_status(&self, _arn: &str) -> Result<ExecutionState, String> {
         Ok(self.execution.lock().unwrap().clone())
     }
+
+    async fn describe_execution(&self, arn: &str) -> Result<Execution, String> {
+        // arn:aws:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME
+        let parts: Vec<&str> = arn.split(':').collect();
+        let own = (parts.len() >= 8)
+            .then(|| format!("{}:stateMachine:{}", parts[..5].join(":"), parts[6]));
+        Ok(Execution {
+            state: self.execution.lock().unwrap().clone(),
+            state_machine_arn: self.state_machine.lock().unwrap().clone().or(own),
+        })
+    }
+}
+
+/// Signs with a local key; while `hold_until` is set, only after that time (a slow KMS).
+pub struct HeldSigner {
+    inner: LocalSigner,
+    pub hold_until: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+}
+
+#[async_trait]
+impl hanko::signer::Signer for HeldSigner {
+    fn kid(&self) -> &str {
+        hanko::signer::Signer::kid(&self.inner)
+    }
+
+    fn jwks(&self) -> Value {
+        hanko::signer::Signer::jwks(&self.inner)
+    }
+
+    async fn sign(&self, record: &hanko_api::DecisionRecord) -> anyhow::Result<String> {
+        let until = *self.hold_until.lock().unwrap();
+        if let Some(wait) = until.and_then(|t| (t - chrono::Utc::now()).to_std().ok()) {
+            tokio::time::sleep(wait).await;
+        }
+        hanko::signer::Signer::sign(&self.inner, record).await
+    }
 }
 
 pub struct TestApp {
@@ -75,6 +127,8 @@ pub struct TestApp {
     pub hanko: Arc<Hanko>,
     pub workflow: Arc<RecordingWorkflow>,
     pub outbox: tempfile::TempDir,
+    /// The app's signer, to slow it down.
+    pub signer: Arc<HeldSigner>,
 }
 
 fn users() -> Vec<DevUser> {
@@ -132,20 +186,44 @@ pub fn test_app_trusting(dev_login: bool, issuers: Vec<TrustedIssuer>) -> TestAp
     )
 }
 
-/// The one constructor: the api's rules, the delivery pacing and extra trusted issuers.
+/// The api's rules, the delivery pacing and extra trusted issuers, without an approval
+/// policy document.
 pub fn test_app_configured(
     dev_login: bool,
     policy: Policy,
     delivery: DeliveryPolicy,
     issuers: Vec<TrustedIssuer>,
 ) -> TestApp {
+    test_app_built(dev_login, policy, delivery, issuers, Policies::Absent)
+}
+
+/// The test app holding requests to the operator's approval policy document `doc`.
+pub fn test_app_governed(doc: &str) -> TestApp {
+    let doc = PolicyDocument::parse(doc).expect("a valid policy document");
+    test_app_built(
+        true,
+        Policy::default(),
+        DeliveryPolicy::default(),
+        Vec::new(),
+        Policies::Fixed(Arc::new(doc)),
+    )
+}
+
+/// The one constructor.
+pub fn test_app_built(
+    dev_login: bool,
+    policy: Policy,
+    delivery: DeliveryPolicy,
+    issuers: Vec<TrustedIssuer>,
+    policies: Policies,
+) -> TestApp {
     let outbox = tempfile::tempdir().unwrap();
-    let workflow = Arc::new(RecordingWorkflow {
-        sent: Mutex::new(Vec::new()),
-        answer: Mutex::new(Answer::Accept),
-        execution: Mutex::new(ExecutionState::Running),
-    });
+    let workflow = Arc::new(RecordingWorkflow::accepting());
     let idp = Arc::new(DevIdp::new(users(), EcKey::generate().unwrap()).unwrap());
+    let signer = Arc::new(HeldSigner {
+        inner: LocalSigner::new(EcKey::generate().unwrap(), vec![]),
+        hold_until: Mutex::new(None),
+    });
     let hanko = Arc::new(Hanko {
         store: Arc::new(SqliteStore::in_memory().unwrap()),
         workflow: workflow.clone(),
@@ -155,8 +233,9 @@ pub fn test_app_configured(
             public_url: "http://console.example".into(),
             directory: idp.clone(),
         }),
-        signer: Arc::new(LocalSigner::new(EcKey::generate().unwrap(), vec![])),
+        signer: signer.clone(),
         delivery,
+        policies,
         reconcile_from: Default::default(),
     });
     let state = AppState {
@@ -174,6 +253,7 @@ pub fn test_app_configured(
         hanko,
         workflow,
         outbox,
+        signer,
     }
 }
 
@@ -211,7 +291,7 @@ impl TestApp {
     pub async fn seed(&self, token: &str, overrides: Value) -> String {
         match self
             .hanko
-            .intake(&intake_message(token, overrides))
+            .intake(&intake_message(token, overrides), None)
             .await
             .unwrap()
         {
