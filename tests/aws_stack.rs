@@ -199,7 +199,8 @@ async fn on_dynamodb_cognito_ses_and_kms_an_approval_and_a_rejection_each_resume
         .decide(&approve_id, &mallory, json!({"decision": "approve"}))
         .await
         .unwrap();
-    assert_eq!(status, 403, "{body}");
+    // Not in the group the request names: not even told the request exists.
+    assert_eq!(status, 404, "{body}");
     let (status, body) = stack
         .decide(
             &approve_id,

@@ -103,7 +103,11 @@ async fn no_task_token_shows_in_any_response_page_email_or_log_line() {
     for (name, approvers) in [
         ("secret-approve", json!(["alice@example.com"])),
         ("secret-reject", json!(["group:release-managers"])),
-        ("secret-left", json!(["carol@example.com"])),
+        // Alice must see all three (a request is shown only to its approvers).
+        (
+            "secret-left",
+            json!(["carol@example.com", "alice@example.com"]),
+        ),
     ] {
         execs.push(
             stack

@@ -12,8 +12,6 @@ use serde::{Deserialize, Serialize};
 #[cfg(not(target_arch = "wasm32"))]
 use serde_json::Value;
 
-#[cfg(not(target_arch = "wasm32"))]
-mod page_json;
 pub mod rfc3339;
 
 /// Reads an RFC 3339 time as the api writes it (the console's own JSON reading uses it).
@@ -112,7 +110,6 @@ pub struct LoginRequest {
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     pub token: String,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -207,6 +204,22 @@ pub enum Outcome {
     Rejected,
 }
 
+impl Outcome {
+    pub const ALL: [Outcome; 2] = [Outcome::Approved, Outcome::Rejected];
+
+    /// The word the api and the stores write (`approved`, `rejected`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Approved => "approved",
+            Outcome::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
 /// The longest comment a vote may carry, in characters (after trimming).
 pub const MAX_COMMENT_CHARS: usize = 2000;
 
@@ -273,7 +286,6 @@ pub struct Vote {
     pub name: String,
     pub decision: VoteChoice,
     pub comment: Option<String>,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub decided_at: DateTime<Utc>,
 }
 
@@ -297,13 +309,37 @@ pub enum Delivery {
     DeliveredOrGone,
 }
 
+impl Delivery {
+    pub const ALL: [Delivery; 5] = [
+        Delivery::Pending,
+        Delivery::Delivered,
+        Delivery::TaskGone,
+        Delivery::Unconfirmed,
+        Delivery::DeliveredOrGone,
+    ];
+
+    /// The word the api and the stores write (`pending`, `delivered`, `task_gone`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Pending => "pending",
+            Delivery::Delivered => "delivered",
+            Delivery::TaskGone => "task_gone",
+            Delivery::Unconfirmed => "unconfirmed",
+            Delivery::DeliveredOrGone => "delivered_or_gone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
 /// The final decision on a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionInfo {
     pub outcome: Outcome,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub decided_at: DateTime<Utc>,
     /// Compact JWS (ES256) of the [`DecisionRecord`]; verify with `/.well-known/jwks.json`.
     pub signature: String,
@@ -323,8 +359,34 @@ pub enum VoteBlock {
     Closed,
 }
 
-/// One line of a list. The server writes it by hand (`page_json.rs`): a field added here
-/// must be written there too, and that module's tests do not build until it is.
+impl VoteBlock {
+    pub const ALL: [VoteBlock; 6] = [
+        VoteBlock::NotAnApprover,
+        VoteBlock::OwnRequest,
+        VoteBlock::AlreadyVoted,
+        VoteBlock::Decided,
+        VoteBlock::Expired,
+        VoteBlock::Closed,
+    ];
+
+    /// The word the api writes (`not_an_approver`, `own_request`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoteBlock::NotAnApprover => "not_an_approver",
+            VoteBlock::OwnRequest => "own_request",
+            VoteBlock::AlreadyVoted => "already_voted",
+            VoteBlock::Decided => "decided",
+            VoteBlock::Expired => "expired",
+            VoteBlock::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+}
+
+/// One line of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -335,23 +397,16 @@ pub struct ApprovalSummary {
     pub state_machine_name: String,
     pub execution_name: String,
     pub status: RequestStatus,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub created_at: DateTime<Utc>,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub expires_at: DateTime<Utc>,
     pub required_approvals: u32,
     pub approvals_so_far: u32,
-    #[cfg_attr(
-        not(target_arch = "wasm32"),
-        serde(serialize_with = "rfc3339::ser_option")
-    )]
     pub decided_at: Option<DateTime<Utc>>,
     /// Who cast the deciding votes, when decided.
     pub decided_by: Vec<String>,
 }
 
-/// `GET /api/approvals` answer. The server writes it with `ApprovalPage::write_json`, the
-/// same bytes as serde_json's.
+/// `GET /api/approvals` answer: one page, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -385,9 +440,7 @@ pub struct Approval {
     pub allow_self_approval: bool,
     pub requested_by: Option<String>,
     pub status: RequestStatus,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub created_at: DateTime<Utc>,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub expires_at: DateTime<Utc>,
     pub execution_arn: String,
     pub execution_name: String,
@@ -448,7 +501,6 @@ pub struct ApprovalPolicy {
 pub struct RecordedVote {
     pub approver: String,
     pub comment: Option<String>,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub decided_at: DateTime<Utc>,
 }
 
@@ -468,7 +520,6 @@ pub struct DecisionRecord {
     pub rejections: Vec<RecordedVote>,
     /// Lowercase hex SHA-256 of the request as it was shown to approvers.
     pub request_digest: String,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub decided_at: DateTime<Utc>,
     /// Seconds since the epoch, for JWT-aware verifiers.
     pub iat: i64,
@@ -576,7 +627,6 @@ pub struct AuditVote {
     pub name: String,
     pub decision: VoteChoice,
     pub comment: Option<String>,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub decided_at: DateTime<Utc>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
@@ -596,12 +646,10 @@ pub struct AuditEntry {
     pub sender: Option<String>,
     /// The operator's policy the request was held to, when there was a policy document.
     pub policy: Option<PolicyRef>,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub created_at: DateTime<Utc>,
     /// approved, rejected, expired or closed.
     pub status: RequestStatus,
     /// When it was decided or closed.
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub ended_at: DateTime<Utc>,
     pub closed_reason: Option<String>,
     /// The decision's compact JWS, when there was a decision.
@@ -614,9 +662,38 @@ pub struct AuditEntry {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditExport {
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub from: DateTime<Utc>,
-    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "rfc3339::ser"))]
     pub to: DateTime<Utc>,
     pub items: Vec<AuditEntry>,
+}
+
+#[cfg(test)]
+mod wire_words {
+    use super::*;
+
+    /// Each enum's `as_str` is the word serde writes, and `parse` reads it back.
+    fn check<T: Serialize + Copy + PartialEq + std::fmt::Debug>(
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) {
+        for &v in all {
+            assert_eq!(serde_json::to_value(v).unwrap(), as_str(v), "{v:?}");
+            assert_eq!(parse(as_str(v)), Some(v));
+        }
+        assert_eq!(parse("no such word"), None);
+    }
+
+    #[test]
+    fn every_wire_word_is_the_one_serde_writes_and_reads_back() {
+        check(
+            &RequestStatus::ALL,
+            RequestStatus::as_str,
+            RequestStatus::parse,
+        );
+        check(&VoteChoice::ALL, VoteChoice::as_str, VoteChoice::parse);
+        check(&Outcome::ALL, Outcome::as_str, Outcome::parse);
+        check(&Delivery::ALL, Delivery::as_str, Delivery::parse);
+        check(&VoteBlock::ALL, VoteBlock::as_str, VoteBlock::parse);
+    }
 }

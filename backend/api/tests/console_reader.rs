@@ -22,7 +22,9 @@ fn keys_read() -> BTreeSet<String> {
         rest = &rest[at + 3..];
         let end = rest.find('"').unwrap_or(0);
         let key = &rest[..end];
-        if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphabetic()) {
+        let word = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && key.chars().all(|c| c.is_ascii_alphanumeric());
+        if word {
             keys.insert(key.to_string());
         }
     }

@@ -549,7 +549,7 @@ fn sample_request(i: usize, now: chrono::DateTime<chrono::Utc>, approvers: &[&st
 
 fn sha256_hex(s: &str) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(d)
 }
 
 /// A time-ordered id (UUID v7 layout) for the `i`th request, so id order is age order.

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -126,30 +126,23 @@ impl EcKey {
         }
     }
 
+    /// From a PKCS#8 PEM file: its first `PRIVATE KEY` block (text around it is ignored).
     pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
-        let body: String = pem
-            .lines()
-            .map(str::trim)
-            .skip_while(|l| *l != "-----BEGIN PRIVATE KEY-----")
-            .skip(1)
-            .take_while(|l| *l != "-----END PRIVATE KEY-----")
-            .collect();
-        if body.is_empty() {
-            bail!("no \"-----BEGIN PRIVATE KEY-----\" block (expected PKCS#8 PEM)");
-        }
-        let der = STANDARD.decode(body).context("PEM body is not base64")?;
-        Self::from_pkcs8(&der)
+        let block = pem::parse_many(pem)
+            .context("not a PEM file")?
+            .into_iter()
+            .find(|b| b.tag() == "PRIVATE KEY")
+            .context("no \"-----BEGIN PRIVATE KEY-----\" block (expected PKCS#8 PEM)")?;
+        Self::from_pkcs8(block.contents())
     }
 
+    /// As a PKCS#8 PEM file (`-----BEGIN PRIVATE KEY-----`, 64-column base64, `\n` lines).
     pub fn to_pem(&self) -> String {
-        let b64 = STANDARD.encode(&self.der);
-        let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-            out.push('\n');
-        }
-        out.push_str("-----END PRIVATE KEY-----\n");
-        out
+        let block = pem::Pem::new("PRIVATE KEY", self.der.as_slice());
+        pem::encode_config(
+            &block,
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )
     }
 
     pub fn kid(&self) -> &str {

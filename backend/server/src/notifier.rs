@@ -2,19 +2,19 @@
 //! into the console: no task token, nothing that decides on a GET.
 //!
 //! The message is composed once per request ([`compose`]: subject, text and HTML in the
-//! request's language, then the other language) and wrapped per recipient as one MIME
-//! message ([`Composed::to_mime`]) that every transport sends as it is: the file outbox
-//! writes it, SES sends it as raw content, SMTP as the message data.
+//! request's language, then the other language) and addressed per recipient as one lettre
+//! [`Message`] ([`Composed::to_message`]) that every transport sends as it is: the file
+//! outbox writes it, SES sends it as raw content, SMTP as the message data.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use chrono::Utc;
-use lettre::AsyncTransport;
+use lettre::address::{Address, Envelope};
+use lettre::message::header::{ContentTransferEncoding, Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncTransport, Message};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::{NewRequest, Principal};
@@ -130,28 +130,6 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// RFC 2047 encoded-words (each under 75 characters, folded), so Japanese subjects
-/// survive any mail client.
-fn encode_header(s: &str) -> String {
-    let s = one_line(s);
-    if s.is_ascii() {
-        return s;
-    }
-    let mut words = Vec::new();
-    let mut chunk = String::new();
-    for c in s.chars() {
-        if chunk.len() + c.len_utf8() > 45 {
-            words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(&chunk)));
-            chunk.clear();
-        }
-        chunk.push(c);
-    }
-    if !chunk.is_empty() {
-        words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(&chunk)));
-    }
-    words.join("\r\n ")
-}
-
 fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -165,16 +143,6 @@ fn html_escape(s: &str) -> String {
         }
     }
     out
-}
-
-fn base64_lines(s: &str) -> String {
-    STANDARD
-        .encode(s.as_bytes())
-        .as_bytes()
-        .chunks(76)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join("\r\n")
 }
 
 /// The deep link into the console for a request.
@@ -220,7 +188,7 @@ impl Lang {
     }
 }
 
-/// One notification, composed once per request; [`Composed::to_mime`] addresses it.
+/// One notification, composed once per request; [`Composed::to_message`] addresses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Composed {
     pub request_id: String,
@@ -342,50 +310,61 @@ pub fn compose(id: &str, req: &NewRequest, link: &str) -> Composed {
 }
 
 impl Composed {
-    /// The RFC 5322 message to `to`: multipart/alternative, text then HTML, UTF-8, base64.
-    pub fn to_mime(&self, from: &str, to: &str) -> String {
+    /// The message to `to`: multipart/alternative, text then HTML, UTF-8, base64.
+    pub fn to_message(&self, from: &str, to: &str) -> anyhow::Result<Message> {
         let id = &self.request_id;
-        let boundary = format!(
-            "hanko-alt-{}",
-            id.replace(|c: char| !c.is_ascii_alphanumeric(), "")
-        );
-        format!(
-            "From: Hanko <{from}>\r\n\
-             To: <{to}>\r\n\
-             Subject: {subject}\r\n\
-             Date: {date}\r\n\
-             Message-ID: <{id}.{to_id}@hanko>\r\n\
-             MIME-Version: 1.0\r\n\
-             Content-Language: {lang}\r\n\
-             X-Hanko-Request: {id}\r\n\
-             Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\
-             \r\n\
-             --{boundary}\r\n\
-             Content-Type: text/plain; charset=UTF-8\r\n\
-             Content-Transfer-Encoding: base64\r\n\
-             \r\n\
-             {text}\r\n\
-             --{boundary}\r\n\
-             Content-Type: text/html; charset=UTF-8\r\n\
-             Content-Transfer-Encoding: base64\r\n\
-             \r\n\
-             {html}\r\n\
-             --{boundary}--\r\n",
-            from = one_line(from),
-            to = one_line(to),
-            subject = encode_header(&self.subject),
-            date = Utc::now().to_rfc2822(),
-            to_id = to.replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
-            lang = self.lang.code(),
-            text = base64_lines(&self.text),
-            html = base64_lines(&self.html),
-        )
+        let to_id = to.replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+        let from: Address = from.parse().context("sender address")?;
+        let to: Address = to.parse().with_context(|| format!("recipient {to:?}"))?;
+        // Both parts in base64, as Hanko's mail always was (lettre would choose
+        // quoted-printable for mostly English text): one encoding for anyone who reads
+        // the outbox or the mail SES accepted.
+        let part = |content_type: &'static str, body: &str| {
+            SinglePart::builder()
+                .header(PartType(content_type.to_string()))
+                .header(ContentTransferEncoding::Base64)
+                .body(body.to_string())
+        };
+        let raw = |name: &'static str, value: String| {
+            HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+        };
+        Message::builder()
+            .from(Mailbox::new(Some("Hanko".into()), from.clone()))
+            // `To: <address>`, as before: lettre writes a lone address without the angle
+            // brackets, and readers of the outbox look for them.
+            .raw_header(raw("To", format!("<{to}>")))
+            .envelope(Envelope::new(Some(from), vec![to.clone()]).context("envelope")?)
+            .subject(self.subject.as_str())
+            .message_id(Some(format!("<{id}.{to_id}@hanko>")))
+            .raw_header(raw("Content-Language", self.lang.code().to_string()))
+            .raw_header(raw("X-Hanko-Request", id.clone()))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(part("text/plain; charset=UTF-8", &self.text))
+                    .singlepart(part("text/html; charset=UTF-8", &self.html)),
+            )
+            .context("building the message")
     }
 }
 
-/// Builds one RFC 5322 message for one recipient (compose, then address).
-pub fn render_email(from: &str, to: &str, link: &str, req: &NewRequest, id: &str) -> String {
-    compose(id, req, link).to_mime(from, to)
+/// A part's `Content-Type` with the charset spelled `UTF-8`, as Hanko's mail always had it:
+/// lettre's `ContentType` goes through the `mime` crate, which lowercases it to `utf-8`
+/// (the same charset to a mail client, but readers of SES's copy compare the spelling).
+#[derive(Clone)]
+struct PartType(String);
+
+impl Header for PartType {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Content-Type")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
 }
 
 /// Sends one finished message to one recipient.
@@ -393,7 +372,7 @@ pub fn render_email(from: &str, to: &str, link: &str, req: &NewRequest, id: &str
 trait Transport: Send + Sync {
     /// Short name for logs.
     fn name(&self) -> &'static str;
-    async fn send(&self, n: usize, to: &str, mime: String) -> anyhow::Result<()>;
+    async fn send(&self, n: usize, to: &str, message: Message) -> anyhow::Result<()>;
 }
 
 /// Composes once, sends one message per recipient, logs the deep link. A failed
@@ -411,7 +390,11 @@ async fn notify(
     let composed = compose(id, req, &link);
     let mut failed = Vec::new();
     for (n, rcpt) in to.iter().enumerate() {
-        if let Err(e) = transport.send(n, rcpt, composed.to_mime(from, rcpt)).await {
+        let sent = match composed.to_message(from, rcpt) {
+            Ok(message) => transport.send(n, rcpt, message).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
             tracing::error!(request_id = %id, recipient = %rcpt, via = transport.name(), error = %format!("{e:#}"), "could not send a notification");
             failed.push(rcpt.clone());
         }
@@ -471,9 +454,9 @@ impl Transport for Files {
     fn name(&self) -> &'static str {
         "outbox"
     }
-    async fn send(&self, n: usize, _to: &str, mime: String) -> anyhow::Result<()> {
+    async fn send(&self, n: usize, _to: &str, message: Message) -> anyhow::Result<()> {
         let path = self.dir.join(format!("{}-{n}.eml", self.id));
-        tokio::fs::write(&path, mime)
+        tokio::fs::write(&path, message.formatted())
             .await
             .with_context(|| format!("writing {}", path.display()))
     }
@@ -498,10 +481,10 @@ impl Transport for Ses<'_> {
     fn name(&self) -> &'static str {
         "ses"
     }
-    async fn send(&self, _n: usize, to: &str, mime: String) -> anyhow::Result<()> {
+    async fn send(&self, _n: usize, to: &str, message: Message) -> anyhow::Result<()> {
         use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
         let raw = RawMessage::builder()
-            .data(aws_sdk_sesv2::primitives::Blob::new(mime.into_bytes()))
+            .data(aws_sdk_sesv2::primitives::Blob::new(message.formatted()))
             .build()
             .context("building the SES message")?;
         self.client
@@ -571,7 +554,6 @@ impl SmtpNotifier {
 
 struct Smtp<'a> {
     mailer: &'a lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
-    from: &'a str,
 }
 
 #[async_trait]
@@ -579,16 +561,8 @@ impl Transport for Smtp<'_> {
     fn name(&self) -> &'static str {
         "smtp"
     }
-    async fn send(&self, _n: usize, to: &str, mime: String) -> anyhow::Result<()> {
-        let envelope = lettre::address::Envelope::new(
-            Some(self.from.parse().context("sender address")?),
-            vec![to.parse().with_context(|| format!("recipient {to:?}"))?],
-        )
-        .context("SMTP envelope")?;
-        self.mailer
-            .send_raw(&envelope, mime.as_bytes())
-            .await
-            .context("SMTP")?;
+    async fn send(&self, _n: usize, _to: &str, message: Message) -> anyhow::Result<()> {
+        self.mailer.send(message).await.context("SMTP")?;
         Ok(())
     }
 }
@@ -598,7 +572,6 @@ impl Notifier for SmtpNotifier {
     async fn request_created(&self, id: &str, req: &NewRequest) -> anyhow::Result<()> {
         let smtp = Smtp {
             mailer: &self.mailer,
-            from: &self.from,
         };
         notify(
             &smtp,
@@ -614,6 +587,9 @@ impl Notifier for SmtpNotifier {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
     use crate::domain::intake::sample_request;
 
@@ -634,6 +610,22 @@ mod tests {
             title: "本番デプロイ\r\nBcc: evil@example.com".into(),
             ..sample_request(&["alice@example.com", "group:ops"])
         }
+    }
+
+    /// The message for one recipient, as the transports send it.
+    fn render_email(from: &str, to: &str, link: &str, req: &NewRequest, id: &str) -> String {
+        let message = compose(id, req, link).to_message(from, to).unwrap();
+        String::from_utf8(message.formatted()).unwrap()
+    }
+
+    /// The header `name` of `msg`, unfolded.
+    fn header(msg: &str, name: &str) -> String {
+        let headers = msg.split("\r\n\r\n").next().unwrap();
+        let mut lines = headers.split("\r\n").skip_while(|l| !l.starts_with(name));
+        let first = lines.next().unwrap()[name.len()..].to_string();
+        lines
+            .take_while(|l| l.starts_with(' '))
+            .fold(first, |all, l| all + l)
     }
 
     /// The decoded parts of a message: (headers, [(content type, body)]).
@@ -678,9 +670,16 @@ mod tests {
             &req(),
             "1",
         );
+        // lettre leaves a header's ASCII words unencoded: the title's "Bcc:" stays in the
+        // Subject's value, and no header line starts with it. RFC 2047 names the charset and
+        // encoding case-insensitively (lettre writes them in lowercase).
         let headers = msg.split("\r\n\r\n").next().unwrap();
-        assert!(!headers.contains("Bcc:"));
-        assert!(headers.contains("Subject: =?UTF-8?B?"));
+        assert!(
+            !headers
+                .lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("bcc:"))
+        );
+        assert!(headers.to_ascii_lowercase().contains("subject: =?utf-8?b?"));
     }
 
     #[test]
@@ -726,14 +725,22 @@ mod tests {
 
     #[test]
     fn a_long_japanese_subject_is_split_into_short_encoded_words() {
-        let h = encode_header(&"承認".repeat(60));
-        for word in h.split("\r\n ") {
+        let composed = Composed {
+            subject: "承認".repeat(60),
+            ..compose("1", &req(), "http://x/approvals/1")
+        };
+        let msg = composed
+            .to_message("hanko@example.com", "alice@example.com")
+            .unwrap();
+        let h = header(&String::from_utf8(msg.formatted()).unwrap(), "Subject: ");
+        for word in h.split(' ') {
             assert!(word.len() <= 75, "{word}");
         }
         let decoded: String = h
-            .split("\r\n ")
+            .split(' ')
             .map(|w| {
-                let b = w.trim_start_matches("=?UTF-8?B?").trim_end_matches("?=");
+                assert!(w[..10].eq_ignore_ascii_case("=?UTF-8?B?"), "{w}");
+                let b = &w[10..w.len() - 2];
                 String::from_utf8(STANDARD.decode(b).unwrap()).unwrap()
             })
             .collect();

@@ -155,7 +155,7 @@ pub enum Delivered {
 pub fn request_digest(req: &NewRequest) -> String {
     let bytes = serde_json::to_vec(req).unwrap_or_default();
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(d)
 }
 
 /// Puts AWS's word in place of the message's: the execution must be running, and the

@@ -3,7 +3,7 @@
 //! key still listed in the configuration, so decisions signed before a rotation stay
 //! verifiable. Both signers build the same JWS (`crate::verify` checks either).
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
@@ -59,65 +59,11 @@ fn jwks_of<'a>(keys: impl IntoIterator<Item = &'a EcPublicKey>) -> Value {
 /// Converts a DER `ECDSA-Sig-Value` (`SEQUENCE { r INTEGER, s INTEGER }`, what KMS
 /// returns) to the fixed 64-byte `r || s` form of JWS (RFC 7518 section 3.4).
 pub fn der_to_jose(der: &[u8]) -> anyhow::Result<[u8; 64]> {
-    fn length(b: &[u8], at: &mut usize) -> anyhow::Result<usize> {
-        let first = *b.get(*at).context("truncated")?;
-        *at += 1;
-        match first {
-            n if n < 0x80 => Ok(n as usize),
-            0x81 => {
-                let n = *b.get(*at).context("truncated")?;
-                *at += 1;
-                if n < 0x80 {
-                    bail!("non-minimal length");
-                }
-                Ok(n as usize)
-            }
-            _ => bail!("length too long for a P-256 signature"),
-        }
-    }
-    fn integer<'a>(b: &'a [u8], at: &mut usize) -> anyhow::Result<&'a [u8]> {
-        if b.get(*at) != Some(&0x02) {
-            bail!("expected an INTEGER");
-        }
-        *at += 1;
-        let len = length(b, at)?;
-        let v = b.get(*at..*at + len).context("truncated INTEGER")?;
-        *at += len;
-        if v.is_empty() || v[0] & 0x80 != 0 {
-            bail!("not a positive INTEGER");
-        }
-        // One leading zero is allowed only to keep the number positive.
-        let v = match v {
-            [0, rest @ ..] if rest.first().is_some_and(|b| b & 0x80 != 0) => rest,
-            [0, ..] if v.len() > 1 => bail!("non-minimal INTEGER"),
-            _ => v,
-        };
-        if v.len() > 32 {
-            bail!("INTEGER longer than 32 bytes");
-        }
-        Ok(v)
-    }
-    let inner = || -> anyhow::Result<[u8; 64]> {
-        let mut at = 0;
-        if der.first() != Some(&0x30) {
-            bail!("expected a SEQUENCE");
-        }
-        at += 1;
-        let len = length(der, &mut at)?;
-        if at + len != der.len() {
-            bail!("SEQUENCE length does not match");
-        }
-        let r = integer(der, &mut at)?;
-        let s = integer(der, &mut at)?;
-        if at != der.len() {
-            bail!("trailing bytes");
-        }
-        let mut out = [0u8; 64];
-        out[32 - r.len()..32].copy_from_slice(r);
-        out[64 - s.len()..].copy_from_slice(s);
-        Ok(out)
-    };
-    inner().context("KMS returned a signature that is not a DER ECDSA P-256 signature")
+    let sig = p256::ecdsa::Signature::from_der(der)
+        .map_err(|_| anyhow!("KMS returned a signature that is not a DER ECDSA P-256 signature"))?;
+    let mut out = [0u8; 64];
+    out.copy_from_slice(&sig.to_bytes());
+    Ok(out)
 }
 
 /// Signs with a key file (`HANKO_SIGNING_KEY`); retired keys (`HANKO_PREVIOUS_SIGNING_KEYS`)
@@ -286,7 +232,8 @@ mod tests {
 
     #[test]
     fn a_der_signature_becomes_r_then_s_each_left_padded_to_32_bytes() {
-        let r = [0xffu8; 32];
+        // High bit set (DER adds a leading zero), and below the curve order as every r is.
+        let r = [0xfeu8; 32];
         let mut s = [0u8; 32];
         s[2] = 0x01;
         s[31] = 0x42;

@@ -1,14 +1,18 @@
 //! Checking a signed decision record against a JWKS: the one verification path for
 //! decisions from the local signer and from KMS, used by `hanko verify` and the tests.
 //!
-//! Only ES256 is accepted, whatever the token says; the key is looked up by `kid` in the
-//! JWKS the caller trusts. Headers that point elsewhere for a key (`jku`, `jwk`, `x5u`,
-//! `x5c`) or ask for extensions (`crit`) are refused: Hanko never writes them.
+//! jsonwebtoken checks the signature, with the algorithm pinned: only ES256 is accepted,
+//! whatever the token says; the key is looked up by `kid` in the JWKS the caller trusts.
+//! Headers that point elsewhere for a key (`jku`, `jwk`, `x5u`, `x5c`) or ask for
+//! extensions (`crit`) are refused: Hanko never writes them.
 
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hanko_api::DecisionRecord;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::signer::DECISION_TYP;
@@ -37,102 +41,117 @@ pub enum VerifyError {
     BadJwks(String),
 }
 
-fn b64(part: &str, what: &str) -> Result<Vec<u8>, VerifyError> {
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| VerifyError::Malformed(format!("the {what} is not base64url")))
-}
-
-/// The uncompressed P-256 point of the JWK with this `kid`, if the JWKS has one.
-fn point_for(jwks: &Value, kid: &str) -> Result<Option<Vec<u8>>, VerifyError> {
-    let keys = jwks
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or_else(|| VerifyError::BadJwks("no \"keys\" array".into()))?;
-    let Some(jwk) = keys
-        .iter()
-        .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
-    else {
+/// The ES256 key of the JWK with this `kid`, if the JWKS has one.
+fn key_for(jwks: &JwkSet, kid: &str) -> Result<Option<DecodingKey>, VerifyError> {
+    let Some(jwk) = jwks.find(kid) else {
         return Ok(None);
     };
-    if jwk.get("kty").and_then(Value::as_str) != Some("EC")
-        || jwk.get("crv").and_then(Value::as_str) != Some("P-256")
-    {
-        return Err(VerifyError::BadJwks(format!(
-            "key {kid} is not an EC P-256 key"
-        )));
-    }
-    if let Some(alg) = jwk.get("alg").and_then(Value::as_str)
-        && alg != "ES256"
+    let ec = match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => ec,
+        _ => {
+            return Err(VerifyError::BadJwks(format!(
+                "key {kid} is not an EC P-256 key"
+            )));
+        }
+    };
+    if let Some(alg) = jwk.common.key_algorithm
+        && alg != KeyAlgorithm::ES256
     {
         return Err(VerifyError::BadJwks(format!("key {kid} is for {alg}")));
     }
-    let coord = |name: &str| -> Result<Vec<u8>, VerifyError> {
-        jwk.get(name)
-            .and_then(Value::as_str)
-            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
-            .filter(|v| v.len() == 32)
-            .ok_or_else(|| VerifyError::BadJwks(format!("key {kid} has no 32-byte {name}")))
-    };
-    let mut point = vec![4u8];
-    point.extend(coord("x")?);
-    point.extend(coord("y")?);
-    Ok(Some(point))
+    // jsonwebtoken takes the coordinates as they come; a short one would only show up as
+    // a signature that does not match.
+    for (name, coord) in [("x", &ec.x), ("y", &ec.y)] {
+        if !URL_SAFE_NO_PAD.decode(coord).is_ok_and(|v| v.len() == 32) {
+            return Err(VerifyError::BadJwks(format!(
+                "key {kid} has no 32-byte {name}"
+            )));
+        }
+    }
+    DecodingKey::from_jwk(jwk)
+        .map(Some)
+        .map_err(|e| VerifyError::BadJwks(format!("key {kid}: {e}")))
+}
+
+/// Why the header did not parse as a JWS header.
+fn header_error(e: jsonwebtoken::errors::Error) -> VerifyError {
+    match e.kind() {
+        // JSON, but not a header jsonwebtoken reads: most often an alg it does not know
+        // ("none"), or none at all.
+        ErrorKind::Json(e) if e.is_data() => {
+            VerifyError::Header(format!("alg is not ES256 or a field is malformed: {e}"))
+        }
+        ErrorKind::Base64(_) => VerifyError::Malformed("the header is not base64url".into()),
+        _ => VerifyError::Malformed("the header is not JSON".into()),
+    }
+}
+
+/// Why a token whose header and key were accepted is refused.
+fn token_error(e: jsonwebtoken::errors::Error) -> VerifyError {
+    match e.kind() {
+        ErrorKind::InvalidSignature => VerifyError::BadSignature,
+        ErrorKind::Base64(_) => {
+            VerifyError::Malformed("the signature or the payload is not base64url".into())
+        }
+        ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidKeyFormat => {
+            VerifyError::BadJwks(e.to_string())
+        }
+        ErrorKind::Json(e) => VerifyError::NotADecision(e.to_string()),
+        _ => VerifyError::NotADecision(e.to_string()),
+    }
 }
 
 /// Verifies a compact JWS decision against `jwks` (`{"keys":[...]}`).
 pub fn verify_decision(jws: &str, jwks: &Value) -> Result<Verified, VerifyError> {
     let jws = jws.trim();
-    let parts: Vec<&str> = jws.split('.').collect();
-    let [header_b64, payload_b64, sig_b64] = parts[..] else {
+    let parts = jws.split('.').count();
+    if parts != 3 {
         return Err(VerifyError::Malformed(format!(
-            "expected three dot-separated parts, found {}",
-            parts.len()
+            "expected three dot-separated parts, found {parts}"
         )));
-    };
-    let header: Value = serde_json::from_slice(&b64(header_b64, "header")?)
-        .map_err(|_| VerifyError::Malformed("the header is not JSON".into()))?;
-    let header = header
-        .as_object()
-        .ok_or_else(|| VerifyError::Malformed("the header is not a JSON object".into()))?;
-    match header.get("alg").and_then(Value::as_str) {
-        Some("ES256") => {}
-        Some(other) => {
-            return Err(VerifyError::Header(format!(
-                "alg is {other:?}; Hanko decisions are ES256"
-            )));
-        }
-        None => return Err(VerifyError::Header("no alg".into())),
     }
-    for name in ["jku", "jwk", "x5u", "x5c", "crit"] {
-        if header.contains_key(name) {
-            return Err(VerifyError::Header(format!(
-                "{name} is set; keys come only from the trusted JWKS"
-            )));
-        }
+    let header = jsonwebtoken::decode_header(jws).map_err(header_error)?;
+    if header.alg != Algorithm::ES256 {
+        return Err(VerifyError::Header(format!(
+            "alg is {:?}; Hanko decisions are ES256",
+            header.alg
+        )));
     }
-    if let Some(typ) = header.get("typ")
-        && typ.as_str() != Some(DECISION_TYP)
+    let elsewhere = [
+        ("jku", header.jku.is_some()),
+        ("jwk", header.jwk.is_some()),
+        ("x5u", header.x5u.is_some()),
+        ("x5c", header.x5c.is_some()),
+        ("crit", header.crit.is_some()),
+    ];
+    if let Some((name, _)) = elsewhere.iter().find(|(_, set)| *set) {
+        return Err(VerifyError::Header(format!(
+            "{name} is set; keys come only from the trusted JWKS"
+        )));
+    }
+    if let Some(typ) = &header.typ
+        && typ != DECISION_TYP
     {
         return Err(VerifyError::Header(format!(
-            "typ is {typ}, not {DECISION_TYP:?}"
+            "typ is {typ:?}, not {DECISION_TYP:?}"
         )));
     }
     let kid = header
-        .get("kid")
-        .and_then(Value::as_str)
+        .kid
         .ok_or_else(|| VerifyError::Header("no kid".into()))?;
-    let point = point_for(jwks, kid)?.ok_or_else(|| VerifyError::UnknownKey(kid.to_string()))?;
-    let sig = b64(sig_b64, "signature")?;
-    if sig.len() != 64 {
-        return Err(VerifyError::BadSignature);
-    }
-    let input = &jws[..header_b64.len() + 1 + payload_b64.len()];
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
-        .verify(input.as_bytes(), &sig)
-        .map_err(|_| VerifyError::BadSignature)?;
-    let record: DecisionRecord = serde_json::from_slice(&b64(payload_b64, "payload")?)
-        .map_err(|e| VerifyError::NotADecision(e.to_string()))?;
+    let jwks = JwkSet::deserialize(jwks)
+        .map_err(|e| VerifyError::BadJwks(format!("not a JWK set: {e}")))?;
+    let key = key_for(&jwks, &kid)?.ok_or_else(|| VerifyError::UnknownKey(kid.clone()))?;
+    // A decision record is a signed statement of what was decided, not a session: it has
+    // no exp, nbf or aud to require or check.
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    let record = jsonwebtoken::decode::<DecisionRecord>(jws, &key, &validation)
+        .map_err(token_error)?
+        .claims;
     // The policy travels whole in the record, so its hash is checked against its content.
     match (&record.policy, &record.policy_sha256) {
         (None, None) => {}
@@ -143,10 +162,7 @@ pub fn verify_decision(jws: &str, jwks: &Value) -> Result<Verified, VerifyError>
             ));
         }
     }
-    Ok(Verified {
-        kid: kid.to_string(),
-        record,
-    })
+    Ok(Verified { kid, record })
 }
 
 /// `hanko verify`: checks a signed decision against Hanko's JWKS.

@@ -1,8 +1,8 @@
 //! `/api/approvals`: list, read, decide.
 
-use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_TYPE, USER_AGENT};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::http::header::USER_AGENT;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,11 +11,12 @@ use hanko_api::{
     Approval, ApprovalPage, ApprovalSummary, DecisionInfo, DecisionRequest, Delivery, ErrorBody,
     RequestStatus, Viewer, Vote, VoteBlock, VoteChoice,
 };
-use std::collections::HashMap;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{AppJson, SourceIp};
+use super::extract::{AppJson, AppQuery, SourceIp};
 use crate::domain::Caller;
 use crate::domain::rules;
 use crate::service::VoteError;
@@ -81,44 +82,51 @@ pub(crate) fn may_see(s: &AppState, caller: &Caller, r: &StoredRequest) -> bool 
         || q.principals().iter().any(|p| caller.is(p))
 }
 
-/// Lists approval requests, newest first, a page at a time: those the caller approves (by
-/// email or group) or asked for; every request for an auditor.
-#[utoipa::path(get, path = "/api/approvals", tag = "approvals", security(("bearer" = [])),
-    params(
-        ("status" = Option<super::openapi::StatusFilter>, Query, description = "only requests in this status (default `all`)"),
-        ("mine" = Option<bool>, Query, description = "`true`: only requests the caller may still vote on"),
-        ("limit" = Option<u32>, Query, description = "page size, 1 to 200 (default 50)", minimum = 1, maximum = 200),
-        ("cursor" = Option<uuid::Uuid>, Query, description = "`nextCursor` of the previous page"),
-    ),
-    responses(
-        (status = 200, description = "one page", body = ApprovalPage),
-        (status = 400, description = "a query parameter is wrong: `invalid_status`, `invalid_mine`, `invalid_limit`, `invalid_cursor`", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
-        (status = 500, description = "`internal_error`", body = ErrorBody),
-    ))]
-pub(crate) async fn list(
-    State(s): State<AppState>,
-    caller: Caller,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let status = match params.get("status").map(String::as_str) {
-        None | Some("all") => None,
-        Some(st) => Some(RequestStatus::parse(st).ok_or_else(|| {
-            bad_query(
-                "invalid_status",
-                "status must be one of pending, approved, rejected, expired, closed, all",
-            )
-        })?),
-    };
-    let mine = match params.get("mine").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(bad_query("invalid_mine", "mine must be true or false")),
-    };
-    let limit = match params.get("limit") {
-        None => DEFAULT_PAGE,
-        Some(l) => l
-            .parse::<usize>()
+/// The query string of the list. The values are read as text and checked by the methods
+/// below, so that a wrong one is answered with its own code (`invalid_status`, ...).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// only requests in this status (default `all`)
+    #[param(value_type = Option<super::openapi::StatusFilter>)]
+    status: Option<String>,
+    /// `true`: only requests the caller may still vote on
+    #[param(value_type = Option<bool>)]
+    mine: Option<String>,
+    /// page size, 1 to 200 (default 50)
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    limit: Option<String>,
+    /// `nextCursor` of the previous page
+    #[param(value_type = Option<uuid::Uuid>)]
+    cursor: Option<String>,
+}
+
+impl ListParams {
+    fn status(&self) -> Result<Option<RequestStatus>, ApiError> {
+        match self.status.as_deref() {
+            None | Some("all") => Ok(None),
+            Some(st) => RequestStatus::parse(st).map(Some).ok_or_else(|| {
+                bad_query(
+                    "invalid_status",
+                    "status must be one of pending, approved, rejected, expired, closed, all",
+                )
+            }),
+        }
+    }
+
+    fn mine(&self) -> Result<bool, ApiError> {
+        match self.mine.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(bad_query("invalid_mine", "mine must be true or false")),
+        }
+    }
+
+    fn limit(&self) -> Result<usize, ApiError> {
+        let Some(l) = &self.limit else {
+            return Ok(DEFAULT_PAGE);
+        };
+        l.parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
             .ok_or_else(|| {
@@ -126,15 +134,37 @@ pub(crate) async fn list(
                     "invalid_limit",
                     format!("limit must be a whole number from 1 to {MAX_PAGE}"),
                 )
-            })?,
-    };
-    let after = params.get("cursor").map(|c| decode_cursor(c)).transpose()?;
+            })
+    }
+
+    fn after(&self) -> Result<Option<String>, ApiError> {
+        self.cursor.as_deref().map(decode_cursor).transpose()
+    }
+}
+
+/// Lists approval requests, newest first, a page at a time: those the caller approves (by
+/// email or group) or asked for; every request for an auditor.
+#[utoipa::path(get, path = "/api/approvals", tag = "approvals", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "one page", body = ApprovalPage),
+        (status = 400, description = "a query parameter is wrong: `invalid_status`, `invalid_mine`, `invalid_limit`, `invalid_cursor`; `invalid_query`: one is given twice", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
+        (status = 500, description = "`internal_error`", body = ErrorBody),
+    ))]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    AppQuery(params): AppQuery<ListParams>,
+) -> Result<Response, ApiError> {
     let q = ListQuery {
-        status,
-        votable_by: mine.then(|| (caller.email.clone(), caller.principals())),
+        status: params.status()?,
+        votable_by: params
+            .mine()?
+            .then(|| (caller.email.clone(), caller.principals())),
         visible_to: sees_only_some(&s, &caller),
-        limit,
-        after,
+        limit: params.limit()?,
+        after: params.after()?,
         now: Utc::now(),
     };
     let (items, more) = s.hanko.store.list_summaries(&q).await?;
@@ -147,15 +177,7 @@ pub(crate) async fn list(
         items: items.into_iter().map(|r| summary(r, q.now)).collect(),
         next_cursor,
     };
-    // A page of fifty summaries is ~20 KB; axum's `Json` started at 128 bytes and copied
-    // the answer as it grew.
-    let mut body = Vec::with_capacity(256 + 512 * page.items.len());
-    page.write_json(&mut body);
-    Ok((
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response())
+    Ok(Json(page).into_response())
 }
 
 /// One request: everything a person needs to decide, and whether the caller may vote. Only

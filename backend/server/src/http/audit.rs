@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,10 +11,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use hanko_api::{AuditEntry, AuditExport, AuditVote, DecisionRecord, ErrorBody, SignedDecision};
-use std::collections::HashMap;
+use serde::Deserialize;
+use std::borrow::Cow;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::AppQuery;
 use crate::domain::Caller;
 use crate::store::StoredRequest;
 
@@ -111,20 +114,63 @@ enum Format {
     Csv,
 }
 
+/// The query string of the export. The values are read as text and checked by the methods
+/// below, so that a wrong one is answered with its own code (`invalid_time`, ...).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportParams {
+    /// start (inclusive): a date `2026-11-01` or an RFC 3339 time; default `to` minus 30 days
+    from: Option<String>,
+    /// end (exclusive): a date or an RFC 3339 time; default now; at most 366 days after `from`
+    to: Option<String>,
+    /// `json` (default) or `csv` (one line per vote, UTF-8 with a BOM)
+    format: Option<String>,
+}
+
+impl ExportParams {
+    fn format(&self) -> Result<Format, ApiError> {
+        match self.format.as_deref() {
+            None | Some("json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            Some(_) => Err(bad("invalid_format", "format must be json or csv")),
+        }
+    }
+
+    /// `[from, to)`, defaults filled in, checked.
+    fn period(&self) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+        let to = match &self.to {
+            Some(v) => parse_time("to", v)?,
+            None => Utc::now(),
+        };
+        let from = match &self.from {
+            Some(v) => parse_time("from", v)?,
+            None => to - Duration::days(DEFAULT_AUDIT_DAYS),
+        };
+        if from >= to {
+            return Err(bad("invalid_period", "from must be before to"));
+        }
+        if to - from > Duration::days(MAX_AUDIT_DAYS) {
+            return Err(bad(
+                "period_too_long",
+                format!(
+                    "one export covers at most {MAX_AUDIT_DAYS} days; ask for the period in parts"
+                ),
+            ));
+        }
+        Ok((from, to))
+    }
+}
+
 /// Every request decided or closed in `[from, to)`, with each vote's who, what, when and
 /// from where: for members of the auditor group.
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])),
-    params(
-        ("from" = Option<String>, Query, description = "start (inclusive): a date `2026-11-01` or an RFC 3339 time; default `to` minus 30 days"),
-        ("to" = Option<String>, Query, description = "end (exclusive): a date or an RFC 3339 time; default now; at most 366 days after `from`"),
-        ("format" = Option<String>, Query, description = "`json` (default) or `csv` (one line per vote, UTF-8 with a BOM)"),
-    ),
+    params(ExportParams),
     responses(
         (status = 200, description = "the export, as an attachment", content(
             (AuditExport = "application/json"),
             (String = "text/csv"),
         )),
-        (status = 400, description = "`invalid_time`, `invalid_period`, `period_too_long`, `invalid_format`", body = ErrorBody),
+        (status = 400, description = "`invalid_time`, `invalid_period`, `period_too_long`, `invalid_format`; `invalid_query`: a parameter is given twice", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
         (status = 403, description = "`not_an_auditor`", body = ErrorBody),
         (status = 422, description = "`too_many_results`: more than 10,000 requests ended in the period", body = ErrorBody),
@@ -133,7 +179,7 @@ enum Format {
 pub(crate) async fn export(
     State(s): State<AppState>,
     caller: Caller,
-    Query(params): Query<HashMap<String, String>>,
+    AppQuery(params): AppQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
     if !caller.groups.iter().any(|g| *g == s.policy.auditor_group) {
         return Err(ApiError::Forbidden {
@@ -144,28 +190,8 @@ pub(crate) async fn export(
             ),
         });
     }
-    let format = match params.get("format").map(String::as_str) {
-        None | Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        Some(_) => return Err(bad("invalid_format", "format must be json or csv")),
-    };
-    let to = match params.get("to") {
-        Some(v) => parse_time("to", v)?,
-        None => Utc::now(),
-    };
-    let from = match params.get("from") {
-        Some(v) => parse_time("from", v)?,
-        None => to - Duration::days(DEFAULT_AUDIT_DAYS),
-    };
-    if from >= to {
-        return Err(bad("invalid_period", "from must be before to"));
-    }
-    if to - from > Duration::days(MAX_AUDIT_DAYS) {
-        return Err(bad(
-            "period_too_long",
-            format!("one export covers at most {MAX_AUDIT_DAYS} days; ask for the period in parts"),
-        ));
-    }
+    let format = params.format()?;
+    let (from, to) = params.period()?;
     let rows = s
         .hanko
         .store
@@ -190,7 +216,7 @@ pub(crate) async fn export(
         Format::Json => Json(AuditExport { from, to, items }).into_response(),
         Format::Csv => (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            to_csv(&items),
+            to_csv(&items).map_err(|e| ApiError::Internal(format!("the audit CSV: {e}")))?,
         )
             .into_response(),
     };
@@ -266,82 +292,88 @@ fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// One line per vote (a request nobody voted on has one line with empty vote columns).
-/// Starts with a byte order mark so that spreadsheet programs read it as UTF-8, which
-/// Japanese titles and names need.
-pub fn to_csv(items: &[AuditEntry]) -> String {
-    let mut out = String::from("\u{feff}");
-    push_line(&mut out, CSV_COLUMNS.iter().map(|c| c.to_string()));
+/// One line per vote (a request nobody voted on has one line with empty vote columns), each
+/// cell [defused](defuse). Starts with a byte order mark so that spreadsheet programs read it
+/// as UTF-8, which Japanese titles and names need.
+pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
+    let mut out = csv_writer("\u{feff}".as_bytes().to_vec());
+    out.write_record(CSV_COLUMNS)?;
     for e in items {
-        let request = [
-            e.request_id.clone(),
-            e.title.clone(),
-            e.status.as_str().to_string(),
-            time(e.ended_at),
-            e.closed_reason.clone().unwrap_or_default(),
-            e.requested_by.clone().unwrap_or_default(),
-            time(e.created_at),
-            e.execution_arn.clone(),
-            e.state_machine_arn.clone(),
-            e.sender.clone().unwrap_or_default(),
-            e.policy
-                .as_ref()
-                .map(|p| p.name.clone())
-                .unwrap_or_default(),
-            e.policy
-                .as_ref()
-                .map(|p| p.sha256.clone())
-                .unwrap_or_default(),
+        let (ended, created) = (time(e.ended_at), time(e.created_at));
+        let policy = e.policy.as_ref();
+        let request: [&str; 12] = [
+            &e.request_id,
+            &e.title,
+            e.status.as_str(),
+            &ended,
+            e.closed_reason.as_deref().unwrap_or_default(),
+            e.requested_by.as_deref().unwrap_or_default(),
+            &created,
+            &e.execution_arn,
+            &e.state_machine_arn,
+            e.sender.as_deref().unwrap_or_default(),
+            policy.map_or("", |p| &p.name),
+            policy.map_or("", |p| &p.sha256),
         ];
         if e.votes.is_empty() {
-            push_line(
-                &mut out,
-                request
-                    .iter()
-                    .cloned()
-                    .chain(std::iter::repeat_n(String::new(), 8)),
-            );
+            write_line(&mut out, request.into_iter().chain([""; 8]))?;
         }
         for v in &e.votes {
-            let vote = [
-                v.approver.clone(),
-                v.subject.clone(),
-                v.name.clone(),
-                v.decision.as_str().into(),
-                v.comment.clone().unwrap_or_default(),
-                time(v.decided_at),
-                v.source_ip.clone().unwrap_or_default(),
-                v.user_agent.clone().unwrap_or_default(),
+            let voted = time(v.decided_at);
+            let vote: [&str; 8] = [
+                &v.approver,
+                &v.subject,
+                &v.name,
+                v.decision.as_str(),
+                v.comment.as_deref().unwrap_or_default(),
+                &voted,
+                v.source_ip.as_deref().unwrap_or_default(),
+                v.user_agent.as_deref().unwrap_or_default(),
             ];
-            push_line(&mut out, request.iter().cloned().chain(vote));
+            write_line(&mut out, request.into_iter().chain(vote))?;
         }
     }
-    out
+    out.into_inner().map_err(|e| e.into_error().into())
 }
 
-fn push_line(out: &mut String, fields: impl Iterator<Item = String>) {
-    let line: Vec<String> = fields.map(|f| csv_field(&f)).collect();
-    out.push_str(&line.join(","));
-    out.push_str("\r\n");
+/// RFC 4180 as spreadsheet programs read it: lines end in CRLF, and a cell is quoted when
+/// it holds a comma, a quote or a line break.
+fn csv_writer(out: Vec<u8>) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out)
 }
 
-/// RFC 4180 quoting, and a leading `'` on text a spreadsheet would run as a formula.
-fn csv_field(f: &str) -> String {
-    let f = if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{f}")
+fn write_line<'a>(
+    out: &mut csv::Writer<Vec<u8>>,
+    cells: impl IntoIterator<Item = &'a str>,
+) -> csv::Result<()> {
+    for cell in cells {
+        out.write_field(defuse(cell).as_bytes())?;
+    }
+    out.write_record(None::<&[u8]>)
+}
+
+/// A leading `'` on text a spreadsheet would run as a formula.
+fn defuse(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
     } else {
-        f.to_string()
-    };
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f
+        Cow::Borrowed(cell)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One cell as [`to_csv`] writes it.
+    fn csv_field(f: &str) -> String {
+        let mut out = csv_writer(Vec::new());
+        write_line(&mut out, [f]).unwrap();
+        let line = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        line.strip_suffix("\r\n").unwrap().to_string()
+    }
 
     #[test]
     fn a_csv_field_with_a_comma_quote_or_newline_is_quoted() {
@@ -356,6 +388,57 @@ mod tests {
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("+1"), "'+1");
         assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+    }
+
+    #[test]
+    fn the_csv_starts_with_a_bom_and_has_a_crlf_line_per_vote_or_per_request_without_votes() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let voted = AuditEntry {
+            request_id: "r1".into(),
+            title: "売上, 11月".into(),
+            execution_arn: "arn:x".into(),
+            state_machine_arn: "arn:sm".into(),
+            requested_by: Some("bob@example.com".into()),
+            sender: None,
+            policy: Some(hanko_api::PolicyRef {
+                name: "p".into(),
+                sha256: "ab".into(),
+            }),
+            created_at: at("2026-11-01T09:00:00Z"),
+            status: hanko_api::RequestStatus::Approved,
+            ended_at: at("2026-11-01T10:00:00Z"),
+            closed_reason: None,
+            signature: Some("jws".into()),
+            votes: vec![AuditVote {
+                approver: "alice@example.com".into(),
+                subject: "dev|alice".into(),
+                name: "Alice".into(),
+                decision: hanko_api::VoteChoice::Approve,
+                comment: Some("=cmd".into()),
+                decided_at: at("2026-11-01T09:30:00Z"),
+                source_ip: Some("203.0.113.9".into()),
+                user_agent: None,
+            }],
+        };
+        let unvoted = AuditEntry {
+            request_id: "r2".into(),
+            status: hanko_api::RequestStatus::Expired,
+            votes: vec![],
+            ..voted.clone()
+        };
+        let csv = String::from_utf8(to_csv(&[voted, unvoted]).unwrap()).unwrap();
+        assert_eq!(
+            csv,
+            format!(
+                "\u{feff}{}\r\n\
+                 r1,\"売上, 11月\",approved,2026-11-01T10:00:00.000Z,,bob@example.com,\
+                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,alice@example.com,dev|alice,Alice,\
+                 approve,'=cmd,2026-11-01T09:30:00.000Z,203.0.113.9,\r\n\
+                 r2,\"売上, 11月\",expired,2026-11-01T10:00:00.000Z,,bob@example.com,\
+                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,,,,,,,,\r\n",
+                CSV_COLUMNS.join(",")
+            )
+        );
     }
 
     #[test]

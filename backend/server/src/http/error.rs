@@ -206,7 +206,7 @@ mod store_error_tests {
         .into_response();
         assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
-        let broken = ApiError::from(StoreError::Backend("disk".into())).into_response();
+        let broken = ApiError::from(StoreError::backend("disk")).into_response();
         assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

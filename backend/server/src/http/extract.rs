@@ -1,7 +1,9 @@
-//! Extractors that answer in our error shape: JSON bodies and the verified caller.
+//! Extractors that answer in our error shape: JSON bodies, query strings and the verified
+//! caller.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use std::convert::Infallible;
+use std::error::Error as _;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -26,6 +28,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
             Ok(axum::Json(v)) => Ok(AppJson(v)),
             Err(rejection) => Err(json_error(rejection)),
         }
+    }
+}
+
+/// `Query<T>` whose rejections are [`ApiError`]s. Unknown parameters are ignored. A handler
+/// that answers each wrong value with its own code reads those parameters as text and checks
+/// them itself; what is left to refuse here is a query string serde cannot read at all, such
+/// as one that gives a parameter twice.
+pub struct AppQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(AppQuery(v)),
+            Err(rejection) => Err(query_error(&rejection)),
+        }
+    }
+}
+
+fn query_error(r: &QueryRejection) -> ApiError {
+    let why = r.source().map_or_else(|| r.body_text(), |e| e.to_string());
+    ApiError::BadRequest {
+        code: "invalid_query",
+        message: format!("the query string cannot be read: {why}"),
     }
 }
 
@@ -168,7 +195,45 @@ fn viewer_address(v: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{address_of, viewer_address};
+    use super::{AppQuery, address_of, viewer_address};
+    use axum::extract::FromRequestParts;
+    use axum::http::Request;
+
+    #[derive(serde::Deserialize)]
+    struct Params {
+        status: Option<String>,
+    }
+
+    async fn query(uri: &str) -> Result<Option<String>, super::ApiError> {
+        let (mut parts, ()) = Request::get(uri).body(()).unwrap().into_parts();
+        let AppQuery(p) = AppQuery::<Params>::from_request_parts(&mut parts, &()).await?;
+        Ok(p.status)
+    }
+
+    #[tokio::test]
+    async fn a_query_string_is_read_with_unknown_parameters_ignored() {
+        assert_eq!(query("/x").await.unwrap(), None);
+        assert_eq!(
+            query("/x?status=pending&other=1").await.unwrap().as_deref(),
+            Some("pending")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_parameter_given_twice_is_a_400_in_our_error_shape() {
+        let e = query("/x?status=a&status=b").await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                super::ApiError::BadRequest {
+                    code: "invalid_query",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("status"), "{e}");
+    }
 
     #[test]
     fn a_proxy_header_gives_the_address_without_its_port() {

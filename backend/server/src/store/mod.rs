@@ -155,8 +155,14 @@ pub struct ListQuery {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store: {0}")]
-    Backend(String),
+    /// The database failed, or holds what Hanko cannot read. `message` says what (with
+    /// the words of `source`, when there is one).
+    #[error("store: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The database refused for load (after the client's own retries): try again later.
     #[error("store busy: {0}")]
     Throttled(String),
@@ -165,15 +171,30 @@ pub enum StoreError {
     Conflict(String),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(e.to_string())
+impl StoreError {
+    /// A [`StoreError::Backend`] that only says what went wrong.
+    pub fn backend(message: impl Into<String>) -> Self {
+        StoreError::Backend {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A [`StoreError::Backend`] caused by `source`; `message` says what went wrong.
+    pub fn backend_caused_by(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 }
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
-        StoreError::Backend(format!("stored JSON: {e}"))
+        StoreError::backend_caused_by(format!("stored JSON: {e}"), e)
     }
 }
 
@@ -182,7 +203,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The key under which a task token is remembered, so the same token twice makes one request.
 pub(crate) fn token_hash(token: &str) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(d)
 }
 
 #[async_trait]

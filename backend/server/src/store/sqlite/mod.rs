@@ -1,0 +1,227 @@
+//! The embedded store: one SQLite file, created with its schema on first start.
+//!
+//! Writes go to one writer thread, which owns the writing connection and commits them in
+//! groups: whatever writes are waiting when it starts a transaction run in that one
+//! `IMMEDIATE` transaction, each in a savepoint of its own (a write that fails is rolled
+//! back alone), and none is answered before the commit. Votes check the request's version,
+//! so two racing approvers cannot both complete a request, even from two processes sharing
+//! the file. Reads of a database file go through a few read-only connections beside it (WAL
+//! mode lets them run while the writer writes), and request bodies are parsed after the
+//! connection is let go.
+//!
+//! `schema` has the tables and their migrations, `writer` the connections and their
+//! threads, `rows` the mapping of rows to the store's types, `list` the queries of many
+//! requests, `requests` and `delivery` the writes.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, mpsc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hanko_api::{Delivery, RequestStatus};
+use rusqlite::Connection;
+
+use super::{
+    Callback, Claim, Inserted, ListQuery, PendingCallback, RequestSummary, Store, StoreError,
+    StoreResult, StoredRequest, VoteWrite,
+};
+use crate::domain::NewRequest;
+
+mod delivery;
+mod list;
+mod requests;
+mod rows;
+mod schema;
+mod writer;
+
+use writer::{Job, Place};
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// To the writer thread, which owns the writing connection; it stops when the last
+    /// clone of the store is dropped.
+    writes: mpsc::Sender<Job>,
+    /// Read-only connections for reads; none for an in-memory database (reads are jobs of
+    /// the writer).
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: Arc<AtomicUsize>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::backend_caused_by(e.to_string(), e)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert(&self, id: &str, task_token: &str, req: &NewRequest) -> StoreResult<Inserted> {
+        let (id, token, req) = (id.to_string(), task_token.to_string(), req.clone());
+        let body = serde_json::to_string(&req)?;
+        self.with(move |conn| requests::insert(conn, &id, &token, &req, &body))
+            .await
+    }
+
+    async fn get(&self, id: &str) -> StoreResult<Option<StoredRequest>> {
+        let id = id.to_string();
+        self.read(
+            Place::HereIfFree,
+            move |conn| rows::get_one(conn, &id),
+            |raw| raw.map(rows::parse).transpose(),
+        )
+        .await
+    }
+
+    async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)> {
+        let q = q.clone();
+        self.read(
+            Place::HereIfFree,
+            move |conn| list::page(conn, &q),
+            |(raw, more)| Ok((rows::parse_all(raw)?, more)),
+        )
+        .await
+    }
+
+    /// Reads the summary fields from the index `requests_page` (columns copied out of the
+    /// body at insert), so a page of a status costs neither the rows nor any body parsing;
+    /// the default went through [`Store::list`].
+    async fn list_summaries(&self, q: &ListQuery) -> StoreResult<(Vec<RequestSummary>, bool)> {
+        let q = q.clone();
+        self.read(
+            Place::HereIfFree,
+            move |conn| list::summary_page(conn, &q),
+            list::summaries,
+        )
+        .await
+    }
+
+    async fn record_vote(&self, w: VoteWrite<'_>) -> StoreResult<bool> {
+        let vote = requests::Vote::from(w);
+        self.with(move |conn| requests::record_vote(conn, vote))
+            .await
+    }
+
+    async fn close_pending(
+        &self,
+        id: &str,
+        status: RequestStatus,
+        reason: &str,
+        callback: Option<Callback>,
+    ) -> StoreResult<bool> {
+        let (id, reason) = (id.to_string(), reason.to_string());
+        self.with(move |conn| {
+            requests::close_pending(conn, &id, status, &reason, callback.as_ref())
+        })
+        .await
+    }
+
+    async fn task_token(&self, id: &str) -> StoreResult<Option<String>> {
+        let id = id.to_string();
+        self.read(
+            Place::HereIfFree,
+            move |conn| delivery::task_token(conn, &id),
+            Ok,
+        )
+        .await
+    }
+
+    async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>> {
+        let id = id.to_string();
+        self.read(
+            Place::HereIfFree,
+            move |conn| delivery::pending_callback(conn, &id),
+            Ok,
+        )
+        .await
+    }
+
+    async fn claim_delivery(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Claim>> {
+        let id = id.to_string();
+        self.with(move |conn| delivery::claim_delivery(conn, &id, now, lease_until))
+            .await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: &str,
+        result: Delivery,
+        error: Option<&str>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let (id, error) = (id.to_string(), error.map(str::to_string));
+        self.with(move |conn| {
+            delivery::record_delivery(conn, &id, result, error.as_deref(), retry_at)
+        })
+        .await
+    }
+
+    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
+        self.read(
+            Place::HereIfFree,
+            move |conn| delivery::due_deliveries(conn, now, limit),
+            Ok,
+        )
+        .await
+    }
+
+    async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
+        self.read(
+            Place::HereIfFree,
+            move |conn| list::overdue(conn, now, limit),
+            Ok,
+        )
+        .await
+    }
+
+    async fn decided_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredRequest>> {
+        self.read(
+            Place::Blocking,
+            move |conn| list::closed_between(conn, from, to, limit),
+            rows::parse_all,
+        )
+        .await
+    }
+
+    async fn pending_oldest_first(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let after = after.map(str::to_string);
+        self.read(
+            Place::HereIfFree,
+            move |conn| list::pending_oldest_first(conn, after.as_deref(), limit),
+            Ok,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    mod in_memory {
+        use super::*;
+        crate::store_conformance_tests!(async { ((), SqliteStore::in_memory().unwrap()) });
+    }
+
+    mod on_disk {
+        use super::*;
+        crate::store_conformance_tests!(async {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("hanko.db")).unwrap();
+            (dir, store)
+        });
+    }
+}
