@@ -34,7 +34,7 @@ else
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
-# schemathesis: generated requests against /api/openapi.json (tests/schemathesis.rs), in .venv
+# schemathesis: generated requests against /api/openapi.json (tests/e2e/schemathesis.rs), in .venv
 # with moto. The test runs it with one worker: CPython 3.11 keeps the AST constructor's recursion
 # depth per interpreter, not per thread (gh-106905), so two workers that both make hypothesis
 # describe a filter lambda (ast.parse) can fail with "AST constructor recursion depth mismatch".

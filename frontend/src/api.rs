@@ -4,14 +4,15 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use hanko_api::{
-    Approval, ApprovalPage, ConsoleConfig, ErrorBody, LoginResponse, Me, RequestStatus, VoteChoice,
+    Approval, ApprovalPage, ConsoleConfig, DecisionRequest, ErrorBody, LoginRequest, LoginResponse,
+    Me, RequestStatus, VoteChoice,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use serde::de::DeserializeOwned;
 
 use crate::auth;
 use crate::i18n;
-use crate::json::{self, FromJson};
 
 /// Items per page of a list.
 pub const PAGE_SIZE: u32 = 20;
@@ -76,13 +77,9 @@ fn authorized(req: RequestBuilder) -> RequestBuilder {
 
 async fn error_from(resp: Response) -> ApiError {
     let status = resp.status();
-    let body = match resp.text().await {
-        Ok(text) => ErrorBody::parse(&text),
-        Err(_) => None,
-    };
-    let (code, message) = match body {
-        Some(b) => (b.error.code, b.error.message),
-        None => (
+    let (code, message) = match resp.json::<ErrorBody>().await {
+        Ok(b) => (b.error.code, b.error.message),
+        Err(_) => (
             format!("http_{status}"),
             format!("{} ({status})", resp.status_text()),
         ),
@@ -115,14 +112,14 @@ async fn body(
     Err(err)
 }
 
-/// A successful answer's JSON as `T`. Only this step is generic: the rest is one copy for
-/// every endpoint.
-async fn read<T: FromJson>(
+/// A successful answer's JSON as the api's type `T`. Only this step is generic: the rest
+/// is one copy for every endpoint.
+async fn read<T: DeserializeOwned>(
     sent: Result<Response, gloo_net::Error>,
     with_session: bool,
 ) -> Result<T, ApiError> {
     let text = body(sent, with_session).await?;
-    T::parse(&text).ok_or(ApiError::Decode)
+    serde_json::from_str(&text).map_err(|_| ApiError::Decode)
 }
 
 fn encode(s: &str) -> String {
@@ -131,13 +128,8 @@ fn encode(s: &str) -> String {
 
 /// `POST /api/dev/login`.
 pub async fn login(email: String, password: String) -> Result<LoginResponse, ApiError> {
-    let body = json::object(&[
-        ("email", Some(email.as_str())),
-        ("password", Some(password.as_str())),
-    ]);
     let req = Request::post("/api/dev/login")
-        .header("Content-Type", "application/json")
-        .body(body)
+        .json(&LoginRequest { email, password })
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, false).await
 }
@@ -176,18 +168,17 @@ pub struct ListQuery {
 
 /// `GET /api/approvals`.
 pub async fn list(query: &ListQuery, cursor: Option<&str>) -> Result<ApprovalPage, ApiError> {
-    let mut url = format!(
-        "/api/approvals?status={}&limit={PAGE_SIZE}",
-        query.status.map_or("all", RequestStatus::as_str)
-    );
+    let status = query.status.map_or("all", RequestStatus::as_str);
+    let limit = PAGE_SIZE.to_string();
+    let mut params = vec![("status", status), ("limit", limit.as_str())];
     if query.mine {
-        url.push_str("&mine=true");
+        params.push(("mine", "true"));
     }
     if let Some(c) = cursor {
-        url.push_str("&cursor=");
-        url.push_str(&encode(c));
+        params.push(("cursor", c));
     }
-    read(authorized(Request::get(&url)).send().await, true).await
+    let req = authorized(Request::get("/api/approvals").query(params));
+    read(req.send().await, true).await
 }
 
 /// `GET /api/approvals/{id}`.
@@ -203,24 +194,14 @@ pub async fn decide(
     comment: Option<String>,
 ) -> Result<Approval, ApiError> {
     let url = format!("/api/approvals/{}/decision", encode(id));
-    let body = json::object(&[
-        ("decision", Some(decision.as_str())),
-        ("comment", comment.as_deref()),
-    ]);
     let req = authorized(Request::post(&url))
-        .header("Content-Type", "application/json")
-        .body(body)
+        .json(&DecisionRequest { decision, comment })
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, true).await
 }
 
 /// `GET /api/audit`: the export of a period as a file's text (CSV or JSON).
 pub async fn audit_export(from: &str, to: &str, format: &str) -> Result<String, ApiError> {
-    let url = format!(
-        "/api/audit?from={}&to={}&format={}",
-        encode(from),
-        encode(to),
-        encode(format)
-    );
-    body(authorized(Request::get(&url)).send().await, true).await
+    let req = Request::get("/api/audit").query([("from", from), ("to", to), ("format", format)]);
+    body(authorized(req).send().await, true).await
 }

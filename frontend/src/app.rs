@@ -2,10 +2,11 @@
 //! the login page; a session that runs out mid-page does too, keeping the path).
 
 use leptos::prelude::*;
+use leptos_router::components::{FlatRoutes, Route, Router};
+use leptos_router::path;
 
 use crate::components::header::Header;
 use crate::components::require_login::RequireLogin;
-use crate::router::{self, Page};
 use crate::routes::approvals::Approvals;
 use crate::routes::callback::AuthCallback;
 use crate::routes::history::History;
@@ -25,19 +26,31 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    let page = Memo::new(move |_| router::page());
     view! {
-        <Header/>
-        <main id="main" tabindex="-1">
-            {move || match page.get() {
-                Page::Login => view! { <Login/> }.into_any(),
-                Page::Callback => view! { <AuthCallback/> }.into_any(),
-                Page::Inbox => view! { <RequireLogin><Inbox/></RequireLogin> }.into_any(),
-                Page::Approvals => view! { <RequireLogin><Approvals/></RequireLogin> }.into_any(),
-                Page::Request => view! { <RequireLogin><RequestPage/></RequireLogin> }.into_any(),
-                Page::History => view! { <RequireLogin><History/></RequireLogin> }.into_any(),
-                Page::NotFound => view! { <NotFound/> }.into_any(),
-            }}
-        </main>
+        <Router>
+            <Header/>
+            <main id="main" tabindex="-1">
+                <FlatRoutes fallback=NotFound>
+                    <Route path=path!("/login") view=Login/>
+                    <Route path=path!("/auth/callback") view=AuthCallback/>
+                    <Route
+                        path=path!("/")
+                        view=|| view! { <RequireLogin><Inbox/></RequireLogin> }
+                    />
+                    <Route
+                        path=path!("/approvals")
+                        view=|| view! { <RequireLogin><Approvals/></RequireLogin> }
+                    />
+                    <Route
+                        path=path!("/approvals/:id")
+                        view=|| view! { <RequireLogin><RequestPage/></RequireLogin> }
+                    />
+                    <Route
+                        path=path!("/history")
+                        view=|| view! { <RequireLogin><History/></RequireLogin> }
+                    />
+                </FlatRoutes>
+            </main>
+        </Router>
     }
 }

@@ -7,9 +7,7 @@ mod auth;
 mod clock;
 mod components;
 mod i18n;
-mod json;
 mod oidc;
-mod router;
 mod routes;
 mod title;
 
@@ -21,7 +19,6 @@ fn main() {
     i18n::apply_document_lang();
     clock::start();
     oidc::load_config();
-    router::start();
     if let Some(boot) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.get_element_by_id("boot"))

@@ -15,11 +15,11 @@ use gloo_net::http::Request;
 use hanko_api::{ConsoleConfig, OidcLogin};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError};
 use crate::auth;
-use crate::json::{self, FromJson};
 
 /// Where the provider sends the browser back to.
 pub const CALLBACK_PATH: &str = "/auth/callback";
@@ -77,21 +77,12 @@ pub fn provider_name(oidc: &OidcLogin) -> String {
     }
 }
 
-#[derive(Debug)]
+/// The login under way, kept in `sessionStorage` as JSON for the round trip.
+#[derive(Debug, Serialize, Deserialize)]
 struct Pending {
     state: String,
     verifier: String,
     next: String,
-}
-
-impl FromJson for Pending {
-    fn from_json(v: &wasm_bindgen::JsValue) -> Option<Self> {
-        Some(Pending {
-            state: json::string(v, "state")?,
-            verifier: json::string(v, "verifier")?,
-            next: json::string(v, "next")?,
-        })
-    }
 }
 
 fn session_storage() -> Option<web_sys::Storage> {
@@ -200,16 +191,10 @@ pub async fn begin(oidc: &OidcLogin, next: &str) -> Result<(), String> {
         verifier,
         next: auth::safe_next(Some(next)),
     };
-    let storage = session_storage().ok_or("no sessionStorage")?;
-    storage
-        .set_item(
-            PENDING_KEY,
-            &json::object(&[
-                ("state", Some(pending.state.as_str())),
-                ("verifier", Some(pending.verifier.as_str())),
-                ("next", Some(pending.next.as_str())),
-            ]),
-        )
+    let pending = serde_json::to_string(&pending).map_err(|e| e.to_string())?;
+    session_storage()
+        .ok_or("no sessionStorage")?
+        .set_item(PENDING_KEY, &pending)
         .map_err(|_| "sessionStorage is not writable".to_string())?;
     let query = form(&[
         ("response_type", "code"),
@@ -251,8 +236,8 @@ pub struct Failed {
     pub next: String,
 }
 
-/// What the provider's token endpoint answers.
-#[derive(Debug)]
+/// What the provider's token endpoint answers (RFC 6749 §5.1, and OIDC's `id_token`).
+#[derive(Debug, Deserialize)]
 struct Tokens {
     id_token: Option<String>,
     access_token: Option<String>,
@@ -260,12 +245,18 @@ struct Tokens {
     expires_in: Option<f64>,
 }
 
+/// The one claim the console reads from a token.
+#[derive(Deserialize)]
+struct Expiry {
+    exp: f64,
+}
+
 /// The `exp` of a JWT, in ms since the epoch (read, not verified: the api verifies).
 fn jwt_expiry(token: &str) -> Option<f64> {
     let payload = token.split('.').nth(1)?;
     let bytes = from_base64url(payload.trim_end_matches('='))?;
-    let claims = js_sys::JSON::parse(std::str::from_utf8(&bytes).ok()?).ok()?;
-    json::field(&claims, "exp").as_f64().map(|s| s * 1000.0)
+    let claims: Expiry = serde_json::from_slice(&bytes).ok()?;
+    Some(claims.exp * 1000.0)
 }
 
 /// Keeps the bearer the api wants out of a token answer. False when it is not there.
@@ -297,17 +288,7 @@ async fn token_request(oidc: &OidcLogin, body: String) -> Option<Tokens> {
     if !resp.ok() {
         return None;
     }
-    // JavaScript reads the answer: serde_json would add its number reading to the wasm.
-    let answer = js_sys::JSON::parse(&resp.text().await.ok()?).ok()?;
-    if !answer.is_object() {
-        return None;
-    }
-    Some(Tokens {
-        id_token: json::field(&answer, "id_token").as_string(),
-        access_token: json::field(&answer, "access_token").as_string(),
-        refresh_token: json::field(&answer, "refresh_token").as_string(),
-        expires_in: json::field(&answer, "expires_in").as_f64(),
-    })
+    resp.json().await.ok()
 }
 
 /// Ends the round trip at `/auth/callback`: checks `state`, exchanges the code and keeps the
@@ -322,7 +303,7 @@ pub async fn finish(
     let pending = session_storage().and_then(|s| {
         let raw = s.get_item(PENDING_KEY).ok().flatten();
         let _ = s.remove_item(PENDING_KEY);
-        raw.and_then(|r| Pending::parse(&r))
+        raw.and_then(|r| serde_json::from_str::<Pending>(&r).ok())
     });
     let next = pending
         .as_ref()

@@ -9,47 +9,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-#[cfg(not(target_arch = "wasm32"))]
 use serde_json::Value;
 
-pub mod rfc3339;
-
-/// Reads an RFC 3339 time as the api writes it (the console's own JSON reading uses it).
-#[cfg(target_arch = "wasm32")]
-pub use rfc3339::parse as parse_time;
-
 /// The JSON a workflow sent with its request.
-#[cfg(not(target_arch = "wasm32"))]
 pub type Details = Value;
-
-/// The JSON a workflow sent with its request. The console (wasm32) only shows it as text, so
-/// it keeps the text as the api wrote it: parsing it into a `Value` would put serde_json's
-/// `Value` and number reading into the wasm.
-#[cfg(target_arch = "wasm32")]
-pub type Details = RawJson;
-
-/// JSON text, kept as it came (compact, as the api writes it).
-#[cfg(target_arch = "wasm32")]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawJson(pub String);
-
-#[cfg(target_arch = "wasm32")]
-impl<'de> Deserialize<'de> for RawJson {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        Ok(RawJson(String::from(Box::<str>::from(raw))))
-    }
-}
-
-#[cfg(target_arch = "wasm32")]
-impl Serialize for RawJson {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match serde_json::value::RawValue::from_string(self.0.clone()) {
-            Ok(raw) => raw.serialize(s),
-            Err(e) => Err(serde::ser::Error::custom(e)),
-        }
-    }
-}
 
 /// `GET /api/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

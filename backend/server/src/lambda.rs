@@ -11,23 +11,24 @@ use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-use crate::config::ServeArgs;
+use crate::config::{Config, Handler};
 use crate::http;
 use crate::intake;
 use crate::serve;
 
-pub async fn run(args: ServeArgs) -> Result<(), lambda_runtime::Error> {
-    let handler = std::env::var("HANKO_HANDLER").unwrap_or_else(|_| "api".into());
-    let sdk = aws_config(&args).await;
-    let public_url = args
+pub async fn run(handler: Handler, config: Config) -> Result<(), lambda_runtime::Error> {
+    let sdk = aws_config(&config).await;
+    let public_url = config
         .public_url
-        .clone()
-        .ok_or("HANKO_PUBLIC_URL is required on Lambda (the console's URL, for deep links)")?;
-    let parts = serve::build(&args, sdk, &public_url).await?;
+        .as_ref()
+        .ok_or("HANKO_PUBLIC_URL is required on Lambda (the console's URL, for deep links)")?
+        .as_str()
+        .trim_end_matches('/');
+    let parts = serve::build(&config, sdk, public_url).await?;
     let hanko = parts.state.hanko.clone();
-    match handler.as_str() {
-        "api" => lambda_http::run(http::router(parts.state, None)).await,
-        "intake" => {
+    match handler {
+        Handler::Api => lambda_http::run(http::router(parts.state, None)).await,
+        Handler::Intake => {
             lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
                 let hanko = hanko.clone();
                 async move {
@@ -38,7 +39,7 @@ pub async fn run(args: ServeArgs) -> Result<(), lambda_runtime::Error> {
             }))
             .await
         }
-        "sqs" => {
+        Handler::Sqs => {
             lambda_runtime::run(service_fn(move |ev: LambdaEvent<SqsEvent>| {
                 let hanko = hanko.clone();
                 async move {
@@ -49,7 +50,7 @@ pub async fn run(args: ServeArgs) -> Result<(), lambda_runtime::Error> {
             }))
             .await
         }
-        "sweeper" => {
+        Handler::Sweeper => {
             let hanko: Arc<_> = hanko;
             lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
                 let hanko = hanko.clone();
@@ -60,7 +61,6 @@ pub async fn run(args: ServeArgs) -> Result<(), lambda_runtime::Error> {
             }))
             .await
         }
-        other => Err(format!("HANKO_HANDLER is {other:?}; use api, intake, sqs or sweeper").into()),
     }
 }
 
@@ -70,8 +70,8 @@ pub async fn run(args: ServeArgs) -> Result<(), lambda_runtime::Error> {
 /// (an STS client with its endpoint rules, a read of the CA bundle: about 1 ms of a cold
 /// start). Without credentials in the environment (SnapStart's container credentials), the
 /// default chain stays.
-async fn aws_config(args: &ServeArgs) -> SdkConfig {
-    let mut loader = serve::aws_config_loader(args);
+async fn aws_config(config: &Config) -> SdkConfig {
+    let mut loader = serve::aws_config_loader(config);
     if let Some(region) = RegionProviderChain::first_try(
         aws_config::environment::EnvironmentVariableRegionProvider::new(),
     )

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hanko::config::{CreateTableArgs, LogFormat, ServeArgs};
+use hanko::config::{Config, CreateTableArgs, Handler, LogFormat, ServeArgs};
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +56,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// On Lambda there are no arguments: everything comes from the environment.
 #[derive(Parser)]
 struct LambdaCli {
+    /// The role of the function: api, intake (direct invoke by a state machine), sqs (the
+    /// intake queue's event source) or sweeper (scheduled housekeeping).
+    #[arg(
+        long,
+        env = "HANKO_HANDLER",
+        value_name = "HANKO_HANDLER",
+        value_enum,
+        default_value = "api"
+    )]
+    handler: Handler,
+
     #[command(flatten)]
     args: ServeArgs,
 }
@@ -92,16 +103,18 @@ fn main() -> ExitCode {
         }
     };
     let result = if on_lambda {
-        let args = LambdaCli::parse_from(["hanko"]).args;
+        let cli = LambdaCli::parse_from(["hanko"]);
         init_logs(LogFormat::Json);
-        runtime
-            .block_on(hanko::lambda::run(args))
-            .map_err(|e| anyhow::anyhow!(e))
+        Config::from_args(cli.args).and_then(|config| {
+            runtime
+                .block_on(hanko::lambda::run(cli.handler, config))
+                .map_err(|e| anyhow::anyhow!(e))
+        })
     } else {
         match Cli::parse().command {
             Command::Serve(args) => {
                 init_logs(args.log_format);
-                runtime.block_on(serve(*args))
+                Config::from_args(*args).and_then(|config| runtime.block_on(serve(config)))
             }
             Command::HashPassword => hash_password(),
             Command::CreateTable(args) => runtime.block_on(create_table(args)),
@@ -141,8 +154,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let running = hanko::serve::start(args, None).await?;
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = hanko::serve::start(config, None).await?;
     eprintln!("Hanko is running at {}/", running.public_url);
     let stop = running.stop_token();
     tokio::select! {

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -13,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::dev::DevIdp;
 use crate::auth::oidc::RemoteJwks;
 use crate::auth::{Authenticator, KeySet, OidcClient, TrustedIssuer};
-use crate::config::{NotifierKind, OidcArgs, ServeArgs, SignerKind, StoreKind};
+use crate::config::{self, Config, Oidc, PolicySource};
 use crate::http::{self, AppState};
 use crate::keys::EcKey;
 use crate::notifier::{
@@ -35,119 +34,89 @@ impl Directory for DevIdp {
 }
 
 /// The decision signer named by `HANKO_SIGNER`, with the retired keys it still publishes.
-pub async fn signer(args: &ServeArgs, sdk: &SdkConfig) -> anyhow::Result<Arc<dyn Signer>> {
-    Ok(match args.signer {
-        SignerKind::Local => {
-            let mut previous = Vec::new();
-            for path in &args.previous_signing_keys {
+pub async fn signer(config: &config::Signer, sdk: &SdkConfig) -> anyhow::Result<Arc<dyn Signer>> {
+    Ok(match config {
+        config::Signer::Local { key, previous } => {
+            let mut retired = Vec::new();
+            for path in previous {
                 let pem = std::fs::read_to_string(path).with_context(|| {
                     format!("reading {} (HANKO_PREVIOUS_SIGNING_KEYS)", path.display())
                 })?;
                 let key = EcKey::from_pem(&pem)
                     .with_context(|| format!("{} (HANKO_PREVIOUS_SIGNING_KEYS)", path.display()))?;
-                previous.push(key.public_key().clone());
+                retired.push(key.public_key().clone());
             }
-            let current = EcKey::load_or_create(&args.signing_key_path())?;
-            Arc::new(LocalSigner::new(current, previous))
+            let current = EcKey::load_or_create(key)?;
+            Arc::new(LocalSigner::new(current, retired))
         }
-        SignerKind::Kms => {
-            let key_id = args
-                .kms_key_id
-                .as_deref()
-                .context("HANKO_SIGNER=kms needs HANKO_KMS_KEY_ID")?;
-            Arc::new(
-                KmsSigner::new(
-                    aws_sdk_kms::Client::new(sdk),
-                    key_id,
-                    &args.previous_kms_key_ids,
-                )
-                .await?,
-            )
+        config::Signer::Kms { key_id, previous } => {
+            Arc::new(KmsSigner::new(aws_sdk_kms::Client::new(sdk), key_id, previous).await?)
         }
     })
 }
 
 /// The notifier named by `HANKO_NOTIFIER`.
 pub fn notifier(
-    args: &ServeArgs,
+    config: &config::Notifier,
     sdk: &SdkConfig,
     public_url: &str,
     directory: Arc<dyn Directory>,
 ) -> anyhow::Result<Arc<dyn Notifier>> {
-    let from = args.mail_from.clone();
     let public_url = public_url.to_string();
-    Ok(match args.notifier {
-        NotifierKind::Outbox => Arc::new(FileOutbox {
-            dir: args.outbox_path(),
-            from,
+    Ok(match config {
+        config::Notifier::Outbox { dir, from } => Arc::new(FileOutbox {
+            dir: dir.clone(),
+            from: from.clone(),
             public_url,
             directory,
         }),
-        NotifierKind::Ses => Arc::new(SesNotifier {
+        config::Notifier::Ses { from } => Arc::new(SesNotifier {
             client: aws_sdk_sesv2::Client::new(sdk),
-            from,
+            from: from.clone(),
             public_url,
             directory,
         }),
-        NotifierKind::Smtp => {
-            let url = args
-                .smtp_url
-                .as_ref()
-                .context("HANKO_NOTIFIER=smtp needs HANKO_SMTP_URL")?;
-            Arc::new(SmtpNotifier::new(url, from, public_url, directory)?)
+        config::Notifier::Smtp { url, from } => {
+            Arc::new(SmtpNotifier::new(url, from.clone(), public_url, directory)?)
         }
     })
 }
 
 /// The AWS configuration from the standard variables (`AWS_REGION`, credentials...),
 /// with the emulator endpoint when one is configured.
-pub async fn aws_config(args: &ServeArgs) -> SdkConfig {
-    aws_config_loader(args).load().await
+pub async fn aws_config(config: &Config) -> SdkConfig {
+    aws_config_loader(config).load().await
 }
 
 /// The loader behind [`aws_config`], for callers that know more about their environment.
-pub fn aws_config_loader(args: &ServeArgs) -> aws_config::ConfigLoader {
+pub fn aws_config_loader(config: &Config) -> aws_config::ConfigLoader {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(url) = &args.aws_endpoint_url {
+    if let Some(url) = &config.aws_endpoint_url {
         loader = loader.endpoint_url(url);
     }
     loader
 }
 
-/// The OIDC provider's issuer entry and the console's client, when configured.
-pub fn oidc_login(args: &OidcArgs) -> anyhow::Result<Option<(TrustedIssuer, OidcClient)>> {
-    let (Some(issuer), Some(jwks_url), Some(client_id), Some(authorize_url), Some(token_url)) = (
-        args.oidc_issuer.clone(),
-        args.jwks_url(),
-        args.oidc_client_id.clone(),
-        args.oidc_authorize_url.clone(),
-        args.oidc_token_url.clone(),
-    ) else {
-        return Ok(None);
-    };
+/// The OIDC provider's issuer entry and the console's client.
+pub fn oidc_login(oidc: &Oidc) -> anyhow::Result<(TrustedIssuer, OidcClient)> {
     let trusted = TrustedIssuer {
-        issuer,
-        audiences: vec![client_id.clone()],
-        keys: KeySet::Remote(Arc::new(RemoteJwks::new(jwks_url)?)),
-        groups_claim: args.oidc_groups_claim.clone(),
-        token_use: Some(args.oidc_token_use),
-        require_verified_email: !args.oidc_allow_unverified_email,
+        issuer: oidc.issuer.clone(),
+        audiences: vec![oidc.client_id.clone()],
+        keys: KeySet::Remote(Arc::new(RemoteJwks::new(oidc.jwks_url.as_str())?)),
+        groups_claim: oidc.groups_claim.clone(),
+        token_use: Some(oidc.token_use),
+        require_verified_email: !oidc.allow_unverified_email,
     };
     let client = OidcClient {
-        authorize_url,
-        token_url,
-        client_id,
-        scopes: args.oidc_scopes.clone(),
-        logout_url: args.oidc_logout_url.clone(),
-        token_use: args.oidc_token_use,
-        provider_name: args
-            .oidc_provider_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_string),
+        authorize_url: oidc.authorize_url.clone(),
+        token_url: oidc.token_url.clone(),
+        client_id: oidc.client_id.clone(),
+        scopes: oidc.scopes.clone(),
+        logout_url: oidc.logout_url.clone(),
+        token_use: oidc.token_use,
+        provider_name: oidc.provider_name.clone(),
     };
-    Ok(Some((trusted, client)))
+    Ok((trusted, client))
 }
 
 /// Everything built from configuration.
@@ -156,28 +125,27 @@ pub struct Parts {
     pub sdk: SdkConfig,
 }
 
-pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow::Result<Parts> {
-    args.validate()?;
-    let store: Arc<dyn Store> = match args.store {
-        StoreKind::Sqlite => {
-            Arc::new(SqliteStore::open(&args.database_path()).with_context(|| {
-                format!("opening the database {}", args.database_path().display())
-            })?)
-        }
-        StoreKind::Dynamodb => Arc::new(DynamoStore::new(
+/// Everything `config` names, built; `public_url` is the base of the emails' deep links.
+pub async fn build(config: &Config, sdk: SdkConfig, public_url: &str) -> anyhow::Result<Parts> {
+    let store: Arc<dyn Store> = match &config.store {
+        config::Store::Sqlite { path } => Arc::new(
+            SqliteStore::open(path)
+                .with_context(|| format!("opening the database {}", path.display()))?,
+        ),
+        config::Store::Dynamo {
+            table,
+            retention_days,
+        } => Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
-            args.table
-                .as_deref()
-                .context("HANKO_TABLE is not set")?
-                .trim(),
-            args.retention_days,
+            table,
+            *retention_days,
         )),
     };
-    let signer = signer(args, &sdk).await?;
-    let dev_idp = match &args.dev_users {
-        Some(users) => Some(Arc::new(DevIdp::load(
-            users,
-            EcKey::load_or_create(&args.dev_idp_key_path())?,
+    let signer = signer(&config.signer, &sdk).await?;
+    let dev_idp = match &config.dev_login {
+        Some(dev) => Some(Arc::new(DevIdp::load(
+            &dev.users,
+            EcKey::load_or_create(&dev.key)?,
         )?)),
         None => None,
     };
@@ -185,8 +153,8 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
     if let Some(idp) = &dev_idp {
         issuers.push(idp.trusted_issuer());
     }
-    let oidc = oidc_login(&args.oidc)?;
-    let directory: Arc<dyn Directory> = match (&args.cognito_user_pool_id, &dev_idp) {
+    let oidc = config.oidc.as_ref().map(oidc_login).transpose()?;
+    let directory: Arc<dyn Directory> = match (&config.cognito_user_pool_id, &dev_idp) {
         (Some(pool), _) => Arc::new(CognitoDirectory {
             client: aws_sdk_cognitoidentityprovider::Client::new(&sdk),
             user_pool_id: pool.clone(),
@@ -194,13 +162,13 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
         (None, Some(idp)) => idp.clone(),
         (None, None) => Arc::new(NoDirectory),
     };
-    let notifier = notifier(args, &sdk, public_url, directory)?;
-    let policies = match (&args.policy_file, &args.policy_parameter) {
-        (Some(file), _) => Policies::from_file(file)?,
-        (None, Some(name)) => {
-            Policies::from_ssm(aws_sdk_ssm::Client::new(&sdk), name.trim().to_string()).await?
+    let notifier = notifier(&config.notifier, &sdk, public_url, directory)?;
+    let policies = match &config.policies {
+        PolicySource::File(file) => Policies::from_file(file)?,
+        PolicySource::Parameter(name) => {
+            Policies::from_ssm(aws_sdk_ssm::Client::new(&sdk), name.clone()).await?
         }
-        (None, None) => {
+        PolicySource::Absent => {
             tracing::warn!(
                 "no approval policy document (HANKO_POLICY_FILE or HANKO_POLICY_PARAMETER): \
                  each workflow chooses its own approvers, quorum and self-approval"
@@ -212,11 +180,11 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
         store,
         workflow: Arc::new(StepFunctions::with_timeouts(
             &sdk,
-            args.delivery_policy().attempt_timeout,
+            config.delivery.attempt_timeout,
         )),
         notifier,
         signer,
-        delivery: args.delivery_policy(),
+        delivery: config.delivery,
         policies,
         reconcile_from: Default::default(),
     };
@@ -231,7 +199,7 @@ pub async fn build(args: &ServeArgs, sdk: SdkConfig, public_url: &str) -> anyhow
                 None => Authenticator::new(issuers),
             }),
             dev_idp,
-            policy: Arc::new(args.policy()),
+            policy: Arc::new(config.policy()),
         },
         sdk,
     })
@@ -268,51 +236,57 @@ impl Running {
 
 /// The dev login (a users file with passwords) is for one machine: `hanko serve` refuses
 /// it on an address other machines can reach unless told `--dev-login-anywhere`.
-pub fn dev_login_listen_check(args: &ServeArgs) -> anyhow::Result<()> {
-    if args.dev_users.is_some() && !args.listen.ip().is_loopback() && !args.dev_login_anywhere {
+pub fn dev_login_listen_check(config: &Config) -> anyhow::Result<()> {
+    if let Some(dev) = &config.dev_login
+        && !config.listen.ip().is_loopback()
+        && !dev.anywhere
+    {
         anyhow::bail!(
             "HANKO_DEV_USERS (--dev-users) turns on the dev login, which is for local use, but HANKO_LISTEN (--listen) {} is not a loopback address: listen on 127.0.0.1 or [::1], log in with an identity provider (HANKO_OIDC_ISSUER), or set HANKO_DEV_LOGIN_ANYWHERE=true (--dev-login-anywhere) to serve it there anyway",
-            args.listen
+            config.listen
         );
     }
     Ok(())
 }
 
-/// Binds, then starts the server, the intake poller and the housekeeping loop.
+/// Binds, then starts the server, the intake poller and the housekeeping loop. `config` is
+/// a [`Config`] or the [`ServeArgs`](crate::config::ServeArgs) it is made from.
 /// `sdk` overrides the AWS configuration from the environment (tests pass their own).
-pub async fn start(args: ServeArgs, sdk: Option<SdkConfig>) -> anyhow::Result<Running> {
-    dev_login_listen_check(&args)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+pub async fn start(
+    config: impl TryInto<Config, Error: Into<anyhow::Error>>,
+    sdk: Option<SdkConfig>,
+) -> anyhow::Result<Running> {
+    let config: Config = config.try_into().map_err(Into::into)?;
+    dev_login_listen_check(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (HANKO_LISTEN)", args.listen))?;
+        .with_context(|| format!("cannot listen on {} (HANKO_LISTEN)", config.listen))?;
     let addr = listener.local_addr()?;
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"))
-        .trim_end_matches('/')
-        .to_string();
+    let public_url = match &config.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_string(),
+        None => format!("http://{addr}"),
+    };
     let sdk = match sdk {
         Some(s) => s,
-        None => aws_config(&args).await,
+        None => aws_config(&config).await,
     };
-    let parts = build(&args, sdk, &public_url).await?;
+    let parts = build(&config, sdk, &public_url).await?;
     let stop = CancellationToken::new();
     let mut tasks = Vec::new();
 
-    if let Some(url) = args.intake_queue_url.clone() {
+    if let Some(intake) = &config.intake {
         tasks.push(tokio::spawn(crate::intake::poll_queue(
             parts.state.hanko.clone(),
             aws_sdk_sqs::Client::new(&parts.sdk),
-            url,
-            args.intake_wait_seconds,
+            intake.queue_url.clone(),
+            intake.wait_seconds,
             stop.clone(),
         )));
     }
     {
         let hanko = parts.state.hanko.clone();
         let stop = stop.clone();
-        let every = Duration::from_secs(args.sweep_interval_seconds);
+        let every = config.sweep_interval;
         tasks.push(tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -326,7 +300,7 @@ pub async fn start(args: ServeArgs, sdk: Option<SdkConfig>) -> anyhow::Result<Ru
         }));
     }
 
-    let app = http::router(parts.state.clone(), args.console_dir.clone());
+    let app = http::router(parts.state.clone(), config.console_dir.clone());
     let server_stop = stop.clone();
     let server = tokio::spawn(async move {
         axum::serve(
@@ -336,7 +310,12 @@ pub async fn start(args: ServeArgs, sdk: Option<SdkConfig>) -> anyhow::Result<Ru
         .with_graceful_shutdown(async move { server_stop.cancelled().await })
         .await
     });
-    tracing::info!(%addr, %public_url, outbox = %args.outbox_path().display(), "hanko is serving");
+    match &config.notifier {
+        config::Notifier::Outbox { dir, .. } => {
+            tracing::info!(%addr, %public_url, outbox = %dir.display(), "hanko is serving")
+        }
+        _ => tracing::info!(%addr, %public_url, "hanko is serving"),
+    }
     Ok(Running {
         addr,
         public_url,

@@ -4,6 +4,7 @@
 use hanko_api::{ApprovalSummary, RequestStatus};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 
 use crate::api::{self, ApiError, ListQuery};
 use crate::components::error_panel::ErrorPanel;
@@ -185,7 +186,7 @@ fn ListItem(item: ApprovalSummary) -> impl IntoView {
     view! {
         <li class="request-item" data-id=item.id.clone() data-status=item.status.as_str()>
             <div class="request-head">
-                <a class="request-title" href=href>{item.title.clone()}</a>
+                <A href=href attr:class="request-title">{item.title.clone()}</A>
                 <StatusBadge status=item.status/>
             </div>
             <p class="request-meta">

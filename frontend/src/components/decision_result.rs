@@ -52,7 +52,9 @@ pub fn DecisionResult(decision: DecisionInfo) -> impl IntoView {
                 <summary>{tr(|t| t.signature_show)}</summary>
                 <p class="hint">
                     {tr(|t| t.signature_note)} " "
-                    <a href="/.well-known/jwks.json">"/.well-known/jwks.json"</a>
+                    // The server's own file, not a page of the console: the router leaves
+                    // a rel="external" link to the browser.
+                    <a href="/.well-known/jwks.json" rel="external">"/.well-known/jwks.json"</a>
                 </p>
                 <pre tabindex="0" id="decision-signature"><code>{signature}</code></pre>
             </details>

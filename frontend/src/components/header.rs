@@ -2,22 +2,25 @@
 //! and logging out.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
 
 use crate::components::lang_switch::LangSwitch;
 use crate::i18n::tr;
-use crate::router::{self, aria_current};
 use crate::{api, auth, oidc};
 
 #[component]
 pub fn Header() -> impl IntoView {
     view! {
-        <a class="skip-link" href="#main">{tr(|t| t.skip_to_content)}</a>
+        // A part of this very page: rel="external" leaves it to the browser, which scrolls
+        // there and moves the keyboard focus too.
+        <a class="skip-link" href="#main" rel="external">{tr(|t| t.skip_to_content)}</a>
         <header class="site-header">
             <div class="header-inner">
-                <a href="/" class="brand" aria-current=aria_current("/", true)>
+                <A href="/" exact=true attr:class="brand">
                     <span class="brand-mark" aria-hidden="true">"判"</span>
                     <span class="brand-name">{tr(|t| t.app_name)}</span>
-                </a>
+                </A>
                 <Show when=auth::logged_in>
                     <MainNav/>
                 </Show>
@@ -36,15 +39,15 @@ pub fn Header() -> impl IntoView {
 fn MainNav() -> impl IntoView {
     view! {
         <nav class="main-nav" aria-label=tr(|t| t.nav_label)>
-            <a href="/" id="nav-inbox" aria-current=aria_current("/", true)>
+            <A href="/" exact=true attr:id="nav-inbox">
                 {tr(|t| t.nav_inbox)}
-            </a>
-            <a href="/approvals" id="nav-all" aria-current=aria_current("/approvals", false)>
+            </A>
+            <A href="/approvals" attr:id="nav-all">
                 {tr(|t| t.nav_all)}
-            </a>
-            <a href="/history" id="nav-history" aria-current=aria_current("/history", false)>
+            </A>
+            <A href="/history" attr:id="nav-history">
                 {tr(|t| t.nav_history)}
-            </a>
+            </A>
         </nav>
     }
 }
@@ -52,22 +55,20 @@ fn MainNav() -> impl IntoView {
 #[component]
 fn UserMenu() -> impl IntoView {
     let me = api::me_once();
+    let navigate = use_navigate();
     let logout = move |_| {
         // The provider's logout ends its own session too, and sends the browser back to
         // the login page, a fresh load that finds no tokens.
-        match oidc::logout_url().zip(web_sys::window()) {
-            Some((url, w)) => {
-                auth::forget_stored();
-                if w.location().assign(&url).is_err() {
-                    auth::logout();
-                    router::navigate("/login", false);
-                }
-            }
-            None => {
-                auth::logout();
-                router::navigate("/login", false);
+        if let Some((url, w)) = oidc::logout_url().zip(web_sys::window()) {
+            auth::forget_stored();
+            if w.location().assign(&url).is_ok() {
+                return;
             }
         }
+        // To the login page first, so that the page being left does not send the person
+        // there with itself as `next`.
+        navigate("/login", Default::default());
+        auth::logout();
     };
     view! {
         <div class="user">

@@ -1,5 +1,7 @@
 //! Links that filter a list by status (`?status=…`): plain links, so each filter has its
-//! own address and works with the keyboard and the back button.
+//! own address and works with the keyboard and the back button. The router follows them
+//! in place like any link; they are `<a>` rather than `<A>` because `<A>` marks a link
+//! current by its path alone, and here the query is what differs.
 
 use hanko_api::RequestStatus;
 use leptos::prelude::*;

@@ -4,22 +4,34 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
+use crate::auth;
 use crate::i18n::{t, tr};
 use crate::oidc::{self, CallbackError, Failed};
-use crate::{auth, router};
 
 #[component]
 pub fn AuthCallback() -> impl IntoView {
     crate::title::follow(|| t().callback_title.to_string());
     let failed = RwSignal::new(None::<Failed>);
-    let code = router::query_untracked("code");
-    let state = router::query_untracked("state");
-    let error = router::query_untracked("error");
-    let description = router::query_untracked("error_description");
+    let query = use_query_map().get_untracked();
+    let code = query.get("code");
+    let state = query.get("state");
+    let error = query.get("error");
+    let description = query.get("error_description");
+    let navigate = use_navigate();
     spawn_local(async move {
         match oidc::finish(code, state, error, description).await {
-            Ok(next) => router::navigate(&next, true),
+            // In place of the callback: its code is spent, and Back should not return to it.
+            Ok(next) => navigate(
+                &next,
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            ),
             Err(f) => failed.set(Some(f)),
         }
     });
@@ -57,9 +69,9 @@ pub fn AuthCallback() -> impl IntoView {
                                     CallbackError::Exchange => t().callback_exchange.to_string(),
                                 }}
                             </p>
-                            <a class="button primary wide" id="callback-retry" href=again>
+                            <A href=again attr:class="button primary wide" attr:id="callback-retry">
                                 {tr(|t| t.callback_retry)}
-                            </a>
+                            </A>
                         }
                             .into_any()
                     }

@@ -6,18 +6,26 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{self, ApiError};
-use crate::auth;
 use crate::i18n::{t, tr};
-use crate::{oidc, router};
+use crate::{auth, oidc};
 
 #[component]
 pub fn Login() -> impl IntoView {
-    let next = Memo::new(move |_| auth::safe_next(router::query("next").as_deref()));
+    let query = use_query_map();
+    let next = Memo::new(move |_| auth::safe_next(query.read().get_str("next")));
+    let navigate = use_navigate();
     Effect::new(move |_| {
         if auth::logged_in() {
-            router::navigate(&next.get_untracked(), true);
+            // In place of the login page: Back should not come here once logged in.
+            let options = NavigateOptions {
+                replace: true,
+                ..Default::default()
+            };
+            navigate(&next.get_untracked(), options);
         }
     });
 

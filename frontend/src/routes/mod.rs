@@ -10,10 +10,15 @@ pub mod request;
 
 use hanko_api::RequestStatus;
 use leptos::prelude::*;
-
-use crate::router;
+use leptos_router::hooks::use_query_map;
 
 /// The `?status=` of the current address, when it names a status.
 pub fn status_param() -> Memo<Option<RequestStatus>> {
-    Memo::new(move |_| router::query("status").and_then(|s| RequestStatus::parse(&s)))
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query
+            .read()
+            .get_str("status")
+            .and_then(RequestStatus::parse)
+    })
 }

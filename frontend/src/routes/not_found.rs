@@ -1,6 +1,7 @@
 //! Any other address.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use crate::i18n::{t, tr};
 
@@ -12,7 +13,7 @@ pub fn NotFound() -> impl IntoView {
             <h1 id="page-title">{tr(|t| t.not_found_title)}</h1>
             <p>{tr(|t| t.not_found_body)}</p>
             <p>
-                <a href="/">{tr(|t| t.back_to_inbox)}</a>
+                <A href="/">{tr(|t| t.back_to_inbox)}</A>
             </p>
         </section>
     }

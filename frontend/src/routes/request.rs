@@ -5,8 +5,12 @@ use gloo_timers::future::TimeoutFuture;
 use hanko_api::{Approval, Delivery, VoteBlock, VoteChoice};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params;
+use leptos_router::params::Params;
 
 use crate::api::{self, ApiError};
+use crate::clock;
 use crate::components::countdown::Countdown;
 use crate::components::decision_form::DecisionForm;
 use crate::components::decision_result::DecisionResult;
@@ -16,7 +20,6 @@ use crate::components::loading::Loading;
 use crate::components::relative_time::{DateTimeText, RelativeTime};
 use crate::components::status_badge::StatusBadge;
 use crate::i18n::{self, t, tr};
-use crate::{clock, router};
 
 /// How often, and how many times, the page asks again while a decision is not yet
 /// handed to the workflow.
@@ -57,11 +60,21 @@ fn vote_block_code(reason: VoteBlock) -> &'static str {
     }
 }
 
+/// The route's parameters: `/approvals/:id`.
+#[derive(Debug, Clone, PartialEq, Params)]
+struct RequestParams {
+    id: Option<String>,
+}
+
 #[component]
 pub fn RequestPage() -> impl IntoView {
+    let params = use_params::<RequestParams>();
     // Leaving for another page keeps the last id rather than asking for an empty one.
     let id = Memo::new(move |last: Option<&String>| {
-        router::request_id()
+        params
+            .get()
+            .ok()
+            .and_then(|p| p.id)
             .or_else(|| last.cloned())
             .unwrap_or_default()
     });
@@ -132,7 +145,7 @@ pub fn RequestPage() -> impl IntoView {
     view! {
         <div class="page request-page">
             <nav class="breadcrumb" aria-label="Breadcrumb">
-                <a href="/">"← " {tr(|t| t.back_to_inbox)}</a>
+                <A href="/">"← " {tr(|t| t.back_to_inbox)}</A>
             </nav>
             {move || match state.get() {
                 Load::Loading => view! { <Loading/> }.into_any(),

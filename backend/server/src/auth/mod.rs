@@ -90,11 +90,11 @@ impl TokenUse {
 /// to it by `GET /api/config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcClient {
-    pub authorize_url: String,
-    pub token_url: String,
+    pub authorize_url: url::Url,
+    pub token_url: url::Url,
     pub client_id: String,
     pub scopes: String,
-    pub logout_url: Option<String>,
+    pub logout_url: Option<url::Url>,
     pub token_use: TokenUse,
     pub provider_name: Option<String>,
 }

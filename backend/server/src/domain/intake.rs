@@ -1,5 +1,5 @@
-//! The message a workflow sends to ask for approval (DESIGN.md, "the contract with state
-//! machines"), and its validation. Everything in it is untrusted.
+//! The message a workflow sends to ask for approval (README.md, "Add approval to your own
+//! state machine"), and its validation. Everything in it is untrusted.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};

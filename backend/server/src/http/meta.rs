@@ -37,11 +37,11 @@ pub(crate) async fn config(State(s): State<AppState>) -> Json<ConsoleConfig> {
         login: LoginOptions {
             dev: s.dev_idp.is_some(),
             oidc: s.auth.oidc_client().map(|c| OidcLogin {
-                authorize_url: c.authorize_url.clone(),
-                token_url: c.token_url.clone(),
+                authorize_url: c.authorize_url.to_string(),
+                token_url: c.token_url.to_string(),
                 client_id: c.client_id.clone(),
                 scopes: c.scopes.clone(),
-                logout_url: c.logout_url.clone(),
+                logout_url: c.logout_url.as_ref().map(ToString::to_string),
                 token_use: c.token_use.as_str().into(),
                 provider_name: c.provider_name.clone(),
             }),

@@ -39,7 +39,7 @@ pub const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsaf
 
 /// [`CONSOLE_CSP`], letting the console also reach the OIDC token endpoint (it exchanges
 /// the login code there with `fetch`).
-pub fn console_csp(token_url: Option<&str>) -> HeaderValue {
+pub fn console_csp(token_url: Option<&url::Url>) -> HeaderValue {
     let origin = token_url.and_then(url_origin);
     match origin {
         Some(o) => HeaderValue::from_str(
@@ -50,18 +50,12 @@ pub fn console_csp(token_url: Option<&str>) -> HeaderValue {
     }
 }
 
-/// `scheme://host[:port]` of an http(s) URL, when it has nothing odd in it.
-fn url_origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme != "https" && scheme != "http" {
-        return None;
-    }
-    let host = rest.split(['/', '?', '#']).next()?;
-    let plain = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    plain.then(|| format!("{scheme}://{host}"))
+/// `scheme://host[:port]` of an http(s) URL (the port only when it is not the scheme's
+/// default; the host in ASCII, as a CSP source expression wants it).
+fn url_origin(url: &url::Url) -> Option<String> {
+    let origin = url.origin();
+    (matches!(url.scheme(), "https" | "http") && origin.is_tuple())
+        .then(|| origin.ascii_serialization())
 }
 
 #[derive(Clone)]
@@ -152,7 +146,7 @@ async fn require_origin_secret(
 /// The whole api, plus the built console when `console_dir` is given.
 pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
     let timeout = state.policy.request_timeout;
-    let csp = console_csp(state.auth.oidc_client().map(|c| c.token_url.as_str()));
+    let csp = console_csp(state.auth.oidc_client().map(|c| &c.token_url));
     let origin_secret = state.policy.origin_secret.clone().map(Arc::new);
     let api = Router::new()
         .merge(meta::router())
@@ -219,4 +213,39 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
         HeaderValue::from_static("same-origin"),
     ))
     .layer(TraceLayer::new_for_http())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csp_lets_the_console_reach_the_token_endpoints_origin_only() {
+        assert_eq!(console_csp(None), CONSOLE_CSP);
+        for (token_url, origin) in [
+            (
+                "https://auth.example/oauth2/token?x=1",
+                "https://auth.example",
+            ),
+            ("http://127.0.0.1:9000/token", "http://127.0.0.1:9000"),
+            ("http://[::1]:9000/token", "http://[::1]:9000"),
+            ("https://Auth.Example:443/token", "https://auth.example"),
+            (
+                "https://user:pw@auth.example:8443/t",
+                "https://auth.example:8443",
+            ),
+        ] {
+            let url = url::Url::parse(token_url).unwrap();
+            assert_eq!(
+                console_csp(Some(&url)),
+                CONSOLE_CSP.replace(
+                    "connect-src 'self'",
+                    &format!("connect-src 'self' {origin}")
+                ),
+                "{token_url}"
+            );
+        }
+        let odd = url::Url::parse("file:///token").unwrap();
+        assert_eq!(console_csp(Some(&odd)), CONSOLE_CSP);
+    }
 }

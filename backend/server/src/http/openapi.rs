@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 description of the api, generated from the code: the contract types
 //! derive `utoipa::ToSchema` (hanko-api's `openapi` feature) and each handler carries a
 //! `#[utoipa::path]` naming its route, parameters, body and every status it can answer.
-//! Served, public, at `GET /api/openapi.json`; `tests/openapi.rs` keeps it true.
+//! Served, public, at `GET /api/openapi.json`; `tests/it/openapi.rs` keeps it true.
 //!
 //! A new route: put `#[utoipa::path(...)]` on its handler (copy a neighbour: method, full
 //! path from the site root, `security(("bearer" = []))` unless public, every status with

@@ -1,5 +1,5 @@
 //! What every [`Store`] must do, written once over `&dyn Store` and run unchanged against
-//! each implementation: SQLite in this crate's tests, DynamoDB on moto in `tests/`
+//! each implementation: SQLite in this crate's tests, DynamoDB on moto in `tests/e2e/`
 //! (`store_conformance.rs`, through the `conformance` feature).
 //!
 //! [`store_conformance_tests!`](crate::store_conformance_tests) makes one test per check;

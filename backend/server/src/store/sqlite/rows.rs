@@ -272,12 +272,11 @@ pub(super) fn read_summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Summar
 impl SummaryRow {
     pub(super) fn into_summary(self, votes: Vec<Ballot>) -> StoreResult<RequestSummary> {
         let text = |v: Option<String>, what: &str| v.ok_or_else(|| bad(what, "missing"));
-        // The hand reader takes what intake wrote; chrono's is the fallback for the rest.
         let time = |v: Option<String>, what: &str| {
             let v = text(v, what)?;
-            hanko_api::rfc3339::parse(&v)
-                .or_else(|| DateTime::parse_from_rfc3339(&v).ok().map(|t| t.to_utc()))
-                .ok_or_else(|| bad(what, &v))
+            DateTime::parse_from_rfc3339(&v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| bad(what, &v))
         };
         let decision = match (self.outcome, self.decided_ms) {
             (Some(outcome), Some(at)) => Some((outcome, from_ms(at))),

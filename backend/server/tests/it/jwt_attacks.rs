@@ -2,7 +2,7 @@
 //! The OIDC provider's JWKS is served by this test on 127.0.0.1 and counts its fetches;
 //! a second server stands for an attacker's key server and must never be contacted.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! Lambda events from JSON fixtures, through the same Router and intake as `hanko serve`.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{assert_error, test_app};

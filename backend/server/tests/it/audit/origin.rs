@@ -278,7 +278,8 @@ fn hanko_origin_secret_is_at_least_16_characters_and_never_printed() {
     assert!(parse("").is_err());
     let args = parse(SECRET).unwrap();
     assert!(args.origin_secret.is_some());
-    assert!(args.policy().origin_secret.is_some());
+    let config = hanko::config::Config::try_from(args.clone()).unwrap();
+    assert!(config.policy().origin_secret.is_some());
     assert!(
         !format!("{args:?}").contains(SECRET),
         "the secret shows in Debug"

@@ -6,7 +6,7 @@
 //!
 //! A new route: add its calls to `examples()` so that each status it declares is answered.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,7 +3,7 @@
 //! contract's error shape; the Router refuses a body exactly when `DecisionRequest`'s own
 //! deserialisation does; a valid vote is recorded as sent.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

@@ -1,7 +1,7 @@
 //! The SMTP notifier against a real SMTP conversation: a small sink on a free 127.0.0.1
 //! port records what Hanko sends when a request comes in through the intake.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

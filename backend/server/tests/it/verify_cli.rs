@@ -2,7 +2,7 @@
 //! signature checked against the JWKS the server publishes (URL and file, argument, file
 //! and standard input), and every kind of forgery refused with exit code 1.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

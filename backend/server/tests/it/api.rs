@@ -1,6 +1,6 @@
 //! The Router in-process, driven by real HTTP requests: every status code of the contract.
 
-mod common;
+use crate::common;
 #[path = "governance/need_to_know.rs"]
 mod need_to_know;
 #[path = "governance/policy.rs"]

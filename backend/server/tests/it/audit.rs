@@ -2,8 +2,7 @@
 //! the export for auditors, the maximum login age, the dev login's rate limit, and the
 //! request timeout.
 
-mod common;
-#[path = "audit/origin.rs"]
+use crate::common;
 mod origin;
 
 use std::time::Duration;
@@ -513,7 +512,7 @@ fn two_hundred_parallel_dev_logins_stay_under_a_few_argon2_memory_costs() {
     // In a process of its own, so that other tests' memory does not count.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "two_hundred_parallel_dev_logins_stay_under_a_few_argon2_memory_costs",
+            "audit::two_hundred_parallel_dev_logins_stay_under_a_few_argon2_memory_costs",
             "--exact",
             "--nocapture",
             "--test-threads=1",

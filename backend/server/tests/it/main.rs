@@ -1,0 +1,13 @@
+//! The server's integration tests, one binary (each test binary links the AWS SDKs): one
+//! module per area, sharing the in-process Hanko of `common`.
+
+mod common;
+
+mod api;
+mod audit;
+mod decision_properties;
+mod jwt_attacks;
+mod lambda;
+mod openapi;
+mod smtp;
+mod verify_cli;
