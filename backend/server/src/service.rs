@@ -337,14 +337,9 @@ impl Hanko {
                 .policy
                 .as_ref()
                 .and_then(|p| p.policy.max_login_age_seconds)
+                && !caller.logged_in_within(max, now)
             {
-                // Only the token's own `auth_time` counts: a refreshed token is not a login.
-                let fresh = caller
-                    .auth_time
-                    .is_some_and(|at| now.timestamp() - at <= max);
-                if !fresh {
-                    return Err(VoteError::LoginTooOld);
-                }
+                return Err(VoteError::LoginTooOld);
             }
             let comment = rules::check_comment(choice, comment).map_err(VoteError::BadComment)?;
             let ballot = Ballot {

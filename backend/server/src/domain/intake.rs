@@ -294,10 +294,7 @@ impl IntakeMessage {
             .or_else(|| arn_parts.get(6).map(|s| s.to_string()))
             .unwrap_or_default();
         let state_machine_arn = field(state_machine, "Id")
-            .or_else(|| {
-                (arn_parts.len() >= 8)
-                    .then(|| format!("{}:stateMachine:{}", arn_parts[..5].join(":"), arn_parts[6]))
-            })
+            .or_else(|| state_machine_of(&execution_arn))
             .unwrap_or_default();
         let state_name = field(obj.get("state"), "Name");
 
@@ -347,6 +344,13 @@ impl IntakeMessage {
             Vec::new()
         }
     }
+}
+
+/// The state machine ARN an execution ARN names
+/// (`arn:PARTITION:states:REGION:ACCOUNT:execution:STATE_MACHINE:EXECUTION`).
+pub fn state_machine_of(execution_arn: &str) -> Option<String> {
+    let parts: Vec<&str> = execution_arn.split(':').collect();
+    (parts.len() >= 8).then(|| format!("{}:stateMachine:{}", parts[..5].join(":"), parts[6]))
 }
 
 pub(crate) fn quorum_problem(required: u32, named: usize) -> String {

@@ -38,6 +38,14 @@ pub struct AppliedPolicy {
 }
 
 impl AppliedPolicy {
+    /// What the api and the audit export say of it: its name and hash.
+    pub fn reference(&self) -> hanko_api::PolicyRef {
+        hanko_api::PolicyRef {
+            name: self.policy.name.clone(),
+            sha256: self.sha256.clone(),
+        }
+    }
+
     pub fn of(policy: &ApprovalPolicy) -> Self {
         Self {
             sha256: policy_sha256(policy),

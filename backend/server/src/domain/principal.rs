@@ -85,6 +85,13 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// True when the person logged in (the token's own `auth_time`, never `iat`: a
+    /// refreshed token is not a login) at most `max_seconds` before `now`.
+    pub fn logged_in_within(&self, max_seconds: i64, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.auth_time
+            .is_some_and(|at| now.timestamp() - at <= max_seconds)
+    }
+
     /// True when `p` names this caller or one of their groups.
     pub fn is(&self, p: &Principal) -> bool {
         match p {

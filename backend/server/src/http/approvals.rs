@@ -17,8 +17,8 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, SourceIp};
-use crate::domain::Caller;
 use crate::domain::rules;
+use crate::domain::{AppliedPolicy, Caller};
 use crate::service::VoteError;
 use crate::store::{ListQuery, RequestSummary, StoredRequest};
 
@@ -62,22 +62,17 @@ fn decode_cursor(c: &str) -> Result<String, ApiError> {
         })
 }
 
-/// Whether `caller` is an auditor, who may see every request.
-fn is_auditor(s: &AppState, caller: &Caller) -> bool {
-    caller.groups.contains(&s.policy.auditor_group)
-}
-
 /// What the list of `caller` is limited to: `None` for an auditor (every request), else
 /// the requests they approve (by email or group) or asked for.
 fn sees_only_some(s: &AppState, caller: &Caller) -> Option<(String, Vec<String>)> {
-    (!is_auditor(s, caller)).then(|| (caller.email.clone(), caller.principals()))
+    (!s.policy.is_auditor(caller)).then(|| (caller.email.clone(), caller.principals()))
 }
 
 /// Whether `caller` may see the request `r`: one of its approvers (by email or group), its
 /// requester, or an auditor. Anyone else is answered as if it did not exist.
 pub(crate) fn may_see(s: &AppState, caller: &Caller, r: &StoredRequest) -> bool {
     let q = &r.request;
-    is_auditor(s, caller)
+    s.policy.is_auditor(caller)
         || q.requested_by.as_deref() == Some(caller.email.as_str())
         || q.principals().iter().any(|p| caller.is(p))
 }
@@ -232,12 +227,11 @@ pub(crate) async fn decide(
     AppJson(body): AppJson<DecisionRequest>,
 ) -> Result<Json<Approval>, ApiError> {
     check_id(&id)?;
-    if let Some(max) = s.policy.max_auth_age {
-        // A valid but old login may read; deciding needs a fresh one.
-        let logged_in = caller.auth_time.unwrap_or(0);
-        if Utc::now().timestamp() - logged_in > max.num_seconds() {
-            return Err(ApiError::LoginTooOld);
-        }
+    // A valid but old login may read; deciding needs a fresh one.
+    if let Some(max) = s.policy.max_auth_age
+        && !caller.logged_in_within(max.num_seconds(), Utc::now())
+    {
+        return Err(ApiError::LoginTooOld);
     }
     let user_agent = headers
         .get(USER_AGENT)
@@ -352,10 +346,7 @@ pub fn detail(r: &StoredRequest, caller: &Caller) -> Approval {
             delivery: r.delivery.unwrap_or(Delivery::Pending),
         }),
         closed_reason: r.closed_reason.clone(),
-        policy: q.policy.as_ref().map(|p| hanko_api::PolicyRef {
-            name: p.policy.name.clone(),
-            sha256: p.sha256.clone(),
-        }),
+        policy: q.policy.as_ref().map(AppliedPolicy::reference),
         viewer: Viewer {
             can_vote: block.is_none(),
             reason: block,

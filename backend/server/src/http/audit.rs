@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::AppQuery;
-use crate::domain::Caller;
+use crate::domain::{AppliedPolicy, Caller};
 use crate::store::StoredRequest;
 
 /// Most requests one export holds; a longer period must be asked for in parts.
@@ -181,7 +181,7 @@ pub(crate) async fn export(
     caller: Caller,
     AppQuery(params): AppQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
-    if !caller.groups.iter().any(|g| *g == s.policy.auditor_group) {
+    if !s.policy.is_auditor(&caller) {
         return Err(ApiError::Forbidden {
             code: "not_an_auditor",
             message: format!(
@@ -236,10 +236,7 @@ fn entry(r: &StoredRequest) -> AuditEntry {
         state_machine_arn: q.state_machine_arn.clone(),
         requested_by: q.requested_by.clone(),
         sender: q.sender.clone(),
-        policy: q.policy.as_ref().map(|p| hanko_api::PolicyRef {
-            name: p.policy.name.clone(),
-            sha256: p.sha256.clone(),
-        }),
+        policy: q.policy.as_ref().map(AppliedPolicy::reference),
         created_at: q.created_at,
         status: r.status,
         ended_at: r

@@ -86,6 +86,13 @@ pub struct Policy {
     pub origin_secret: Option<secrecy::SecretString>,
 }
 
+impl Policy {
+    /// Whether `caller` is in the auditor group: reads every request, exports the trail.
+    pub fn is_auditor(&self, caller: &crate::domain::Caller) -> bool {
+        caller.groups.contains(&self.auditor_group)
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Self {

@@ -75,7 +75,7 @@ pub(crate) async fn dev_login(
         (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
     ))]
 pub(crate) async fn me(State(s): State<AppState>, caller: Caller) -> Json<Me> {
-    let can_audit = caller.groups.contains(&s.policy.auditor_group);
+    let can_audit = s.policy.is_auditor(&caller);
     Json(Me {
         email: caller.email,
         name: caller.name,

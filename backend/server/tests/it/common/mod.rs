@@ -86,10 +86,7 @@ impl Workflow for RecordingWorkflow {
     }
 
     async fn describe_execution(&self, arn: &str) -> Result<Execution, String> {
-        // arn:aws:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME
-        let parts: Vec<&str> = arn.split(':').collect();
-        let own = (parts.len() >= 8)
-            .then(|| format!("{}:stateMachine:{}", parts[..5].join(":"), parts[6]));
+        let own = hanko::domain::intake::state_machine_of(arn);
         Ok(Execution {
             state: self.execution.lock().unwrap().clone(),
             state_machine_arn: self.state_machine.lock().unwrap().clone().or(own),
