@@ -392,7 +392,7 @@ async fn a_missing_table_is_an_error_that_names_it_not_a_panic() {
         400,
     );
     let e = store
-        .get("0190e4b2-7c1e-7000-8000-000000000001")
+        .get(&"0190e4b2-7c1e-7000-8000-000000000001".parse().unwrap())
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no-such-table"), "{e}");
@@ -420,10 +420,10 @@ fn sample(approvers: &[&str]) -> hanko::domain::NewRequest {
         title: "Deploy".into(),
         description: None,
         details: serde_json::Value::Null,
-        approvers: approvers.iter().map(|s| s.to_string()).collect(),
+        approvers: approvers.iter().map(|s| s.parse().unwrap()).collect(),
         required_approvals: 1,
         allow_self_approval: false,
-        requested_by: Some("bob@example.com".into()),
+        requested_by: Some("bob@example.com".parse().unwrap()),
         on_reject: hanko::domain::OnReject::Fail,
         execution_arn: "arn:aws:states:ap-northeast-1:1:execution:m:e".into(),
         execution_name: "e".into(),
@@ -445,8 +445,8 @@ async fn the_task_token_is_kept_on_one_item_outside_every_index() {
     let token = "AQCEAAAAKgAAAAMAAAAAAAAAAfake-secret-task-token";
     store
         .insert(
-            "0190e4b2-7c1e-7000-8000-000000000001",
-            token,
+            &"0190e4b2-7c1e-7000-8000-000000000001".parse().unwrap(),
+            &hanko::domain::TaskToken::parse(token).unwrap(),
             &sample(&["a@x.io", "group:ops"]),
         )
         .await
@@ -497,11 +497,18 @@ async fn viewer_items_name_the_approvers_and_the_requester_for_as_long_as_the_re
         "0190e4b2-7c1e-7000-8000-000000000004",
     );
     let req = sample(&["a@x.io", "group:ops"]);
-    store.insert(one, "token-3", &req).await.unwrap();
+    let token = |t: &str| hanko::domain::TaskToken::parse(t).unwrap();
+    store
+        .insert(&one.parse().unwrap(), &token("token-3"), &req)
+        .await
+        .unwrap();
     // A requester who also approves: one viewer item.
     let mut own = sample(&["bob@example.com"]);
     own.allow_self_approval = true;
-    store.insert(two, "token-4", &own).await.unwrap();
+    store
+        .insert(&two.parse().unwrap(), &token("token-4"), &own)
+        .await
+        .unwrap();
     let mut viewers: Vec<(String, String, i64)> = all_items(&client)
         .await
         .into_iter()
@@ -540,7 +547,11 @@ async fn a_closed_record_expires_the_retention_period_after_closing_and_a_pendin
     let store = DynamoStore::new(client.clone(), TABLE, 30);
     let id = "0190e4b2-7c1e-7000-8000-000000000002";
     store
-        .insert(id, "token-2", &sample(&["a@x.io"]))
+        .insert(
+            &id.parse().unwrap(),
+            &hanko::domain::TaskToken::parse("token-2").unwrap(),
+            &sample(&["a@x.io"]),
+        )
         .await
         .unwrap();
     let request_item = || async { request_item(&client, TABLE, id).await.unwrap() };
@@ -548,7 +559,12 @@ async fn a_closed_record_expires_the_retention_period_after_closing_and_a_pendin
     let before = chrono::Utc::now();
     assert!(
         store
-            .close_pending(id, hanko_api::RequestStatus::Expired, "deadline", None)
+            .close_pending(
+                &id.parse().unwrap(),
+                hanko_api::RequestStatus::Expired,
+                "deadline",
+                None
+            )
             .await
             .unwrap()
     );

@@ -153,10 +153,10 @@ fn sample_request(i: usize, now: DateTime<Utc>, approvers: &[&str]) -> NewReques
             "changes": 12 + i % 30, "ticket": format!("SHOP-{}", 1000 + i % 9000),
             "requestedFrom": {"pipeline": "release", "run": i}
         }),
-        approvers: approvers.iter().map(|s| s.to_string()).collect(),
+        approvers: approvers.iter().map(|s| s.parse().unwrap()).collect(),
         required_approvals: 1,
         allow_self_approval: false,
-        requested_by: Some("bob@example.com".into()),
+        requested_by: Some("bob@example.com".parse().unwrap()),
         on_reject: OnReject::Fail,
         execution_arn: format!(
             "arn:aws:states:ap-northeast-1:123456789012:execution:deploy:run-{i}"
@@ -191,6 +191,7 @@ fn seed_id(base_ms: i64, i: usize) -> String {
 #[cfg(test)]
 mod tests {
     use hanko::domain::rules::Ballot;
+    use hanko::domain::{RequestId, TaskToken};
     use hanko::store::{Callback, Inserted, Store, StoredDecision, StoredRequest, VoteWrite};
     use hanko_api::{Delivery, Outcome, VoteChoice};
 
@@ -198,8 +199,13 @@ mod tests {
 
     /// What the seed wrote for the `i`th request, written instead through the store's API,
     /// as `hanko serve` would: intake, carol's deciding vote a minute later, the delivery.
-    async fn write_through_the_store(store: &SqliteStore, id: &str, r: &NewRequest, i: usize) {
-        let inserted = store.insert(id, &task_token(i), r).await.unwrap();
+    async fn write_through_the_store(
+        store: &SqliteStore,
+        id: &RequestId,
+        r: &NewRequest,
+        i: usize,
+    ) {
+        let inserted = store.insert(id, &token(i), r).await.unwrap();
         assert_eq!(inserted, Inserted::Created);
         let at = DateTime::from_timestamp_millis(r.created_at.timestamp_millis() + 60_000).unwrap();
         let (choice, outcome) = if i.is_multiple_of(7) {
@@ -243,6 +249,11 @@ mod tests {
             .unwrap();
     }
 
+    /// The `i`th request's task token, as the store takes it.
+    fn token(i: usize) -> TaskToken {
+        TaskToken::parse(&task_token(i)).unwrap()
+    }
+
     /// A stored request without what the seed leaves out: the count of delivery attempts
     /// (the seed's deliveries took none).
     fn comparable(mut r: StoredRequest) -> StoredRequest {
@@ -260,7 +271,7 @@ mod tests {
 
         let ours = SqliteStore::open(&seeded).unwrap();
         let theirs = SqliteStore::open(&dir.path().join("store.db")).unwrap();
-        let (first, _) = ours
+        let first = ours
             .list(&hanko::store::ListQuery {
                 status: None,
                 votable_by: None,
@@ -270,14 +281,15 @@ mod tests {
                 now: Utc::now(),
             })
             .await
-            .unwrap();
+            .unwrap()
+            .items;
         assert_eq!(first.len(), n);
         for mine in first {
             let i: usize = mine.request.execution_name["run-".len()..].parse().unwrap();
             let id = mine.id.clone();
             let r = mine.request.clone();
-            if pending.contains(&id) {
-                theirs.insert(&id, &task_token(i), &r).await.unwrap();
+            if pending.contains(&id.to_string()) {
+                theirs.insert(&id, &token(i), &r).await.unwrap();
             } else {
                 write_through_the_store(&theirs, &id, &r, i).await;
             }
@@ -289,13 +301,13 @@ mod tests {
             );
             assert_eq!(
                 ours.task_token(&id).await.unwrap(),
-                Some(task_token(i)),
+                Some(token(i)),
                 "request {i}'s task token"
             );
         }
         // The list page's own columns, copied from the body at insert, agree too.
         for store in [&ours, &theirs] {
-            let (page, _) = store
+            let page = store
                 .list_summaries(&hanko::store::ListQuery {
                     status: Some(hanko_api::RequestStatus::Pending),
                     votable_by: None,
@@ -305,8 +317,9 @@ mod tests {
                     now: Utc::now(),
                 })
                 .await
-                .unwrap();
-            let mut ids: Vec<String> = page.into_iter().map(|s| s.id).collect();
+                .unwrap()
+                .items;
+            let mut ids: Vec<String> = page.into_iter().map(|s| s.id.to_string()).collect();
             ids.reverse();
             assert_eq!(ids, pending);
         }

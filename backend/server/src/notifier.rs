@@ -17,7 +17,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncTransport, Message};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::{NewRequest, Principal};
+use crate::domain::{NewRequest, Principal, RequestId};
 
 /// Who is in a group, for sending to `group:NAME` approvers.
 #[async_trait]
@@ -100,21 +100,21 @@ impl Directory for CognitoDirectory {
 
 #[async_trait]
 pub trait Notifier: Send + Sync + 'static {
-    async fn request_created(&self, id: &str, req: &NewRequest) -> anyhow::Result<()>;
+    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> anyhow::Result<()>;
 }
 
 /// The people to tell: named approvers and group members, once each, never the requester
 /// when they may not approve their own request.
 pub async fn recipients(req: &NewRequest, directory: &dyn Directory) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for p in req.principals() {
+    for p in &req.approvers {
         let emails = match p {
-            Principal::User(e) => vec![e],
-            Principal::Group(g) => directory.members_of(&g).await,
+            Principal::User(e) => vec![e.to_string()],
+            Principal::Group(g) => directory.members_of(g).await,
         };
         for e in emails {
             let e = e.to_lowercase();
-            let own = !req.allow_self_approval && req.requested_by.as_deref() == Some(e.as_str());
+            let own = !req.allow_self_approval && req.is_requested_by(&e);
             if !own && !out.contains(&e) {
                 out.push(e);
             }
@@ -263,7 +263,7 @@ pub fn compose(id: &str, req: &NewRequest, link: &str) -> Composed {
     let lang = Lang::of(req);
     let facts = Facts {
         title: one_line(&req.title),
-        requester: req.requested_by.as_deref().unwrap_or("-"),
+        requester: req.requested_by.as_ref().map_or("-", |e| e.as_str()),
         workflow: format!(
             "{} / {}",
             one_line(&req.state_machine_name),
@@ -423,7 +423,8 @@ pub struct FileOutbox {
 
 #[async_trait]
 impl Notifier for FileOutbox {
-    async fn request_created(&self, id: &str, req: &NewRequest) -> anyhow::Result<()> {
+    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> anyhow::Result<()> {
+        let id = id.as_str();
         tokio::fs::create_dir_all(&self.dir)
             .await
             .with_context(|| format!("creating outbox {}", self.dir.display()))?;
@@ -502,7 +503,8 @@ impl Transport for Ses<'_> {
 
 #[async_trait]
 impl Notifier for SesNotifier {
-    async fn request_created(&self, id: &str, req: &NewRequest) -> anyhow::Result<()> {
+    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> anyhow::Result<()> {
+        let id = id.as_str();
         let ses = Ses {
             client: &self.client,
             from: &self.from,
@@ -569,7 +571,8 @@ impl Transport for Smtp<'_> {
 
 #[async_trait]
 impl Notifier for SmtpNotifier {
-    async fn request_created(&self, id: &str, req: &NewRequest) -> anyhow::Result<()> {
+    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> anyhow::Result<()> {
+        let id = id.as_str();
         let smtp = Smtp {
             mailer: &self.mailer,
         };

@@ -12,12 +12,14 @@ use hanko_api::{
 use serde_json::{Value, json};
 
 use crate::domain::rules::{self, Ballot};
-use crate::domain::{Caller, IntakeError, IntakeMessage, NewRequest, OnReject};
+use crate::domain::{
+    Caller, IntakeError, IntakeMessage, NewRequest, OnReject, RequestId, TaskToken,
+};
 use crate::notifier::Notifier;
 use crate::policy_source::Policies;
 use crate::signer::Signer;
 use crate::store::{
-    Callback, Claim, Inserted, Store, StoreError, StoredDecision, StoredRequest, VoteWrite,
+    Callback, Claim, Inserted, Store, StoreError, StoredDecision, StoredRequest, VoteWrite, Waiting,
 };
 use crate::workflow::{CallbackError, Execution, ExecutionState, Workflow};
 
@@ -77,18 +79,18 @@ pub struct Hanko {
     /// The operator's approval policies, which every request is held to.
     pub policies: Policies,
     /// Where the next reconciliation pass goes on (the last id checked).
-    pub reconcile_from: std::sync::Mutex<Option<String>>,
+    pub reconcile_from: std::sync::Mutex<Option<RequestId>>,
 }
 
 /// What happened to an intake message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IntakeOutcome {
     Created {
-        id: String,
+        id: RequestId,
     },
     /// The same task token was delivered before.
     Duplicate {
-        id: String,
+        id: RequestId,
     },
     /// Invalid (`Hanko.InvalidRequest`) or against the operator's policy
     /// (`Hanko.PolicyViolation`): the workflow's task was failed with `error`.
@@ -266,7 +268,7 @@ impl Hanko {
                 .refuse(&msg.task_token, INVALID_ERROR, cause, problems)
                 .await;
         }
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = RequestId::new();
         match self
             .store
             .insert(&id, &msg.task_token, &msg.request)
@@ -290,7 +292,7 @@ impl Hanko {
     /// Fails the task of a message Hanko will not take, so its execution does not wait.
     async fn refuse(
         &self,
-        task_token: &str,
+        task_token: &TaskToken,
         error: &'static str,
         cause: String,
         problems: Vec<String>,
@@ -314,7 +316,7 @@ impl Hanko {
     /// stands.
     pub async fn vote(
         &self,
-        id: &str,
+        id: &RequestId,
         caller: &Caller,
         choice: VoteChoice,
         comment: Option<&str>,
@@ -409,7 +411,7 @@ impl Hanko {
         let rejections = recorded(votes, VoteChoice::Reject);
         let record = DecisionRecord {
             iss: "hanko".into(),
-            request_id: req.id.clone(),
+            request_id: req.id.to_string(),
             execution_arn: req.request.execution_arn.clone(),
             state_machine_arn: req.request.state_machine_arn.clone(),
             title: req.request.title.clone(),
@@ -429,7 +431,7 @@ impl Hanko {
             .map_err(|e| VoteError::Signing(format!("{e:#}")))?;
         let output = TaskOutput {
             decision: outcome,
-            request_id: req.id.clone(),
+            request_id: req.id.to_string(),
             approvals,
             rejections,
             signature: signature.clone(),
@@ -458,7 +460,7 @@ impl Hanko {
     /// Sends the callback owed for `id`, if any, and records how it went. The attempt is
     /// claimed first, so two housekeepers never send the same callback at once, and an
     /// attempt cut short (Hanko killed during it) counts as one without an answer.
-    pub async fn deliver(&self, id: &str) -> Result<Delivered, StoreError> {
+    pub async fn deliver(&self, id: &RequestId) -> Result<Delivered, StoreError> {
         let now = Utc::now();
         let lease_until = now + self.delivery.lease();
         let Some(claim) = self.store.claim_delivery(id, now, lease_until).await? else {
@@ -470,7 +472,7 @@ impl Hanko {
     /// One attempt to send the callback of `owed`, which the caller has claimed (by
     /// [`Store::claim_delivery`], or by the deciding vote's write), and the record of how
     /// it went, which ends the claim.
-    async fn attempt(&self, id: &str, owed: Claim) -> Result<Delivered, StoreError> {
+    async fn attempt(&self, id: &RequestId, owed: Claim) -> Result<Delivered, StoreError> {
         let Some(token) = self.store.task_token(id).await? else {
             return Ok(Delivered::NothingOwed);
         };
@@ -565,18 +567,18 @@ impl Hanko {
             .unwrap_or_default();
         let pending = self
             .store
-            .pending_oldest_first(from.as_deref(), batch)
+            .pending_oldest_first(from.as_ref(), batch)
             .await?;
         let next = if pending.len() < batch {
             None
         } else {
-            pending.last().map(|(id, _)| id.clone())
+            pending.last().map(|w| w.id.clone())
         };
         if let Ok(mut g) = self.reconcile_from.lock() {
             *g = next;
         }
-        for (id, arn) in pending {
-            match self.workflow.execution_status(&arn).await {
+        for Waiting { id, execution_arn } in pending {
+            match self.workflow.execution_status(&execution_arn).await {
                 Ok(ExecutionState::Running) => {}
                 Ok(ExecutionState::Ended(status)) => {
                     let reason = format!(

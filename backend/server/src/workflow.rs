@@ -8,6 +8,7 @@ use aws_sdk_sfn::config::timeout::TimeoutConfig;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sfn::types::ExecutionStatus;
 
+use crate::domain::TaskToken;
 use crate::store::Callback;
 
 /// Why a callback did not go through.
@@ -37,7 +38,7 @@ pub enum ExecutionState {
 
 #[async_trait]
 pub trait Workflow: Send + Sync + 'static {
-    async fn send(&self, task_token: &str, callback: &Callback) -> Result<(), CallbackError>;
+    async fn send(&self, task_token: &TaskToken, callback: &Callback) -> Result<(), CallbackError>;
 
     /// Whether the execution still runs (for reconciliation). An error is a passing one:
     /// try again on a later pass.
@@ -112,12 +113,12 @@ where
 
 #[async_trait]
 impl Workflow for StepFunctions {
-    async fn send(&self, task_token: &str, callback: &Callback) -> Result<(), CallbackError> {
+    async fn send(&self, task_token: &TaskToken, callback: &Callback) -> Result<(), CallbackError> {
         match callback {
             Callback::Success { output } => self
                 .client
                 .send_task_success()
-                .task_token(task_token)
+                .task_token(task_token.expose())
                 .output(output)
                 .send()
                 .await
@@ -126,7 +127,7 @@ impl Workflow for StepFunctions {
             Callback::Failure { error, cause } => self
                 .client
                 .send_task_failure()
-                .task_token(task_token)
+                .task_token(task_token.expose())
                 .error(error)
                 .cause(cause)
                 .send()

@@ -353,7 +353,7 @@ fn caller_email(
             .get("username")
             .and_then(Value::as_str)
             .map(str::trim)
-            .filter(|u| crate::domain::principal::is_email(u))
+            .filter(|u| crate::domain::email::is_email(u))
     {
         return Ok(username.to_lowercase());
     }

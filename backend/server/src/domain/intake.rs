@@ -5,8 +5,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::email::Email;
 use super::policy::AppliedPolicy;
-use super::principal::{Principal, is_email};
+use super::principal::Principal;
+use super::task_token::TaskToken;
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
@@ -16,8 +18,6 @@ pub const MAX_APPROVERS: usize = 100;
 pub const MIN_TIMEOUT_SECONDS: i64 = 1;
 pub const MAX_TIMEOUT_SECONDS: i64 = 365 * 24 * 3600;
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 24 * 3600;
-/// The largest task token Step Functions issues is far below this.
-const MAX_TOKEN_LEN: usize = 4096;
 /// The most a stored request (its JSON) may hold: well inside DynamoDB's 400 KB item, and
 /// more than a person reads before deciding.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -39,12 +39,14 @@ pub struct NewRequest {
     pub title: String,
     pub description: Option<String>,
     pub details: Value,
-    /// Emails (lowercased) and `group:NAME`, as strings, deduplicated, in the order given.
-    pub approvers: Vec<String>,
+    /// Emails and groups, deduplicated, in the order given; stored as the strings
+    /// `alice@example.com` and `group:NAME`.
+    pub approvers: Vec<Principal>,
     pub required_approvals: u32,
     pub allow_self_approval: bool,
-    /// Lowercased when it is an email.
-    pub requested_by: Option<String>,
+    /// Who asked, when the workflow says (by email: self-approval is refused by comparing
+    /// it with the voter's).
+    pub requested_by: Option<Email>,
     pub on_reject: OnReject,
     pub execution_arn: String,
     pub execution_name: String,
@@ -62,11 +64,11 @@ pub struct NewRequest {
 }
 
 impl NewRequest {
-    pub fn principals(&self) -> Vec<Principal> {
-        self.approvers
-            .iter()
-            .filter_map(|a| Principal::parse(a).ok())
-            .collect()
+    /// Whether the person who logged in with `email` asked for this request.
+    pub fn is_requested_by(&self, email: &str) -> bool {
+        self.requested_by
+            .as_ref()
+            .is_some_and(|r| r.as_str() == email)
     }
 
     /// The AWS region, from the execution ARN (`arn:aws:states:REGION:...`).
@@ -80,7 +82,7 @@ impl NewRequest {
 /// A message that passed validation: the token and the request it asks for.
 #[derive(Debug, Clone)]
 pub struct IntakeMessage {
-    pub task_token: String,
+    pub task_token: TaskToken,
     pub request: NewRequest,
     /// Which of the governed fields the message set (the others are defaults, which an
     /// approval policy replaces with its own).
@@ -103,7 +105,7 @@ pub enum IntakeError {
     NoToken(String),
     /// The workflow can be told what is wrong: `SendTaskFailure` `Hanko.InvalidRequest`.
     Invalid {
-        task_token: String,
+        task_token: TaskToken,
         problems: Vec<String>,
     },
 }
@@ -128,12 +130,14 @@ impl IntakeMessage {
             ));
         };
         let task_token = match obj.get("taskToken") {
-            Some(Value::String(t)) if !t.trim().is_empty() && t.len() <= MAX_TOKEN_LEN => t.clone(),
-            Some(_) => {
-                return Err(IntakeError::NoToken(
-                    "taskToken is not a non-empty string".into(),
-                ));
-            }
+            Some(t) => match t.as_str().map(TaskToken::parse) {
+                Some(Ok(token)) => token,
+                _ => {
+                    return Err(IntakeError::NoToken(
+                        "taskToken is not a non-empty string".into(),
+                    ));
+                }
+            },
             None => {
                 return Err(IntakeError::NoToken(
                     "taskToken is missing (pass \"taskToken.$\": \"$$.Task.Token\")".into(),
@@ -181,7 +185,7 @@ impl IntakeMessage {
 
         let details = obj.get("details").cloned().unwrap_or(Value::Null);
 
-        let mut approvers: Vec<String> = Vec::new();
+        let mut approvers: Vec<Principal> = Vec::new();
         let mut has_group = false;
         match obj.get("approvers") {
             Some(Value::Array(list)) if !list.is_empty() => {
@@ -192,9 +196,8 @@ impl IntakeMessage {
                     match a.as_str().map(Principal::parse) {
                         Some(Ok(pr)) => {
                             has_group |= matches!(pr, Principal::Group(_));
-                            let s = pr.to_string();
-                            if !approvers.contains(&s) {
-                                approvers.push(s);
+                            if !approvers.contains(&pr) {
+                                approvers.push(pr);
                             }
                         }
                         Some(Err(e)) => p.push(e),
@@ -239,12 +242,14 @@ impl IntakeMessage {
 
         let requested_by = match obj.get("requestedBy") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if is_email(s.trim()) => Some(s.trim().to_lowercase()),
-            Some(_) => {
-                // Self-approval is refused by comparing it with the voter's email.
-                p.push("requestedBy must be an email address".into());
-                None
-            }
+            Some(v) => match v.as_str().map(Email::parse) {
+                Some(Ok(email)) => Some(email),
+                _ => {
+                    // Self-approval is refused by comparing it with the voter's email.
+                    p.push("requestedBy must be an email address".into());
+                    None
+                }
+            },
         };
 
         let timeout = match obj.get("timeoutSeconds") {
@@ -378,10 +383,13 @@ pub(crate) fn sample_request(approvers: &[&str]) -> NewRequest {
         title: "Deploy".into(),
         description: None,
         details: Value::Null,
-        approvers: approvers.iter().map(|s| s.to_string()).collect(),
+        approvers: approvers
+            .iter()
+            .map(|a| Principal::parse(a).expect("a valid approver"))
+            .collect(),
         required_approvals: 1,
         allow_self_approval: false,
-        requested_by: Some("bob@example.com".into()),
+        requested_by: Some(Email::parse("bob@example.com").expect("an email")),
         on_reject: OnReject::Fail,
         execution_arn: "arn:aws:states:us-east-1:1:execution:m:e".into(),
         execution_name: "e".into(),
@@ -399,6 +407,10 @@ pub(crate) fn sample_request(approvers: &[&str]) -> NewRequest {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    pub(super) fn texts(approvers: &[Principal]) -> Vec<String> {
+        approvers.iter().map(ToString::to_string).collect()
+    }
 
     fn message() -> Value {
         json!({
@@ -420,7 +432,7 @@ mod tests {
         let m = IntakeMessage::parse(&message(), now).expect("valid");
         let r = m.request;
         assert_eq!(
-            r.approvers,
+            texts(&r.approvers),
             vec!["alice@example.com", "group:release-managers"]
         );
         assert_eq!(r.required_approvals, 1);
@@ -467,6 +479,32 @@ mod tests {
             }
             other => panic!("expected Invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_refused_message_keeps_its_task_token_without_printing_it() {
+        let mut m = message();
+        m.as_object_mut().unwrap().insert("title".into(), json!(""));
+        let e = IntakeMessage::parse(&m, Utc::now()).unwrap_err();
+        let IntakeError::Invalid { task_token, .. } = &e else {
+            panic!("expected Invalid, got {e:?}")
+        };
+        assert_eq!(task_token.expose(), "AQCEAAAAKgAAAAMAAAAAAAAAAZ");
+        assert!(!format!("{e:?}").contains("AQCEAAAAKgAAAAMAAAAAAAAAAZ"));
+    }
+
+    #[test]
+    fn a_stored_request_with_a_bad_approver_does_not_read_as_a_shorter_list() {
+        let r = sample_request(&["alice@example.com", "group:ops"]);
+        let mut stored = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            stored["approvers"],
+            json!(["alice@example.com", "group:ops"])
+        );
+        assert_eq!(stored["requestedBy"], json!("bob@example.com"));
+        stored["approvers"] = json!(["alice@example.com", "not an approver"]);
+        let e = serde_json::from_value::<NewRequest>(stored).unwrap_err();
+        assert!(e.to_string().contains("not an approver"), "{e}");
     }
 
     #[test]
@@ -573,12 +611,16 @@ mod properties {
     /// What every accepted request satisfies, whatever came in.
     fn assert_sound(raw: &Value, m: &IntakeMessage) {
         let r = &m.request;
-        assert_eq!(raw["taskToken"].as_str(), Some(m.task_token.as_str()));
+        assert_eq!(raw["taskToken"].as_str(), Some(m.task_token.expose()));
         assert!(!r.title.is_empty() && r.title.chars().count() <= MAX_TITLE_CHARS);
         // Left out, the approvers come from a policy (or the message is refused without one).
         assert_eq!(r.approvers.is_empty(), !m.given.approvers);
         assert!(r.approvers.len() <= MAX_APPROVERS);
-        assert!(r.approvers.iter().all(|a| Principal::parse(a).is_ok()));
+        assert!(
+            r.approvers
+                .iter()
+                .all(|a| Principal::parse(&a.to_string()).is_ok())
+        );
         assert!((1..=100).contains(&r.required_approvals));
         let secs = (r.expires_at - r.created_at).num_seconds();
         assert!((MIN_TIMEOUT_SECONDS..=MAX_TIMEOUT_SECONDS).contains(&secs));
@@ -596,7 +638,7 @@ mod properties {
                 task_token,
                 problems,
             }) => {
-                assert_eq!(raw["taskToken"].as_str(), Some(task_token.as_str()));
+                assert_eq!(raw["taskToken"].as_str(), Some(task_token.expose()));
                 assert!(!problems.is_empty());
                 assert!(problems.iter().all(|p| !p.is_empty()));
             }
@@ -669,10 +711,10 @@ mod properties {
             prop_assert_eq!(&r.title, title.trim());
             prop_assert_eq!(r.description, description);
             prop_assert_eq!(r.details, details);
-            prop_assert_eq!(r.approvers, approvers);
+            prop_assert_eq!(super::tests::texts(&r.approvers), approvers);
             prop_assert_eq!(r.required_approvals, required);
             prop_assert_eq!(r.allow_self_approval, self_ok);
-            prop_assert_eq!(r.requested_by.as_deref(), Some("bob@example.com"));
+            prop_assert_eq!(r.requested_by.as_ref().map(Email::as_str), Some("bob@example.com"));
             prop_assert_eq!(r.expires_at - now, Duration::seconds(timeout));
             prop_assert_eq!(r.on_reject, if succeed { OnReject::Succeed } else { OnReject::Fail });
             prop_assert_eq!(r.state_machine_arn, "arn:aws:states:eu-west-1:123456789012:stateMachine:sm");

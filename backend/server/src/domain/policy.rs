@@ -157,7 +157,7 @@ impl PolicyDocument {
             let mut groups = 0;
             for a in &pol.approvers {
                 match Principal::parse(a) {
-                    Ok(Principal::User(e)) if e == *a => people += 1,
+                    Ok(Principal::User(e)) if e.as_str() == a => people += 1,
                     Ok(Principal::User(_)) => p.push(format!(
                         "policy {n:?}: approver {a:?} must be written in lowercase, without spaces"
                     )),
@@ -234,11 +234,11 @@ impl PolicyDocument {
         };
         let mut p = Vec::new();
         if given.approvers {
-            let outside: Vec<&str> = req
+            let outside: Vec<String> = req
                 .approvers
                 .iter()
+                .map(Principal::to_string)
                 .filter(|a| !policy.approvers.contains(a))
-                .map(String::as_str)
                 .collect();
             if !outside.is_empty() {
                 p.push(format!(
@@ -248,7 +248,14 @@ impl PolicyDocument {
                 ));
             }
         } else {
-            req.approvers = policy.approvers.clone();
+            // A checked document names only valid approvers; a bad one is refused, not left out.
+            req.approvers = Vec::with_capacity(policy.approvers.len());
+            for a in &policy.approvers {
+                match Principal::parse(a) {
+                    Ok(pr) => req.approvers.push(pr),
+                    Err(e) => p.push(format!("policy {:?}: {e}", policy.name)),
+                }
+            }
         }
         if given.required_approvals {
             if req.required_approvals < policy.min_approvals {
@@ -279,7 +286,10 @@ impl PolicyDocument {
             let t = DEFAULT_TIMEOUT_SECONDS.min(policy.max_timeout_seconds);
             req.expires_at = req.created_at + chrono::Duration::seconds(t);
         }
-        let grouped = req.approvers.iter().any(|a| a.starts_with("group:"));
+        let grouped = req
+            .approvers
+            .iter()
+            .any(|a| matches!(a, Principal::Group(_)));
         if !grouped && req.required_approvals as usize > req.approvers.len() {
             p.push(quorum_problem(req.required_approvals, req.approvers.len()));
         }
@@ -350,6 +360,10 @@ mod tests {
     use chrono::Utc;
     use serde_json::json;
 
+    fn texts(approvers: &[Principal]) -> Vec<String> {
+        approvers.iter().map(ToString::to_string).collect()
+    }
+
     const TOML: &str = r#"
 default = "deny"
 
@@ -404,7 +418,7 @@ maxTimeoutSeconds = 604800
     fn a_message_without_approvers_takes_the_policys() {
         let r = govern(json!({})).expect("within policy");
         assert_eq!(
-            r.approvers,
+            texts(&r.approvers),
             vec!["group:release-managers", "alice@example.com"]
         );
         assert_eq!(r.required_approvals, 2);
@@ -421,7 +435,7 @@ maxTimeoutSeconds = 604800
             "approvers": ["group:release-managers"], "requiredApprovals": 3, "timeoutSeconds": 60
         }))
         .expect("more is fine");
-        assert_eq!(r.approvers, vec!["group:release-managers"]);
+        assert_eq!(texts(&r.approvers), vec!["group:release-managers"]);
         assert_eq!(r.required_approvals, 3);
         assert_eq!((r.expires_at - r.created_at).num_seconds(), 60);
     }

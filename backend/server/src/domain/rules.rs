@@ -53,10 +53,10 @@ pub fn vote_block(
     caller: &Caller,
     now: DateTime<Utc>,
 ) -> Option<VoteBlock> {
-    if !req.principals().iter().any(|p| caller.is(p)) {
+    if !req.approvers.iter().any(|p| caller.is(p)) {
         return Some(VoteBlock::NotAnApprover);
     }
-    if !req.allow_self_approval && req.requested_by.as_deref() == Some(caller.email.as_str()) {
+    if !req.allow_self_approval && req.is_requested_by(&caller.email) {
         return Some(VoteBlock::OwnRequest);
     }
     if votes.iter().any(|v| v.voter == caller.email) {

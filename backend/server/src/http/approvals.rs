@@ -18,9 +18,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, SourceIp};
 use crate::domain::rules;
-use crate::domain::{AppliedPolicy, Caller};
+use crate::domain::{AppliedPolicy, Caller, RequestId};
 use crate::service::VoteError;
-use crate::store::{ListQuery, RequestSummary, StoredRequest};
+use crate::store::{ListQuery, Person, RequestSummary, StoredRequest};
 
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 200;
@@ -39,33 +39,31 @@ fn bad_query(code: &'static str, message: impl Into<String>) -> ApiError {
     }
 }
 
-/// Ids are UUIDs; anything else cannot name a request.
-fn check_id(id: &str) -> Result<(), ApiError> {
-    uuid::Uuid::parse_str(id)
-        .map(|_| ())
-        .map_err(|_| ApiError::not_found())
+/// The request a path names: what is not an id Hanko gives out names none, and is answered
+/// as a request that does not exist.
+pub(crate) fn request_id(raw: &str) -> Result<RequestId, ApiError> {
+    RequestId::parse(raw).map_err(|_| ApiError::not_found())
 }
 
 /// The cursor is the id of the last request of the page: the next page starts below it.
-fn encode_cursor(id: &str) -> String {
+fn encode_cursor(id: &RequestId) -> String {
     id.to_string()
 }
 
-fn decode_cursor(c: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(c)
-        .map(|id| id.to_string())
-        .map_err(|_| {
-            bad_query(
-                "invalid_cursor",
-                "cursor is not one this api gave out; start again without it",
-            )
-        })
+/// Any spelling of a UUID is taken, as the id it spells.
+fn decode_cursor(c: &str) -> Result<RequestId, ApiError> {
+    uuid::Uuid::parse_str(c).map(RequestId::from).map_err(|_| {
+        bad_query(
+            "invalid_cursor",
+            "cursor is not one this api gave out; start again without it",
+        )
+    })
 }
 
 /// What the list of `caller` is limited to: `None` for an auditor (every request), else
 /// the requests they approve (by email or group) or asked for.
-fn sees_only_some(s: &AppState, caller: &Caller) -> Option<(String, Vec<String>)> {
-    (!s.policy.is_auditor(caller)).then(|| (caller.email.clone(), caller.principals()))
+fn sees_only_some(s: &AppState, caller: &Caller) -> Option<Person> {
+    (!s.policy.is_auditor(caller)).then(|| Person::from(caller))
 }
 
 /// Whether `caller` may see the request `r`: one of its approvers (by email or group), its
@@ -73,8 +71,8 @@ fn sees_only_some(s: &AppState, caller: &Caller) -> Option<(String, Vec<String>)
 pub(crate) fn may_see(s: &AppState, caller: &Caller, r: &StoredRequest) -> bool {
     let q = &r.request;
     s.policy.is_auditor(caller)
-        || q.requested_by.as_deref() == Some(caller.email.as_str())
-        || q.principals().iter().any(|p| caller.is(p))
+        || q.is_requested_by(&caller.email)
+        || q.approvers.iter().any(|p| caller.is(p))
 }
 
 /// The query string of the list. The values are read as text and checked by the methods
@@ -132,7 +130,7 @@ impl ListParams {
             })
     }
 
-    fn after(&self) -> Result<Option<String>, ApiError> {
+    fn after(&self) -> Result<Option<RequestId>, ApiError> {
         self.cursor.as_deref().map(decode_cursor).transpose()
     }
 }
@@ -154,15 +152,13 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     let q = ListQuery {
         status: params.status()?,
-        votable_by: params
-            .mine()?
-            .then(|| (caller.email.clone(), caller.principals())),
+        votable_by: params.mine()?.then(|| Person::from(&caller)),
         visible_to: sees_only_some(&s, &caller),
         limit: params.limit()?,
         after: params.after()?,
         now: Utc::now(),
     };
-    let (items, more) = s.hanko.store.list_summaries(&q).await?;
+    let crate::store::Page { items, more } = s.hanko.store.list_summaries(&q).await?;
     let next_cursor = if more {
         items.last().map(|r| encode_cursor(&r.id))
     } else {
@@ -190,7 +186,7 @@ pub(crate) async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Approval>, ApiError> {
-    check_id(&id)?;
+    let id = request_id(&id)?;
     let r = s
         .hanko
         .store
@@ -226,7 +222,7 @@ pub(crate) async fn decide(
     headers: HeaderMap,
     AppJson(body): AppJson<DecisionRequest>,
 ) -> Result<Json<Approval>, ApiError> {
-    check_id(&id)?;
+    let id = request_id(&id)?;
     // A valid but old login may read; deciding needs a fresh one.
     if let Some(max) = s.policy.max_auth_age
         && !caller.logged_in_within(max.num_seconds(), Utc::now())
@@ -308,9 +304,9 @@ pub fn summary(r: RequestSummary, now: chrono::DateTime<Utc>) -> ApprovalSummary
             .count() as u32,
         decided_at: r.decision.as_ref().map(|(_, at)| *at),
         decided_by,
-        id: r.id,
+        id: r.id.to_string(),
         title: r.title,
-        requested_by: r.requested_by,
+        requested_by: r.requested_by.map(String::from),
         state_machine_name: r.state_machine_name,
         execution_name: r.execution_name,
     }
@@ -321,14 +317,14 @@ pub fn detail(r: &StoredRequest, caller: &Caller) -> Approval {
     let q = &r.request;
     let block = rules::vote_block(q, r.status, &r.votes, caller, now);
     Approval {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         title: q.title.clone(),
         description: q.description.clone(),
         details: q.details.clone(),
-        approvers: q.approvers.clone(),
+        approvers: q.approvers.iter().map(ToString::to_string).collect(),
         required_approvals: q.required_approvals,
         allow_self_approval: q.allow_self_approval,
-        requested_by: q.requested_by.clone(),
+        requested_by: q.requested_by.as_ref().map(ToString::to_string),
         status: rules::effective_status(r.status, q, now),
         created_at: q.created_at,
         expires_at: q.expires_at,

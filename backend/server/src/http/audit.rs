@@ -67,9 +67,7 @@ pub(crate) async fn signed_decision(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SignedDecision>, ApiError> {
-    if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(ApiError::not_found());
-    }
+    let id = super::approvals::request_id(&id)?;
     let r = s
         .hanko
         .store
@@ -84,7 +82,7 @@ pub(crate) async fn signed_decision(
     let (kid, record) = open_jws(&d.signature)
         .ok_or_else(|| ApiError::Internal(format!("stored signature of {id} is not a JWS")))?;
     Ok(Json(SignedDecision {
-        request_id: r.id,
+        request_id: r.id.to_string(),
         signature: d.signature,
         kid,
         jwks_url: "/.well-known/jwks.json".into(),
@@ -230,11 +228,11 @@ pub(crate) async fn export(
 fn entry(r: &StoredRequest) -> AuditEntry {
     let q = &r.request;
     AuditEntry {
-        request_id: r.id.clone(),
+        request_id: r.id.to_string(),
         title: q.title.clone(),
         execution_arn: q.execution_arn.clone(),
         state_machine_arn: q.state_machine_arn.clone(),
-        requested_by: q.requested_by.clone(),
+        requested_by: q.requested_by.as_ref().map(ToString::to_string),
         sender: q.sender.clone(),
         policy: q.policy.as_ref().map(AppliedPolicy::reference),
         created_at: q.created_at,

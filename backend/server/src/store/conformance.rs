@@ -10,11 +10,12 @@ use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
 use serde_json::json;
 
 use super::{
-    Callback, Inserted, ListQuery, RequestSummary, Store, StoredDecision, StoredRequest, VoteWrite,
+    Callback, Inserted, ListQuery, Page, Person, RequestSummary, Store, StoredDecision,
+    StoredRequest, VoteWrite,
 };
-use crate::domain::NewRequest;
 use crate::domain::intake::sample_request;
 use crate::domain::rules::Ballot;
+use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
 
 /// One `#[tokio::test]` per check. `$fresh` is an expression giving a future of
 /// `(guard, store)`: the store is fresh and empty; the guard (a temp dir, an emulator)
@@ -68,7 +69,7 @@ fn request(approvers: &[&str], requested_by: &str, expires_in: Duration) -> NewR
     NewRequest {
         details: json!({"v": 1, "nested": {"list": [1, "two", null]}}),
         description: Some("Release notes: <b>not markup</b>".into()),
-        requested_by: Some(requested_by.into()),
+        requested_by: Some(Email::parse(requested_by).expect("an email")),
         created_at,
         expires_at: created_at + expires_in,
         ..base
@@ -97,11 +98,27 @@ fn ballot(voter: &str, choice: VoteChoice) -> Ballot {
 }
 
 /// Ids are UUIDv7: later `n`, newer request.
-fn id(n: u8) -> String {
-    format!("0190e4b2-7c1e-7000-8000-0000000000{n:02x}")
+pub fn id(n: u8) -> RequestId {
+    RequestId::parse(&format!("0190e4b2-7c1e-7000-8000-0000000000{n:02x}")).expect("an id")
 }
 
-fn ids(v: Vec<StoredRequest>) -> Vec<String> {
+/// A task token for tests.
+pub fn token(t: &str) -> TaskToken {
+    TaskToken::parse(t).expect("a task token")
+}
+
+/// `email` standing for `principals`.
+fn person(email: &str, principals: &[&str]) -> Person {
+    Person {
+        email: email.to_string(),
+        principals: principals
+            .iter()
+            .map(|p| Principal::parse(p).expect("a principal"))
+            .collect(),
+    }
+}
+
+fn ids(v: Vec<StoredRequest>) -> Vec<RequestId> {
     v.into_iter().map(|r| r.id).collect()
 }
 
@@ -130,7 +147,7 @@ fn decision(outcome: Outcome, at: DateTime<Utc>) -> StoredDecision {
 fn query(status: Option<RequestStatus>, who: Option<(&str, &[&str])>) -> ListQuery {
     ListQuery {
         status,
-        votable_by: who.map(|(e, p)| (e.to_string(), p.iter().map(|x| x.to_string()).collect())),
+        votable_by: who.map(|(e, p)| person(e, p)),
         visible_to: None,
         limit: 50,
         after: None,
@@ -141,7 +158,9 @@ fn query(status: Option<RequestStatus>, who: Option<(&str, &[&str])>) -> ListQue
 async fn insert(s: &dyn Store, n: u8, approvers: &[&str], expires_in: Duration) -> NewRequest {
     let r = request(approvers, "b@x.io", expires_in);
     assert_eq!(
-        s.insert(&id(n), &format!("token-{n}"), &r).await.unwrap(),
+        s.insert(&id(n), &token(&format!("token-{n}")), &r)
+            .await
+            .unwrap(),
         Inserted::Created
     );
     r
@@ -174,11 +193,11 @@ pub async fn the_same_token_twice_is_one_request(s: &dyn Store) {
     let r = insert(s, 1, &["a@x.io", "group:ops"], Duration::hours(1)).await;
     let again = request(&["other@x.io"], "b@x.io", Duration::hours(2));
     assert_eq!(
-        s.insert(&id(2), "token-1", &again).await.unwrap(),
+        s.insert(&id(2), &token("token-1"), &again).await.unwrap(),
         Inserted::Duplicate { existing_id: id(1) }
     );
     assert!(s.get(&id(2)).await.unwrap().is_none());
-    let (mine, _) = s
+    let Page { items: mine, .. } = s
         .list(&query(None, Some(("other@x.io", &["other@x.io"]))))
         .await
         .unwrap();
@@ -194,7 +213,11 @@ pub async fn the_same_token_twice_is_one_request(s: &dyn Store) {
     assert_eq!(got.delivery, None);
     assert_eq!(got.closed_at, None);
     assert_eq!(
-        s.task_token(&id(1)).await.unwrap().as_deref(),
+        s.task_token(&id(1))
+            .await
+            .unwrap()
+            .as_ref()
+            .map(TaskToken::expose),
         Some("token-1")
     );
 }
@@ -262,7 +285,7 @@ pub async fn a_vote_needs_the_version_it_was_decided_on(s: &dyn Store) {
 pub async fn one_voter_has_one_vote(s: &dyn Store) {
     let mut r = request(&["a@x.io", "c@x.io"], "b@x.io", Duration::hours(1));
     r.required_approvals = 2;
-    s.insert(&id(4), "token-4", &r).await.unwrap();
+    s.insert(&id(4), &token("token-4"), &r).await.unwrap();
     let v0 = s.get(&id(4)).await.unwrap().unwrap().version;
     assert!(vote(s, 4, "a@x.io", None).await);
     let after_one = s.get(&id(4)).await.unwrap().unwrap();
@@ -399,20 +422,23 @@ pub async fn lists_are_newest_first_in_pages(s: &dyn Store) {
     }
     let mut page = query(None, None);
     page.limit = 2;
-    let (first, more) = s.list(&page).await.unwrap();
+    let Page { items: first, more } = s.list(&page).await.unwrap();
     assert!(more);
     assert_eq!(ids(first), vec![id(5), id(4)]);
     page.after = Some(id(4));
-    let (second, more) = s.list(&page).await.unwrap();
+    let Page {
+        items: second,
+        more,
+    } = s.list(&page).await.unwrap();
     assert!(more);
     assert_eq!(ids(second), vec![id(3), id(2)]);
     page.after = Some(id(2));
-    let (last, more) = s.list(&page).await.unwrap();
+    let Page { items: last, more } = s.list(&page).await.unwrap();
     assert!(!more);
     assert_eq!(ids(last), vec![id(1)]);
     page.limit = 5;
     page.after = None;
-    let (all, more) = s.list(&page).await.unwrap();
+    let Page { items: all, more } = s.list(&page).await.unwrap();
     assert!(!more, "exactly a page is not more");
     assert_eq!(all.len(), 5);
 }
@@ -434,7 +460,7 @@ pub async fn lists_filter_by_status(s: &dyn Store) {
             .await
             .unwrap()
     );
-    let list = |st| async move { ids(s.list(&query(st, None)).await.unwrap().0) };
+    let list = |st| async move { ids(s.list(&query(st, None)).await.unwrap().items) };
     assert_eq!(list(Some(RequestStatus::Pending)).await, vec![id(1)]);
     assert_eq!(
         list(Some(RequestStatus::Expired)).await,
@@ -447,10 +473,13 @@ pub async fn lists_filter_by_status(s: &dyn Store) {
     assert_eq!(list(None).await, vec![id(5), id(4), id(3), id(2), id(1)]);
     let mut page = query(Some(RequestStatus::Expired), None);
     page.limit = 1;
-    let (first, more) = s.list(&page).await.unwrap();
+    let Page { items: first, more } = s.list(&page).await.unwrap();
     assert_eq!((ids(first), more), (vec![id(4)], true));
     page.after = Some(id(4));
-    let (second, more) = s.list(&page).await.unwrap();
+    let Page {
+        items: second,
+        more,
+    } = s.list(&page).await.unwrap();
     assert_eq!((ids(second), more), (vec![id(2)], false));
 }
 
@@ -465,7 +494,7 @@ pub async fn summaries_are_the_same_page_as_the_list(s: &dyn Store) {
     two.required_approvals = 2;
     two.title = "本番へのデプロイ \"shop-api\" <v2> \\ 承認".into();
     two.requested_by = None;
-    s.insert(&id(3), "token-3", &two).await.unwrap();
+    s.insert(&id(3), &token("token-3"), &two).await.unwrap();
     assert!(vote(s, 3, "a@x.io", None).await); // one of two
     insert(s, 4, &["a@x.io"], Duration::hours(1)).await;
     assert!(vote(s, 4, "a@x.io", Some(now_ms())).await); // approved
@@ -488,13 +517,16 @@ pub async fn summaries_are_the_same_page_as_the_list(s: &dyn Store) {
         },
     ];
     for q in queries {
-        let (full, more) = s.list(&q).await.unwrap();
+        let Page { items: full, more } = s.list(&q).await.unwrap();
         let expected: Vec<RequestSummary> = full.into_iter().map(RequestSummary::from).collect();
-        let (summaries, summaries_more) = s.list_summaries(&q).await.unwrap();
+        let Page {
+            items: summaries,
+            more: summaries_more,
+        } = s.list_summaries(&q).await.unwrap();
         assert_eq!(summaries, expected, "{q:?}");
         assert_eq!(summaries_more, more, "{q:?}");
     }
-    let (all, _) = s.list_summaries(&query(None, None)).await.unwrap();
+    let Page { items: all, .. } = s.list_summaries(&query(None, None)).await.unwrap();
     let three = all.iter().find(|r| r.id == id(3)).unwrap();
     assert_eq!(three.title, two.title);
     assert_eq!((three.required_approvals, three.votes.len()), (2, 1));
@@ -511,30 +543,32 @@ pub async fn the_votable_list_holds_only_what_the_caller_may_still_vote_on(s: &d
     insert(s, 4, &["group:other"], Duration::hours(1)).await; // not z's
     let mut r5 = request(&["z@x.io", "y@x.io"], "b@x.io", Duration::hours(1));
     r5.required_approvals = 2;
-    s.insert(&id(5), "token-5", &r5).await.unwrap();
+    s.insert(&id(5), &token("token-5"), &r5).await.unwrap();
     assert!(vote(s, 5, "z@x.io", None).await); // z voted already
     insert(s, 6, &["z@x.io"], Duration::hours(1)).await;
     assert!(vote(s, 6, "z@x.io", Some(now_ms())).await); // decided
     let own = request(&["z@x.io"], "z@x.io", Duration::hours(1));
-    s.insert(&id(7), "token-7", &own).await.unwrap(); // z's own request
+    s.insert(&id(7), &token("token-7"), &own).await.unwrap(); // z's own request
     let mut own_allowed = request(&["z@x.io"], "z@x.io", Duration::hours(1));
     own_allowed.allow_self_approval = true;
-    s.insert(&id(8), "token-8", &own_allowed).await.unwrap();
+    s.insert(&id(8), &token("token-8"), &own_allowed)
+        .await
+        .unwrap();
     insert(s, 9, &["group:ops"], Duration::hours(1)).await;
 
-    let (mine, more) = s.list(&query(None, Some(z))).await.unwrap();
+    let Page { items: mine, more } = s.list(&query(None, Some(z))).await.unwrap();
     assert_eq!(ids(mine), vec![id(9), id(8), id(3), id(1)]);
     assert!(!more);
-    let (pending, _) = s
+    let Page { items: pending, .. } = s
         .list(&query(Some(RequestStatus::Pending), Some(z)))
         .await
         .unwrap();
     assert_eq!(pending.len(), 4);
     for st in [RequestStatus::Approved, RequestStatus::Expired] {
-        let (none, _) = s.list(&query(Some(st), Some(z))).await.unwrap();
+        let Page { items: none, .. } = s.list(&query(Some(st), Some(z))).await.unwrap();
         assert!(ids(none).is_empty(), "{st:?} requests are not votable");
     }
-    let (other, _) = s
+    let Page { items: other, .. } = s
         .list(&query(None, Some(("y@x.io", &["y@x.io"]))))
         .await
         .unwrap();
@@ -542,10 +576,13 @@ pub async fn the_votable_list_holds_only_what_the_caller_may_still_vote_on(s: &d
 
     let mut page = query(None, Some(z));
     page.limit = 2;
-    let (first, more) = s.list(&page).await.unwrap();
+    let Page { items: first, more } = s.list(&page).await.unwrap();
     assert_eq!((ids(first), more), (vec![id(9), id(8)], true));
     page.after = Some(id(8));
-    let (second, more) = s.list(&page).await.unwrap();
+    let Page {
+        items: second,
+        more,
+    } = s.list(&page).await.unwrap();
     assert_eq!((ids(second), more), (vec![id(3), id(1)], false));
 }
 
@@ -562,12 +599,15 @@ pub async fn a_small_page_of_the_votable_list_reads_past_many_decided_requests(s
     }
     let mut page = query(None, Some(("z@x.io", &["z@x.io", "group:none"])));
     page.limit = 1;
-    let (first, more) = s.list(&page).await.unwrap();
+    let Page { items: first, more } = s.list(&page).await.unwrap();
     assert_eq!((ids(first), more), (vec![id(12)], true));
     page.after = Some(id(12));
-    let (second, more) = s.list(&page).await.unwrap();
+    let Page {
+        items: second,
+        more,
+    } = s.list(&page).await.unwrap();
     assert_eq!((ids(second), more), (vec![id(1)], false));
-    let (p39, _) = s
+    let Page { items: p39, .. } = s
         .list(&query(None, Some(("p39@x.io", &["p39@x.io"]))))
         .await
         .unwrap();
@@ -581,10 +621,7 @@ pub async fn a_small_page_of_the_votable_list_reads_past_many_decided_requests(s
 /// The list of what `email`, standing for `principals`, may see.
 fn seen_by(status: Option<RequestStatus>, email: &str, principals: &[&str]) -> ListQuery {
     ListQuery {
-        visible_to: Some((
-            email.to_string(),
-            principals.iter().map(|p| p.to_string()).collect(),
-        )),
+        visible_to: Some(person(email, principals)),
         ..query(status, None)
     }
 }
@@ -593,16 +630,21 @@ fn seen_by(status: Option<RequestStatus>, email: &str, principals: &[&str]) -> L
 async fn insert_by(s: &dyn Store, n: u8, approvers: &[&str], requested_by: &str) {
     let r = request(approvers, requested_by, Duration::hours(1));
     assert_eq!(
-        s.insert(&id(n), &format!("token-{n}"), &r).await.unwrap(),
+        s.insert(&id(n), &token(&format!("token-{n}")), &r)
+            .await
+            .unwrap(),
         Inserted::Created
     );
 }
 
 /// The ids of the whole list of `q` and whether more follow, checking that the summaries
 /// are the same page.
-async fn listed(s: &dyn Store, q: &ListQuery) -> (Vec<String>, bool) {
-    let (full, more) = s.list(q).await.unwrap();
-    let (summaries, summaries_more) = s.list_summaries(q).await.unwrap();
+async fn listed(s: &dyn Store, q: &ListQuery) -> (Vec<RequestId>, bool) {
+    let Page { items: full, more } = s.list(q).await.unwrap();
+    let Page {
+        items: summaries,
+        more: summaries_more,
+    } = s.list_summaries(q).await.unwrap();
     let full = ids(full);
     assert_eq!(
         summaries.into_iter().map(|r| r.id).collect::<Vec<_>>(),
@@ -697,7 +739,7 @@ pub async fn approvers_by_email_or_group_and_the_requester_list_what_they_may_se
     assert_eq!(seen("e@x.io", &["e@x.io"], None).await, vec![id(5)]);
     // Seen and votable: the votable list within what one sees.
     let q = ListQuery {
-        votable_by: Some(("y@x.io".into(), vec!["y@x.io".into(), "group:ops".into()])),
+        votable_by: Some(person("y@x.io", &["y@x.io", "group:ops"])),
         ..seen_by(None, "y@x.io", ops)
     };
     assert_eq!(listed(s, &q).await, (vec![id(2)], false));
@@ -841,7 +883,7 @@ pub async fn a_deciding_vote_claims_its_delivery_until_its_lease_ends(s: &dyn St
 pub async fn a_vote_that_does_not_decide_claims_nothing(s: &dyn Store) {
     let mut r = request(&["a@x.io", "c@x.io"], "b@x.io", Duration::hours(1));
     r.required_approvals = 2;
-    s.insert(&id(4), "token-4", &r).await.unwrap();
+    s.insert(&id(4), &token("token-4"), &r).await.unwrap();
     assert!(vote(s, 4, "a@x.io", None).await);
     let got = s.get(&id(4)).await.unwrap().unwrap();
     assert_eq!(got.status, RequestStatus::Pending);
@@ -963,12 +1005,14 @@ pub async fn a_decided_request_whose_task_is_gone_is_closed(s: &dyn Store) {
             .unwrap()
             .is_empty()
     );
-    let (closed, _) = s
+    let Page { items: closed, .. } = s
         .list(&query(Some(RequestStatus::Closed), None))
         .await
         .unwrap();
     assert_eq!(ids(closed), vec![id(3)]);
-    let (approved, _) = s
+    let Page {
+        items: approved, ..
+    } = s
         .list(&query(Some(RequestStatus::Approved), None))
         .await
         .unwrap();
@@ -1078,7 +1122,7 @@ pub async fn an_unknown_id_has_nothing(s: &dyn Store) {
         s.get(&nobody).await.unwrap().is_none(),
         "nothing was created"
     );
-    let (page, more) = s.list(&query(None, None)).await.unwrap();
+    let Page { items: page, more } = s.list(&query(None, None)).await.unwrap();
     assert!(page.is_empty() && !more);
     let now = now_ms();
     assert!(
@@ -1297,11 +1341,11 @@ pub async fn pending_requests_come_oldest_first_with_their_execution(s: &dyn Sto
             .unwrap()
     );
     let all = s.pending_oldest_first(None, 100).await.unwrap();
-    let got: Vec<String> = all.iter().map(|(i, _)| i.clone()).collect();
+    let got: Vec<RequestId> = all.iter().map(|w| w.id.clone()).collect();
     assert_eq!(got, vec![id(1), id(2), id(3), id(5)], "oldest first");
-    for (rid, arn) in &all {
-        let r = s.get(rid).await.unwrap().unwrap();
-        assert_eq!(&r.request.execution_arn, arn);
+    for w in &all {
+        let r = s.get(&w.id).await.unwrap().unwrap();
+        assert_eq!(r.request.execution_arn, w.execution_arn);
     }
     let first = s.pending_oldest_first(None, 1).await.unwrap();
     assert_eq!(first, all[..1].to_vec());

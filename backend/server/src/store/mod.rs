@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use hanko_api::{Delivery, Outcome, RequestStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
+use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -56,7 +56,7 @@ pub struct StoredDecision {
 /// A request as stored (without its task token).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRequest {
-    pub id: String,
+    pub id: RequestId,
     pub request: NewRequest,
     pub status: RequestStatus,
     /// Bumped by every vote: the condition that makes racing votes safe.
@@ -75,9 +75,9 @@ pub struct StoredRequest {
 /// What a page of the list shows of a request: none of its body but these fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestSummary {
-    pub id: String,
+    pub id: RequestId,
     pub title: String,
-    pub requested_by: Option<String>,
+    pub requested_by: Option<Email>,
     pub state_machine_name: String,
     pub execution_name: String,
     pub status: RequestStatus,
@@ -114,14 +114,14 @@ pub enum Inserted {
     Created,
     /// The same task token was seen before; this is the request it made.
     Duplicate {
-        existing_id: String,
+        existing_id: RequestId,
     },
 }
 
 /// A vote and, when it completes the request, the decision and the callback it causes.
 #[derive(Debug, Clone)]
 pub struct VoteWrite<'a> {
-    pub id: &'a str,
+    pub id: &'a RequestId,
     /// The version read before deciding; the write happens only if it is unchanged.
     pub expected_version: i64,
     pub ballot: &'a Ballot,
@@ -140,17 +140,68 @@ pub struct VoteWrite<'a> {
 pub struct ListQuery {
     /// `None` lists every status.
     pub status: Option<RequestStatus>,
-    /// Only requests this caller may still vote on: (email, principals).
-    pub votable_by: Option<(String, Vec<String>)>,
-    /// Only requests this caller may see: (email, principals), where a request is seen by
-    /// its approvers (one of the principals among its `approvers`) and its requester
-    /// (`requested_by` is the email). `None`: every request (an auditor). Pages count only
-    /// the requests seen.
-    pub visible_to: Option<(String, Vec<String>)>,
+    /// Only requests this person may still vote on: one of their principals is among its
+    /// `approvers`, they have not voted, and it is not their own (unless self-approval is
+    /// allowed).
+    pub votable_by: Option<Person>,
+    /// Only requests this person may see: those they approve (one of their principals is
+    /// among its `approvers`) or asked for (`requested_by` is their email). `None`: every
+    /// request (an auditor). Pages count only the requests seen.
+    pub visible_to: Option<Person>,
     pub limit: usize,
     /// The id of the last item of the previous page.
-    pub after: Option<String>,
+    pub after: Option<RequestId>,
     pub now: DateTime<Utc>,
+}
+
+/// Whom a list is for: a caller as the store matches them against requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Their email as they logged in with it (lowercased): what their votes are recorded
+    /// under, and what a request's `requested_by` names.
+    pub email: String,
+    /// Their email (when it is an address) and groups, as approvers are named.
+    pub principals: Vec<Principal>,
+}
+
+impl Person {
+    /// `principals` as the store keeps approvers: `alice@example.com`, `group:NAME`.
+    pub fn principal_texts(&self) -> Vec<String> {
+        self.principals.iter().map(ToString::to_string).collect()
+    }
+}
+
+impl From<&crate::domain::Caller> for Person {
+    fn from(c: &crate::domain::Caller) -> Self {
+        Person {
+            email: c.email.clone(),
+            principals: c.principals(),
+        }
+    }
+}
+
+/// A pending request and the execution waiting for it (for reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub id: RequestId,
+    pub execution_arn: String,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// More items follow this page.
+    pub more: bool,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            more: self.more,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,26 +252,41 @@ impl From<serde_json::Error> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The key under which a task token is remembered, so the same token twice makes one request.
-pub(crate) fn token_hash(token: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+pub(crate) fn token_hash(token: &TaskToken) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.expose().as_bytes());
     hex::encode(d)
+}
+
+/// An id read back from the database: one Hanko wrote, or the database holds what Hanko
+/// cannot read.
+pub(crate) fn stored_id(s: String) -> StoreResult<RequestId> {
+    RequestId::try_from(s).map_err(|e| StoreError::backend(format!("stored id: {e}")))
+}
+
+/// A task token read back from the database (its text is not in the error).
+pub(crate) fn stored_token(s: &str) -> StoreResult<TaskToken> {
+    TaskToken::parse(s).map_err(|e| StoreError::backend(format!("stored task token: {e}")))
 }
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a new request; the same task token twice makes one request.
-    async fn insert(&self, id: &str, task_token: &str, req: &NewRequest) -> StoreResult<Inserted>;
+    async fn insert(
+        &self,
+        id: &RequestId,
+        task_token: &TaskToken,
+        req: &NewRequest,
+    ) -> StoreResult<Inserted>;
 
-    async fn get(&self, id: &str) -> StoreResult<Option<StoredRequest>>;
+    async fn get(&self, id: &RequestId) -> StoreResult<Option<StoredRequest>>;
 
-    /// Newest first; returns one page and whether more follow.
-    async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)>;
+    /// Newest first, one page.
+    async fn list(&self, q: &ListQuery) -> StoreResult<Page<StoredRequest>>;
 
     /// The same page as [`Store::list`], as summaries (what `GET /api/approvals` shows). A
     /// store that can read them without parsing every body overrides this.
-    async fn list_summaries(&self, q: &ListQuery) -> StoreResult<(Vec<RequestSummary>, bool)> {
-        let (items, more) = self.list(q).await?;
-        Ok((items.into_iter().map(RequestSummary::from).collect(), more))
+    async fn list_summaries(&self, q: &ListQuery) -> StoreResult<Page<RequestSummary>> {
+        Ok(self.list(q).await?.map(RequestSummary::from))
     }
 
     /// Writes the vote (and decision) only if the request is still pending at
@@ -239,18 +305,18 @@ pub trait Store: Send + Sync + 'static {
     /// with the callback owed to the workflow, if any. `false` when it was not pending.
     async fn close_pending(
         &self,
-        id: &str,
+        id: &RequestId,
         status: RequestStatus,
         reason: &str,
         callback: Option<Callback>,
     ) -> StoreResult<bool>;
 
     /// The secret. Only the delivery of a callback asks for it.
-    async fn task_token(&self, id: &str) -> StoreResult<Option<String>>;
+    async fn task_token(&self, id: &RequestId) -> StoreResult<Option<TaskToken>>;
 
     /// The callback still owed for a request (delivery `Pending` or `Unconfirmed`, claimed
     /// or not).
-    async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>>;
+    async fn pending_callback(&self, id: &RequestId) -> StoreResult<Option<PendingCallback>>;
 
     /// Claims the owed callback of `id` (delivery `Pending` or `Unconfirmed`) for one
     /// attempt, unless another attempt holds it: an unexpired claim. Atomically sets the
@@ -260,7 +326,7 @@ pub trait Store: Send + Sync + 'static {
     /// decision is, by its deciding vote, until that vote's lease ends).
     async fn claim_delivery(
         &self,
-        id: &str,
+        id: &RequestId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<Claim>>;
@@ -271,17 +337,18 @@ pub trait Store: Send + Sync + 'static {
     /// closed reason.
     async fn record_delivery(
         &self,
-        id: &str,
+        id: &RequestId,
         result: Delivery,
         error: Option<&str>,
         retry_at: Option<DateTime<Utc>>,
     ) -> StoreResult<()>;
 
     /// Requests whose callback is still owed and due by `now`.
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>>;
+    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize)
+    -> StoreResult<Vec<RequestId>>;
 
     /// Pending requests whose deadline has passed.
-    async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>>;
+    async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>>;
 
     /// Requests decided or closed with `from <= decided_at < to`, oldest first, at most `limit`.
     async fn decided_between(
@@ -291,11 +358,11 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<StoredRequest>>;
 
-    /// Pending requests, oldest first, after the id `after`: (id, execution ARN). For
+    /// Pending requests, oldest first, after the id `after`, with their executions. For
     /// reconciliation with the executions.
     async fn pending_oldest_first(
         &self,
-        after: Option<&str>,
+        after: Option<&RequestId>,
         limit: usize,
-    ) -> StoreResult<Vec<(String, String)>>;
+    ) -> StoreResult<Vec<Waiting>>;
 }

@@ -8,7 +8,7 @@ mod policy;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Answer, assert_error, test_app, test_app_with};
+use common::{Answer, assert_error, rid, test_app, test_app_with, token};
 use hanko::store::Callback;
 use hanko::workflow::ExecutionState;
 use hanko_api::{DecisionRecord, TaskOutput};
@@ -458,12 +458,12 @@ async fn an_expired_request_is_410_and_the_sweeper_tells_the_workflow() {
     let t = test_app();
     let id = t.seed("tok-expired", json!({"timeoutSeconds": 60})).await;
     // A request whose deadline has passed, as time would make it.
-    let mut req = t.hanko.store.get(&id).await.unwrap().unwrap().request;
+    let mut req = t.hanko.store.get(&rid(&id)).await.unwrap().unwrap().request;
     req.expires_at = chrono::Utc::now() - chrono::Duration::seconds(1);
     let expired = "0190e4b2-7c1e-7000-8000-0000000000aa";
     t.hanko
         .store
-        .insert(expired, "tok-expired-2", &req)
+        .insert(&rid(expired), &token("tok-expired-2"), &req)
         .await
         .unwrap();
     let alice = t.login("alice@example.com").await;
@@ -530,7 +530,7 @@ async fn a_decision_that_could_not_be_delivered_is_retried_by_the_sweeper() {
     assert_eq!(r.body["decision"]["delivery"], "pending");
     t.answer(Answer::Accept);
     // The retry is scheduled with backoff; force it due by delivering directly.
-    t.hanko.deliver(&id).await.unwrap();
+    t.hanko.deliver(&rid(&id)).await.unwrap();
     t.hanko.sweep().await.unwrap();
     assert_eq!(t.callbacks().len(), 1, "delivered exactly once");
     let r = t.read(&id, &alice).await;
@@ -553,13 +553,13 @@ async fn a_task_gone_answer_after_an_unanswered_attempt_is_recorded_as_delivered
     assert_eq!(r.body["decision"]["delivery"], "unconfirmed");
     // A refusal in between does not make Hanko forget the unanswered attempt.
     t.answer(Answer::Throttled);
-    t.hanko.deliver(&id).await.unwrap();
+    t.hanko.deliver(&rid(&id)).await.unwrap();
     assert_eq!(
         t.read(&id, &alice).await.body["decision"]["delivery"],
         "unconfirmed"
     );
     t.answer(Answer::Gone);
-    t.hanko.deliver(&id).await.unwrap();
+    t.hanko.deliver(&rid(&id)).await.unwrap();
     let r = t.read(&id, &alice).await;
     assert_eq!(
         r.body["status"], "approved",
@@ -572,7 +572,7 @@ async fn a_task_gone_answer_after_an_unanswered_attempt_is_recorded_as_delivered
     assert!(reason.contains("earlier attempt got no answer"), "{reason}");
     // Nothing is owed any more.
     t.answer(Answer::Accept);
-    t.hanko.deliver(&id).await.unwrap();
+    t.hanko.deliver(&rid(&id)).await.unwrap();
     assert!(t.callbacks().is_empty());
 }
 
@@ -585,7 +585,7 @@ async fn a_task_gone_answer_without_an_unanswered_attempt_closes_the_request() {
     let r = t.decide(&id, &alice, json!({"decision": "approve"})).await;
     assert_eq!(r.body["decision"]["delivery"], "pending");
     t.answer(Answer::Gone);
-    t.hanko.deliver(&id).await.unwrap();
+    t.hanko.deliver(&rid(&id)).await.unwrap();
     let r = t.read(&id, &alice).await;
     assert_eq!(r.body["status"], "closed");
     assert_eq!(r.body["decision"]["delivery"], "task_gone");
@@ -681,7 +681,7 @@ async fn the_same_task_token_twice_makes_one_request() {
         .unwrap();
     assert_eq!(
         again,
-        hanko::service::IntakeOutcome::Duplicate { id: first }
+        hanko::service::IntakeOutcome::Duplicate { id: rid(&first) }
     );
 }
 

@@ -275,12 +275,12 @@ async fn a_request_slower_than_the_timeout_is_503_and_its_decision_is_still_deli
     );
     t.answer(Answer::Accept);
     assert!(matches!(
-        t.hanko.deliver(&id).await.unwrap(),
+        t.hanko.deliver(&rid(&id)).await.unwrap(),
         hanko::service::Delivered::NothingOwed
     ));
     assert!(t.callbacks().is_empty(), "not while the claim holds");
     tokio::time::sleep(Duration::from_millis(1_300).saturating_sub(started.elapsed())).await;
-    t.hanko.deliver(&id).await.unwrap();
+    t.hanko.deliver(&rid(&id)).await.unwrap();
     assert_eq!(t.callbacks().len(), 1);
     assert_eq!(
         t.read(&id, &alice).await.body["decision"]["delivery"],

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::rules::Ballot;
-use crate::store::{StoreError, StoreResult, StoredDecision, StoredRequest};
+use crate::store::{StoreError, StoreResult, StoredDecision, StoredRequest, stored_id};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -182,7 +182,7 @@ impl RequestRow {
         let mut votes: Vec<Ballot> = self.votes.into_iter().map(Ballot::from).collect();
         votes.sort_by(|a, b| (a.decided_at, &a.voter).cmp(&(b.decided_at, &b.voter)));
         Ok(StoredRequest {
-            id: self.id,
+            id: stored_id(self.id)?,
             request: serde_json::from_str(&self.body)?,
             status: self.status,
             version: self.version,
@@ -476,11 +476,12 @@ mod tests {
 
     #[test]
     fn a_decided_request_item_reads_back_with_its_decision_delivery_and_votes_in_order() {
+        const ID: &str = "0190e4b2-7c1e-7000-8000-000000000001";
         let req = crate::domain::NewRequest {
             title: "t".into(),
             description: None,
             details: serde_json::Value::Null,
-            approvers: vec!["a@x.io".into(), "b@x.io".into()],
+            approvers: vec!["a@x.io".parse().unwrap(), "b@x.io".parse().unwrap()],
             required_approvals: 1,
             allow_self_approval: false,
             requested_by: None,
@@ -506,9 +507,9 @@ mod tests {
         ]));
         let second = serde_dynamo::to_attribute_value(BallotItem::from(&ballot())).unwrap();
         let item = map(&[
-            ("pk", s("REQ#r1")),
+            ("pk", s(format!("REQ#{ID}"))),
             ("sk", s("REQ")),
-            ("id", s("r1")),
+            ("id", s(ID)),
             ("status", s("approved")),
             ("body", s(body)),
             ("version", num(2)),
@@ -526,7 +527,7 @@ mod tests {
         let r = to_request(item).unwrap();
         assert_eq!(
             (r.id.as_str(), r.status, r.version),
-            ("r1", RequestStatus::Approved, 2)
+            (ID, RequestStatus::Approved, 2)
         );
         assert_eq!(r.request, req);
         assert_eq!(

@@ -118,11 +118,11 @@ use self::items::{
     s, status_pk, timed_key, to_item, to_request, token_pk, viewer_pk,
 };
 use super::{
-    Callback, Claim, Inserted, ListQuery, PendingCallback, Store, StoreError, StoreResult,
-    StoredRequest, VoteWrite, token_hash,
+    Callback, Claim, Inserted, ListQuery, Page, PendingCallback, Store, StoreError, StoreResult,
+    StoredRequest, VoteWrite, Waiting, stored_id, stored_token, token_hash,
 };
-use crate::domain::NewRequest;
 use crate::domain::intake::MAX_TIMEOUT_SECONDS;
+use crate::domain::{Email, NewRequest, RequestId, TaskToken};
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -315,19 +315,25 @@ fn outcome_status(o: Outcome) -> RequestStatus {
 
 #[async_trait]
 impl Store for DynamoStore {
-    async fn insert(&self, id: &str, task_token: &str, req: &NewRequest) -> StoreResult<Inserted> {
+    async fn insert(
+        &self,
+        id: &RequestId,
+        task_token: &TaskToken,
+        req: &NewRequest,
+    ) -> StoreResult<Inserted> {
+        let id = id.as_str();
         let hash = token_hash(task_token);
         // Redelivery of a message is the common duplicate: answer it without writing.
         if let Some(existing) = self.get_token(&hash).await? {
             return Ok(Inserted::Duplicate {
-                existing_id: existing.request_id,
+                existing_id: stored_id(existing.request_id)?,
             });
         }
         let created_ms = req.created_at.timestamp_millis();
         let expires_ms = req.expires_at.timestamp_millis();
+        let approvers: Vec<String> = req.approvers.iter().map(ToString::to_string).collect();
         let mut seen = HashSet::new();
-        let principals: Vec<&str> = req
-            .approvers
+        let principals: Vec<&str> = approvers
             .iter()
             .map(String::as_str)
             .filter(|p| seen.insert(*p))
@@ -344,7 +350,11 @@ impl Store for DynamoStore {
             .iter()
             .map(|p| pointer(approver_pk(p), expires_ms.div_euclid(1000) + 1))
             .collect();
-        let requester = req.requested_by.as_deref().filter(|r| seen.insert(r));
+        let requester = req
+            .requested_by
+            .as_ref()
+            .map(Email::as_str)
+            .filter(|r| seen.insert(r));
         pointers.extend(
             principals
                 .iter()
@@ -376,7 +386,7 @@ impl Store for DynamoStore {
             pk: token_pk(&hash),
             sk: TOKEN_SK.to_string(),
             request_id: id.to_string(),
-            task_token: task_token.to_string(),
+            task_token: task_token.expose().to_string(),
             ttl: self.ttl_after(expires_ms),
         };
         let written = self
@@ -419,7 +429,7 @@ impl Store for DynamoStore {
                         .await?
                         .ok_or_else(|| StoreError::Conflict("token item vanished".into()))?;
                     return Ok(Inserted::Duplicate {
-                        existing_id: existing.request_id,
+                        existing_id: stored_id(existing.request_id)?,
                     });
                 }
                 if codes.first().map(String::as_str) == Some("ConditionalCheckFailed") {
@@ -432,23 +442,24 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn get(&self, id: &str) -> StoreResult<Option<StoredRequest>> {
-        self.get_request(id)
+    async fn get(&self, id: &RequestId) -> StoreResult<Option<StoredRequest>> {
+        self.get_request(id.as_str())
             .await?
             .map(RequestRow::into_stored)
             .transpose()
     }
 
-    async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)> {
+    async fn list(&self, q: &ListQuery) -> StoreResult<Page<StoredRequest>> {
         self.list_page(q).await
     }
 
     async fn record_vote(&self, w: VoteWrite<'_>) -> StoreResult<bool> {
         let b = w.ballot;
+        let id = w.id.as_str();
         // The vote does not know its request's deadline; the longest a request can wait is
         // enough for the one-vote-per-person condition to outlive it.
         let vote = VoteItem::new(
-            w.id,
+            id,
             b,
             self.ttl_after(b.decided_at.timestamp_millis() + MAX_TIMEOUT_SECONDS * 1000),
         );
@@ -477,8 +488,8 @@ impl Store for DynamoStore {
                 .set("ttl", num(self.ttl_after(at)))
                 .set("gsi1pk", s(status_pk(status)))
                 .set("gsi2pk", s(DELIVERY))
-                .set("gsi2sk", s(timed_key(lease_ms, w.id)));
-            closure = Some(self.closure_item(w.id, at)?);
+                .set("gsi2sk", s(timed_key(lease_ms, id)));
+            closure = Some(self.closure_item(id, at)?);
         }
         let (st, version, expires) = (e.name("status"), e.name("version"), e.name("expires_ms"));
         let (pending, expected, now) = (
@@ -495,7 +506,7 @@ impl Store for DynamoStore {
                 to_item(vote)?,
                 Some("attribute_not_exists(pk)"),
             )?,
-            update(e.into_update(&self.table, w.id, condition)?),
+            update(e.into_update(&self.table, id, condition)?),
         ];
         if let Some(c) = closure {
             items.push(put(&self.table, c, None)?);
@@ -511,7 +522,7 @@ impl Store for DynamoStore {
                 } else {
                     Err(StoreError::Conflict(format!(
                         "vote on {} was cancelled: {codes:?}",
-                        w.id
+                        id
                     )))
                 }
             }
@@ -520,11 +531,12 @@ impl Store for DynamoStore {
 
     async fn close_pending(
         &self,
-        id: &str,
+        id: &RequestId,
         status: RequestStatus,
         reason: &str,
         callback: Option<Callback>,
     ) -> StoreResult<bool> {
+        let id = id.as_str();
         let now = Utc::now().timestamp_millis();
         let mut e = Expr::default();
         e.set("status", s(status.as_str()))
@@ -567,15 +579,20 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn task_token(&self, id: &str) -> StoreResult<Option<String>> {
+    async fn task_token(&self, id: &RequestId) -> StoreResult<Option<TaskToken>> {
+        let id = id.as_str();
         let Some(req) = self.get_request(id).await? else {
             return Ok(None);
         };
         let hash = req.token_hash.ok_or_else(|| bad("token_hash", "missing"))?;
-        Ok(self.get_token(&hash).await?.map(|t| t.task_token))
+        self.get_token(&hash)
+            .await?
+            .map(|t| stored_token(&t.task_token))
+            .transpose()
     }
 
-    async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>> {
+    async fn pending_callback(&self, id: &RequestId) -> StoreResult<Option<PendingCallback>> {
+        let id = id.as_str();
         let Some(req) = self.get_request(id).await? else {
             return Ok(None);
         };
@@ -593,10 +610,11 @@ impl Store for DynamoStore {
 
     async fn claim_delivery(
         &self,
-        id: &str,
+        id: &RequestId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<Claim>> {
+        let id = id.as_str();
         let lease_ms = lease_until.timestamp_millis();
         let mut e = Expr::default();
         // Until the attempt records its result, its outcome is unknown; the sweeper finds
@@ -645,11 +663,12 @@ impl Store for DynamoStore {
 
     async fn record_delivery(
         &self,
-        id: &str,
+        id: &RequestId,
         result: Delivery,
         error: Option<&str>,
         retry_at: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
+        let id = id.as_str();
         let Some(req) = self.get_request(id).await? else {
             return Ok(());
         };
@@ -732,19 +751,23 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<RequestId>> {
         self.sweep_query(DELIVERY, now, limit).await
     }
 
-    async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
+    async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>> {
         self.sweep_query(EXPIRES, now, limit).await
     }
 
     async fn pending_oldest_first(
         &self,
-        after: Option<&str>,
+        after: Option<&RequestId>,
         limit: usize,
-    ) -> StoreResult<Vec<(String, String)>> {
+    ) -> StoreResult<Vec<Waiting>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -754,7 +777,10 @@ impl Store for DynamoStore {
             .map(|item| {
                 let row: RequestRow = from_item(item)?;
                 let body: NewRequest = serde_json::from_str(&row.body)?;
-                Ok((row.id, body.execution_arn))
+                Ok(Waiting {
+                    id: stored_id(row.id)?,
+                    execution_arn: body.execution_arn,
+                })
             })
             .collect()
     }

@@ -13,7 +13,8 @@ use super::items::{
 };
 use super::table::{GSI1, GSI2, Index, TABLE_KEY};
 use super::{DynamoStore, backoff, build_err};
-use crate::store::{ListQuery, StoreError, StoreResult, StoredRequest};
+use crate::domain::RequestId;
+use crate::store::{ListQuery, Page, StoreError, StoreResult, StoredRequest, stored_id};
 
 /// What to query: one partition of the table or of an index, in one direction.
 pub(super) struct Source {
@@ -39,11 +40,16 @@ fn page_for(want: usize) -> i32 {
 
 impl Source {
     /// A partition newest (largest sort key) first, below `after` when given.
-    fn newest_first(index: &'static Index, pk: String, after: Option<&String>, page: i32) -> Self {
+    fn newest_first(
+        index: &'static Index,
+        pk: String,
+        after: Option<&RequestId>,
+        page: i32,
+    ) -> Self {
         Self {
             index,
             pk,
-            range: after.map_or(Range::All, |a| Range::Below(a.clone())),
+            range: after.map_or(Range::All, |a| Range::Below(a.to_string())),
             forward: false,
             page,
         }
@@ -96,7 +102,7 @@ impl Stream {
 
 impl DynamoStore {
     /// One page of the list, newest first, and whether more follow.
-    pub(super) async fn list_page(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)> {
+    pub(super) async fn list_page(&self, q: &ListQuery) -> StoreResult<Page<StoredRequest>> {
         let want = q.limit.saturating_add(1);
         let page = page_for(want);
         let now_ms = q.now.timestamp_millis();
@@ -114,31 +120,32 @@ impl DynamoStore {
         };
         let after_ok = |r: &StoredRequest| q.after.as_ref().is_none_or(|a| r.id < *a);
         // The base table partitions `<prefix><principal>` of these principals, newest first.
-        let partitions = |principals: Vec<&String>, pk: fn(&str) -> String| -> Vec<Source> {
+        let partitions = |principals: Vec<String>, pk: fn(&str) -> String| -> Vec<Source> {
             principals
                 .into_iter()
                 .collect::<HashSet<_>>()
                 .into_iter()
-                .map(|p| Source::newest_first(&TABLE_KEY, pk(p), q.after.as_ref(), page))
+                .map(|p| Source::newest_first(&TABLE_KEY, pk(&p), q.after.as_ref(), page))
                 .collect()
         };
         let (sources, resolve) = match (&q.votable_by, &q.visible_to) {
-            (Some((_, principals)), _) => {
+            (Some(who), _) => {
                 if !matches!(q.status, None | Some(RequestStatus::Pending)) {
                     // Only a live pending request can be voted on.
-                    return Ok((Vec::new(), false));
+                    return Ok(Page {
+                        items: Vec::new(),
+                        more: false,
+                    });
                 }
-                (partitions(principals.iter().collect(), approver_pk), true)
+                (partitions(who.principal_texts(), approver_pk), true)
             }
             // What the caller may see: the viewer items of their email (as an approver
             // and as the requester) and of their groups; status and page in memory.
-            (None, Some((email, principals))) => (
-                partitions(
-                    principals.iter().chain(std::iter::once(email)).collect(),
-                    viewer_pk,
-                ),
-                true,
-            ),
+            (None, Some(who)) => {
+                let mut viewers = who.principal_texts();
+                viewers.push(who.email.clone());
+                (partitions(viewers, viewer_pk), true)
+            }
             (None, None) => {
                 let statuses: Vec<RequestStatus> = match q.status {
                     None => RequestStatus::ALL.to_vec(),
@@ -156,19 +163,24 @@ impl DynamoStore {
         };
         let votable = |r: &StoredRequest| match &q.votable_by {
             None => true,
-            Some((email, principals)) => {
+            Some(who) => {
                 live(r)
-                    && r.request.approvers.iter().any(|a| principals.contains(a))
-                    && !r.votes.iter().any(|v| v.voter == *email)
-                    && (r.request.allow_self_approval
-                        || r.request.requested_by.as_deref() != Some(email.as_str()))
+                    && r.request
+                        .approvers
+                        .iter()
+                        .any(|a| who.principals.contains(a))
+                    && !r.votes.iter().any(|v| v.voter == who.email)
+                    && (r.request.allow_self_approval || !r.request.is_requested_by(&who.email))
             }
         };
         let seen = |r: &StoredRequest| match &q.visible_to {
             None => true,
-            Some((email, principals)) => {
-                r.request.approvers.iter().any(|a| principals.contains(a))
-                    || r.request.requested_by.as_deref() == Some(email.as_str())
+            Some(who) => {
+                r.request
+                    .approvers
+                    .iter()
+                    .any(|a| who.principals.contains(a))
+                    || r.request.is_requested_by(&who.email)
             }
         };
         let mut items = self
@@ -178,13 +190,13 @@ impl DynamoStore {
             .await?;
         let more = items.len() > q.limit;
         items.truncate(q.limit);
-        Ok((items, more))
+        Ok(Page { items, more })
     }
 
     /// Pending request items after `after`, oldest (smallest id) first.
     pub(super) async fn pending_items(
         &self,
-        after: Option<&str>,
+        after: Option<&RequestId>,
         limit: usize,
     ) -> StoreResult<Vec<Item>> {
         let src = Source::oldest_first(
@@ -213,7 +225,7 @@ impl DynamoStore {
         pk: &str,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<RequestId>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -223,7 +235,11 @@ impl DynamoStore {
             Range::Below(at_key(now.timestamp_millis() + 1)),
             limit,
         );
-        self.query_ids(&src, limit).await
+        self.query_ids(&src, limit)
+            .await?
+            .into_iter()
+            .map(stored_id)
+            .collect()
     }
 
     /// Ids of the requests closed with `from <= closed < to` (milliseconds), oldest first.

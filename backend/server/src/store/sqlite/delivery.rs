@@ -6,21 +6,23 @@ use hanko_api::Delivery;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{Word, ms};
-use crate::store::{Claim, PendingCallback, StoreResult};
+use crate::domain::{RequestId, TaskToken};
+use crate::store::{Claim, PendingCallback, StoreResult, stored_token};
 
 /// The task token of request `id`.
-pub(super) fn task_token(conn: &Connection, id: &str) -> StoreResult<Option<String>> {
-    Ok(conn
+pub(super) fn task_token(conn: &Connection, id: &RequestId) -> StoreResult<Option<TaskToken>> {
+    let token: Option<String> = conn
         .query_row("SELECT task_token FROM requests WHERE id = ?1", [id], |r| {
             r.get(0)
         })
-        .optional()?)
+        .optional()?;
+    token.as_deref().map(stored_token).transpose()
 }
 
 /// See [`crate::store::Store::pending_callback`].
 pub(super) fn pending_callback(
     conn: &Connection,
-    id: &str,
+    id: &RequestId,
 ) -> StoreResult<Option<PendingCallback>> {
     let row: Option<(Option<String>, i64)> = conn
         .query_row(
@@ -42,7 +44,7 @@ pub(super) fn pending_callback(
 /// See [`crate::store::Store::claim_delivery`].
 pub(super) fn claim_delivery(
     conn: &mut Connection,
-    id: &str,
+    id: &RequestId,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> StoreResult<Option<Claim>> {
@@ -75,7 +77,7 @@ pub(super) fn claim_delivery(
 /// See [`crate::store::Store::record_delivery`].
 pub(super) fn record_delivery(
     conn: &mut Connection,
-    id: &str,
+    id: &RequestId,
     result: Delivery,
     error: Option<&str>,
     retry_at: Option<DateTime<Utc>>,
@@ -117,7 +119,7 @@ pub(super) fn due_deliveries(
     conn: &Connection,
     now: DateTime<Utc>,
     limit: usize,
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<Vec<RequestId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM requests WHERE delivery IN ('pending', 'unconfirmed') \
          AND (next_attempt_ms IS NULL OR next_attempt_ms <= ?1) \
@@ -125,6 +127,6 @@ pub(super) fn due_deliveries(
     )?;
     let ids = stmt
         .query_map(params![ms(now), limit as i64], |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
+        .collect::<Result<Vec<RequestId>, _>>()?;
     Ok(ids)
 }

@@ -10,9 +10,9 @@ use super::rows::{
     COLUMNS, RawRequest, SUMMARY_COLUMNS, SummaryRow, attach_votes, ms, read_row, read_summary_row,
     take_votes, votes_for,
 };
-use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
-use crate::store::{ListQuery, RequestSummary, StoreResult};
+use crate::domain::{NewRequest, RequestId};
+use crate::store::{ListQuery, Page, RequestSummary, StoreResult, Waiting, stored_id};
 
 /// The query of one page of [`crate::store::Store::list`], selecting `columns`.
 pub(super) fn list_sql(columns: &str, q: &ListQuery) -> (String, Vec<Sql>) {
@@ -36,7 +36,8 @@ pub(super) fn list_sql(columns: &str, q: &ListQuery) -> (String, Vec<Sql>) {
             args.push(Sql::Text(other.as_str().into()));
         }
     }
-    if let Some((email, principals)) = &q.votable_by {
+    if let Some(who) = &q.votable_by {
+        let principals = who.principal_texts();
         let marks = vec!["?"; principals.len()].join(",");
         sql.push_str(&format!(
             " AND r.status = 'pending' AND r.expires_ms > ? \
@@ -45,11 +46,12 @@ pub(super) fn list_sql(columns: &str, q: &ListQuery) -> (String, Vec<Sql>) {
               AND (r.allow_self = 1 OR r.requested_by IS NULL OR r.requested_by <> ?)"
         ));
         args.push(Sql::Integer(now));
-        args.extend(principals.iter().map(|p| Sql::Text(p.clone())));
-        args.push(Sql::Text(email.clone()));
-        args.push(Sql::Text(email.clone()));
+        args.extend(principals.into_iter().map(Sql::Text));
+        args.push(Sql::Text(who.email.clone()));
+        args.push(Sql::Text(who.email.clone()));
     }
-    if let Some((email, principals)) = &q.visible_to {
+    if let Some(who) = &q.visible_to {
+        let principals = who.principal_texts();
         // A correlated lookup per row (the primary key of `approvers` is (principal,
         // request_id)), never the whole set of what the caller approves: a page of
         // someone who sees most requests costs what it did, and hidden requests are
@@ -59,15 +61,15 @@ pub(super) fn list_sql(columns: &str, q: &ListQuery) -> (String, Vec<Sql>) {
             " AND (r.requested_by = ? OR EXISTS (SELECT 1 FROM approvers a \
               WHERE a.principal IN ({marks}) AND a.request_id = r.id))"
         ));
-        args.push(Sql::Text(email.clone()));
+        args.push(Sql::Text(who.email.clone()));
         if principals.is_empty() {
             args.push(Sql::Null);
         }
-        args.extend(principals.iter().map(|p| Sql::Text(p.clone())));
+        args.extend(principals.into_iter().map(Sql::Text));
     }
     if let Some(after) = &q.after {
         sql.push_str(" AND r.id < ?");
-        args.push(Sql::Text(after.clone()));
+        args.push(Sql::Text(after.to_string()));
     }
     sql.push_str(" ORDER BY r.id DESC LIMIT ?");
     args.push(Sql::Integer(q.limit as i64 + 1));
@@ -115,8 +117,8 @@ pub(super) fn summary_page(conn: &Connection, q: &ListQuery) -> StoreResult<Summ
     Ok(SummaryPage { rows, votes, more })
 }
 
-/// The summaries of a page, and whether more follow: done once the connection is released.
-pub(super) fn summaries(page: SummaryPage) -> StoreResult<(Vec<RequestSummary>, bool)> {
+/// The summaries of a page: done once the connection is released.
+pub(super) fn summaries(page: SummaryPage) -> StoreResult<Page<RequestSummary>> {
     let SummaryPage {
         rows,
         mut votes,
@@ -129,7 +131,7 @@ pub(super) fn summaries(page: SummaryPage) -> StoreResult<(Vec<RequestSummary>, 
             row.into_summary(mine)
         })
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok((items, more))
+    Ok(Page { items, more })
 }
 
 /// Requests decided or closed with `from <= closed_ms < to`, oldest first, unparsed.
@@ -158,35 +160,39 @@ pub(super) fn overdue(
     conn: &Connection,
     now: DateTime<Utc>,
     limit: usize,
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<Vec<RequestId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM requests WHERE status = 'pending' AND expires_ms <= ?1 LIMIT ?2",
     )?;
     let ids = stmt
         .query_map(params![ms(now), limit as i64], |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
+        .collect::<Result<Vec<RequestId>, _>>()?;
     Ok(ids)
 }
 
-/// Pending requests after the id `after`, oldest first: (id, execution ARN).
+/// Pending requests after the id `after`, oldest first, with their executions.
 pub(super) fn pending_oldest_first(
     conn: &Connection,
-    after: Option<&str>,
+    after: Option<&RequestId>,
     limit: usize,
-) -> StoreResult<Vec<(String, String)>> {
+) -> StoreResult<Vec<Waiting>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, body FROM requests WHERE status = 'pending' AND id > ?1 \
          ORDER BY id LIMIT ?2",
     )?;
     let rows = stmt
-        .query_map(params![after.unwrap_or_default(), limit as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?
+        .query_map(
+            params![after.map_or("", RequestId::as_str), limit as i64],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
         .map(|(id, body)| {
             let req: NewRequest = serde_json::from_str(&body)?;
-            Ok((id, req.execution_arn))
+            Ok(Waiting {
+                id: stored_id(id)?,
+                execution_arn: req.execution_arn,
+            })
         })
         .collect()
 }
@@ -194,15 +200,16 @@ pub(super) fn pending_oldest_first(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::conformance::{id, token};
     use crate::store::sqlite::{Place, SqliteStore};
+    use crate::store::{Person, Store};
 
     #[tokio::test]
     async fn a_list_statement_is_planned_once_whatever_its_page_size() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("hanko.db")).unwrap();
         let req = crate::domain::intake::sample_request(&["a@x.io"]);
-        store.insert("id-1", "token-1", &req).await.unwrap();
+        store.insert(&id(1), &token("token-1"), &req).await.unwrap();
         let (found, replanned) = store
             .read(
                 Place::HereIfFree,
@@ -249,10 +256,10 @@ mod tests {
     async fn a_page_of_a_status_is_read_from_the_index_alone_without_sorting() {
         let store = SqliteStore::in_memory().unwrap();
         let req = crate::domain::intake::sample_request(&["a@x.io"]);
-        store.insert("id-1", "token-1", &req).await.unwrap();
+        store.insert(&id(1), &token("token-1"), &req).await.unwrap();
         for (status, after) in [
             (RequestStatus::Pending, None),
-            (RequestStatus::Approved, Some("id-9".to_string())),
+            (RequestStatus::Approved, Some(id(9))),
         ] {
             let q = ListQuery {
                 status: Some(status),
@@ -284,9 +291,12 @@ mod tests {
         let q = ListQuery {
             status: Some(RequestStatus::Pending),
             votable_by: None,
-            visible_to: Some(("a@x.io".into(), vec!["a@x.io".into(), "group:ops".into()])),
+            visible_to: Some(Person {
+                email: "a@x.io".into(),
+                principals: vec!["a@x.io".parse().unwrap(), "group:ops".parse().unwrap()],
+            }),
             limit: 50,
-            after: Some("id-9".into()),
+            after: Some(id(9)),
             now: Utc::now(),
         };
         // Never the set of everything the caller approves, which grows with the history.

@@ -22,10 +22,10 @@ use hanko_api::{Delivery, RequestStatus};
 use rusqlite::Connection;
 
 use super::{
-    Callback, Claim, Inserted, ListQuery, PendingCallback, RequestSummary, Store, StoreError,
-    StoreResult, StoredRequest, VoteWrite,
+    Callback, Claim, Inserted, ListQuery, Page, PendingCallback, RequestSummary, Store, StoreError,
+    StoreResult, StoredRequest, VoteWrite, Waiting,
 };
-use crate::domain::NewRequest;
+use crate::domain::{NewRequest, RequestId, TaskToken};
 
 mod delivery;
 mod list;
@@ -55,15 +55,20 @@ impl From<rusqlite::Error> for StoreError {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn insert(&self, id: &str, task_token: &str, req: &NewRequest) -> StoreResult<Inserted> {
-        let (id, token, req) = (id.to_string(), task_token.to_string(), req.clone());
+    async fn insert(
+        &self,
+        id: &RequestId,
+        task_token: &TaskToken,
+        req: &NewRequest,
+    ) -> StoreResult<Inserted> {
+        let (id, token, req) = (id.clone(), task_token.clone(), req.clone());
         let body = serde_json::to_string(&req)?;
         self.with(move |conn| requests::insert(conn, &id, &token, &req, &body))
             .await
     }
 
-    async fn get(&self, id: &str) -> StoreResult<Option<StoredRequest>> {
-        let id = id.to_string();
+    async fn get(&self, id: &RequestId) -> StoreResult<Option<StoredRequest>> {
+        let id = id.clone();
         self.read(
             Place::HereIfFree,
             move |conn| rows::get_one(conn, &id),
@@ -72,12 +77,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list(&self, q: &ListQuery) -> StoreResult<(Vec<StoredRequest>, bool)> {
+    async fn list(&self, q: &ListQuery) -> StoreResult<Page<StoredRequest>> {
         let q = q.clone();
         self.read(
             Place::HereIfFree,
             move |conn| list::page(conn, &q),
-            |(raw, more)| Ok((rows::parse_all(raw)?, more)),
+            |(raw, more)| {
+                Ok(Page {
+                    items: rows::parse_all(raw)?,
+                    more,
+                })
+            },
         )
         .await
     }
@@ -85,7 +95,7 @@ impl Store for SqliteStore {
     /// Reads the summary fields from the index `requests_page` (columns copied out of the
     /// body at insert), so a page of a status costs neither the rows nor any body parsing;
     /// the default went through [`Store::list`].
-    async fn list_summaries(&self, q: &ListQuery) -> StoreResult<(Vec<RequestSummary>, bool)> {
+    async fn list_summaries(&self, q: &ListQuery) -> StoreResult<Page<RequestSummary>> {
         let q = q.clone();
         self.read(
             Place::HereIfFree,
@@ -103,20 +113,20 @@ impl Store for SqliteStore {
 
     async fn close_pending(
         &self,
-        id: &str,
+        id: &RequestId,
         status: RequestStatus,
         reason: &str,
         callback: Option<Callback>,
     ) -> StoreResult<bool> {
-        let (id, reason) = (id.to_string(), reason.to_string());
+        let (id, reason) = (id.clone(), reason.to_string());
         self.with(move |conn| {
             requests::close_pending(conn, &id, status, &reason, callback.as_ref())
         })
         .await
     }
 
-    async fn task_token(&self, id: &str) -> StoreResult<Option<String>> {
-        let id = id.to_string();
+    async fn task_token(&self, id: &RequestId) -> StoreResult<Option<TaskToken>> {
+        let id = id.clone();
         self.read(
             Place::HereIfFree,
             move |conn| delivery::task_token(conn, &id),
@@ -125,8 +135,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn pending_callback(&self, id: &str) -> StoreResult<Option<PendingCallback>> {
-        let id = id.to_string();
+    async fn pending_callback(&self, id: &RequestId) -> StoreResult<Option<PendingCallback>> {
+        let id = id.clone();
         self.read(
             Place::HereIfFree,
             move |conn| delivery::pending_callback(conn, &id),
@@ -137,30 +147,34 @@ impl Store for SqliteStore {
 
     async fn claim_delivery(
         &self,
-        id: &str,
+        id: &RequestId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<Claim>> {
-        let id = id.to_string();
+        let id = id.clone();
         self.with(move |conn| delivery::claim_delivery(conn, &id, now, lease_until))
             .await
     }
 
     async fn record_delivery(
         &self,
-        id: &str,
+        id: &RequestId,
         result: Delivery,
         error: Option<&str>,
         retry_at: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        let (id, error) = (id.to_string(), error.map(str::to_string));
+        let (id, error) = (id.clone(), error.map(str::to_string));
         self.with(move |conn| {
             delivery::record_delivery(conn, &id, result, error.as_deref(), retry_at)
         })
         .await
     }
 
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<RequestId>> {
         self.read(
             Place::HereIfFree,
             move |conn| delivery::due_deliveries(conn, now, limit),
@@ -169,7 +183,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<String>> {
+    async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>> {
         self.read(
             Place::HereIfFree,
             move |conn| list::overdue(conn, now, limit),
@@ -194,13 +208,13 @@ impl Store for SqliteStore {
 
     async fn pending_oldest_first(
         &self,
-        after: Option<&str>,
+        after: Option<&RequestId>,
         limit: usize,
-    ) -> StoreResult<Vec<(String, String)>> {
-        let after = after.map(str::to_string);
+    ) -> StoreResult<Vec<Waiting>> {
+        let after = after.cloned();
         self.read(
             Place::HereIfFree,
-            move |conn| list::pending_oldest_first(conn, after.as_deref(), limit),
+            move |conn| list::pending_oldest_first(conn, after.as_ref(), limit),
             Ok,
         )
         .await

@@ -7,15 +7,17 @@ use hanko_api::{Delivery, RequestStatus};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{Word, ms};
-use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
-use crate::store::{Callback, Inserted, StoreResult, StoredDecision, VoteWrite, token_hash};
+use crate::domain::{NewRequest, RequestId, TaskToken};
+use crate::store::{
+    Callback, Inserted, StoreResult, StoredDecision, VoteWrite, stored_id, token_hash,
+};
 
 /// Stores a new request and its approvers, unless its task token made one before.
 pub(super) fn insert(
     conn: &mut Connection,
-    id: &str,
-    token: &str,
+    id: &RequestId,
+    token: &TaskToken,
     req: &NewRequest,
     body: &str,
 ) -> StoreResult<Inserted> {
@@ -28,8 +30,10 @@ pub(super) fn insert(
             |r| r.get(0),
         )
         .optional()?;
-    if let Some(existing_id) = existing {
-        return Ok(Inserted::Duplicate { existing_id });
+    if let Some(existing) = existing {
+        return Ok(Inserted::Duplicate {
+            existing_id: stored_id(existing)?,
+        });
     }
     tx.execute(
         "INSERT INTO requests (id, token_hash, task_token, status, created_ms, expires_ms, \
@@ -41,7 +45,7 @@ pub(super) fn insert(
         params![
             id,
             hash,
-            token,
+            token.expose(),
             Word(RequestStatus::Pending),
             ms(req.created_at),
             ms(req.expires_at),
@@ -62,7 +66,7 @@ pub(super) fn insert(
 
 /// A [`VoteWrite`] without its borrows, for the writer thread.
 pub(super) struct Vote {
-    id: String,
+    id: RequestId,
     expected_version: i64,
     ballot: Ballot,
     decision: Option<(StoredDecision, Callback)>,
@@ -73,7 +77,7 @@ pub(super) struct Vote {
 impl From<VoteWrite<'_>> for Vote {
     fn from(w: VoteWrite<'_>) -> Self {
         Self {
-            id: w.id.to_string(),
+            id: w.id.clone(),
             expected_version: w.expected_version,
             ballot: w.ballot.clone(),
             decision: w.decision,
@@ -160,7 +164,7 @@ pub(super) fn record_vote(conn: &mut Connection, vote: Vote) -> StoreResult<bool
 /// See [`crate::store::Store::close_pending`].
 pub(super) fn close_pending(
     conn: &mut Connection,
-    id: &str,
+    id: &RequestId,
     status: RequestStatus,
     reason: &str,
     callback: Option<&Callback>,

@@ -6,9 +6,11 @@ use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use crate::domain::NewRequest;
 use crate::domain::rules::Ballot;
-use crate::store::{RequestSummary, StoreError, StoreResult, StoredDecision, StoredRequest};
+use crate::domain::{Email, NewRequest, Principal, RequestId};
+use crate::store::{
+    RequestSummary, StoreError, StoreResult, StoredDecision, StoredRequest, stored_id,
+};
 
 pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -85,6 +87,38 @@ impl<T: WireWord> FromSql for Word<T> {
     }
 }
 
+/// Ids, emails and approvers are stored as their text.
+impl ToSql for RequestId {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl ToSql for Email {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl ToSql for Principal {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.to_string().into())
+    }
+}
+
+/// Read back, the text is parsed again: what does not parse is not what Hanko wrote.
+impl FromSql for Email {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Email::parse(value.as_str()?).map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+impl FromSql for RequestId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        RequestId::parse(value.as_str()?).map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
 /// A column holds a word that its enum does not have.
 #[derive(Debug, thiserror::Error)]
 #[error("unexpected {what} {word:?} in the database")]
@@ -143,7 +177,7 @@ impl Row {
             _ => None,
         };
         Ok(StoredRequest {
-            id: self.id,
+            id: stored_id(self.id)?,
             request,
             status: self.status,
             version: self.version,
@@ -219,7 +253,7 @@ pub(super) fn parse_all(raw: Vec<RawRequest>) -> StoreResult<Vec<StoredRequest>>
 }
 
 /// The request `id` with its votes.
-pub(super) fn get_one(conn: &Connection, id: &str) -> StoreResult<Option<RawRequest>> {
+pub(super) fn get_one(conn: &Connection, id: &RequestId) -> StoreResult<Option<RawRequest>> {
     let row = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE id = ?1"))?
         .query_row([id], read_row)
@@ -239,7 +273,7 @@ pub(super) const SUMMARY_COLUMNS: &str = "id, status, requested_by, outcome, dec
 pub(super) struct SummaryRow {
     pub(super) id: String,
     status: RequestStatus,
-    requested_by: Option<String>,
+    requested_by: Option<Email>,
     outcome: Option<Outcome>,
     decided_ms: Option<i64>,
     title: Option<String>,
@@ -291,7 +325,7 @@ impl SummaryRow {
             expires_at: time(self.expires_at, "expiresAt")?,
             required_approvals: u32::try_from(required)
                 .map_err(|_| bad("requiredApprovals", &required.to_string()))?,
-            id: self.id,
+            id: stored_id(self.id)?,
             requested_by: self.requested_by,
             status: self.status,
             votes,

@@ -143,9 +143,10 @@ mod tests {
     use rusqlite::params;
 
     use super::*;
+    use crate::store::conformance::{id, token};
     use crate::store::sqlite::SqliteStore;
     use crate::store::sqlite::rows::{from_ms, ms};
-    use crate::store::{ListQuery, RequestSummary, Store};
+    use crate::store::{ListQuery, Page, RequestSummary, Store};
     use hanko_api::RequestStatus;
 
     #[test]
@@ -159,7 +160,7 @@ mod tests {
         let path = dir.path().join("nested/hanko.db");
         let store = SqliteStore::open(&path).unwrap();
         let req = crate::domain::intake::sample_request(&["a@x.io"]);
-        store.insert("id-1", "token-1", &req).await.unwrap();
+        store.insert(&id(1), &token("token-1"), &req).await.unwrap();
         drop(store);
         let again = SqliteStore::open(&path).unwrap();
         let version: i64 = again
@@ -167,7 +168,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
-        assert_eq!(again.get("id-1").await.unwrap().unwrap().request, req);
+        assert_eq!(again.get(&id(1)).await.unwrap().unwrap().request, req);
     }
 
     /// What Hanko did before `rusqlite_migration`: each migration's SQL, then
@@ -206,7 +207,7 @@ mod tests {
         assert_eq!(schema_of(&now), by_hand);
         // Nothing runs again (a second `ALTER TABLE ... ADD COLUMN` would fail).
         let store = SqliteStore::open(&path).unwrap();
-        store.insert("id-1", "token-1", &req).await.unwrap();
+        store.insert(&id(1), &token("token-1"), &req).await.unwrap();
         drop(store);
         let again = SqliteStore::open(&path).unwrap();
         let version: i64 = again
@@ -214,7 +215,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
-        let got = again.get("id-1").await.unwrap().unwrap();
+        let got = again.get(&id(1)).await.unwrap().unwrap();
         assert_eq!((got.request, got.status), (req, RequestStatus::Pending));
     }
 
@@ -227,35 +228,35 @@ mod tests {
             migrate_by_hand(&conn, 1);
             let body =
                 serde_json::to_string(&crate::domain::intake::sample_request(&["a@x.io"])).unwrap();
-            for (id, status, decided) in [
-                ("a", "approved", Some(5_000i64)),
-                ("b", "expired", None),
-                ("c", "pending", None),
+            for (n, status, decided) in [
+                (1, "approved", Some(5_000i64)),
+                (2, "expired", None),
+                (3, "pending", None),
             ] {
                 conn.execute(
                     "INSERT INTO requests (id, token_hash, task_token, status, created_ms, \
                      expires_ms, allow_self, body, decided_ms) \
                      VALUES (?1, ?1, ?1, ?2, 1000, 9000, 0, ?3, ?4)",
-                    params![id, status, body, decided],
+                    params![id(n), status, body, decided],
                 )
                 .unwrap();
             }
         }
         let store = SqliteStore::open(&path).unwrap();
-        let closed = |id: &'static str| {
+        let closed = |n: u8| {
             let store = store.clone();
-            async move { store.get(id).await.unwrap().unwrap().closed_at }
+            async move { store.get(&id(n)).await.unwrap().unwrap().closed_at }
         };
-        assert_eq!(closed("a").await, Some(from_ms(5_000)));
-        assert_eq!(closed("b").await, Some(from_ms(9_000)));
-        assert_eq!(closed("c").await, None);
+        assert_eq!(closed(1).await, Some(from_ms(5_000)));
+        assert_eq!(closed(2).await, Some(from_ms(9_000)));
+        assert_eq!(closed(3).await, None);
         let window = store
             .decided_between(from_ms(0), from_ms(10_000), 10)
             .await
             .unwrap();
         assert_eq!(
-            window.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            vec!["a", "b"]
+            window.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+            vec![id(1), id(2)]
         );
     }
 
@@ -270,12 +271,13 @@ mod tests {
             conn.execute(
                 "INSERT INTO requests (id, token_hash, task_token, status, created_ms, \
                  expires_ms, requested_by, allow_self, body) \
-                 VALUES ('a', 'a', 'a', 'pending', ?1, ?2, ?3, 0, ?4)",
+                 VALUES (?5, 'a', 'a', 'pending', ?1, ?2, ?3, 0, ?4)",
                 params![
                     ms(req.created_at),
                     ms(req.expires_at),
                     req.requested_by,
-                    serde_json::to_string(&req).unwrap()
+                    serde_json::to_string(&req).unwrap(),
+                    id(1),
                 ],
             )
             .unwrap();
@@ -289,9 +291,9 @@ mod tests {
             after: None,
             now: req.created_at,
         };
-        let (page, more) = store.list_summaries(&q).await.unwrap();
+        let Page { items: page, more } = store.list_summaries(&q).await.unwrap();
         assert!(!more);
-        let (full, _) = store.list(&q).await.unwrap();
+        let full = store.list(&q).await.unwrap().items;
         assert_eq!(
             page,
             full.into_iter()

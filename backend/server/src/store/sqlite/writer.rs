@@ -387,7 +387,14 @@ mod tests {
         let path = data.join("nested/hanko.db");
         let store = SqliteStore::open(&path).unwrap();
         let req = crate::domain::intake::sample_request(&["a@x.io"]);
-        store.insert("id-1", "token-1", &req).await.unwrap();
+        store
+            .insert(
+                &crate::store::conformance::id(1),
+                &crate::store::conformance::token("token-1"),
+                &req,
+            )
+            .await
+            .unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         for folder in [data.clone(), data.join("nested")] {
             assert_eq!(mode(&folder), 0o700, "{}", folder.display());

@@ -11,7 +11,17 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use hanko::auth::dev::{DevIdp, DevUser, hash_password};
 use hanko::auth::{Authenticator, TrustedIssuer};
-use hanko::domain::PolicyDocument;
+use hanko::domain::{PolicyDocument, RequestId, TaskToken};
+
+/// The id `id` as the store takes it.
+pub fn rid(id: &str) -> RequestId {
+    RequestId::parse(id).expect("a request id")
+}
+
+/// A task token for tests.
+pub fn token(t: &str) -> TaskToken {
+    TaskToken::parse(t).expect("a task token")
+}
 use hanko::http::{AppState, Policy, router};
 use hanko::keys::EcKey;
 use hanko::notifier::FileOutbox;
@@ -62,7 +72,7 @@ impl RecordingWorkflow {
 
 #[async_trait]
 impl Workflow for RecordingWorkflow {
-    async fn send(&self, token: &str, cb: &Callback) -> Result<(), CallbackError> {
+    async fn send(&self, token: &TaskToken, cb: &Callback) -> Result<(), CallbackError> {
         let answer = *self.answer.lock().unwrap();
         if let Answer::Slow(ms) = answer {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
@@ -72,7 +82,7 @@ impl Workflow for RecordingWorkflow {
                 self.sent
                     .lock()
                     .unwrap()
-                    .push((token.to_string(), cb.clone()));
+                    .push((token.expose().to_string(), cb.clone()));
                 Ok(())
             }
             Answer::Gone => Err(CallbackError::TaskGone("InvalidToken".into())),
@@ -292,7 +302,7 @@ impl TestApp {
             .await
             .unwrap()
         {
-            hanko::service::IntakeOutcome::Created { id } => id,
+            hanko::service::IntakeOutcome::Created { id } => id.to_string(),
             other => panic!("seed failed: {other:?}"),
         }
     }
@@ -334,14 +344,14 @@ impl TestApp {
     }
 
     /// `POST /api/approvals/{id}/decision` as the holder of `token`.
-    pub async fn decide(&self, id: &str, token: &str, body: Value) -> Resp {
-        let uri = format!("/api/approvals/{id}/decision");
+    pub async fn decide(&self, id: &(impl AsRef<str> + ?Sized), token: &str, body: Value) -> Resp {
+        let uri = format!("/api/approvals/{}/decision", id.as_ref());
         self.call("POST", &uri, Some(token), Some(body)).await
     }
 
     /// `GET /api/approvals/{id}` as the holder of `token`.
-    pub async fn read(&self, id: &str, token: &str) -> Resp {
-        let uri = format!("/api/approvals/{id}");
+    pub async fn read(&self, id: &(impl AsRef<str> + ?Sized), token: &str) -> Resp {
+        let uri = format!("/api/approvals/{}", id.as_ref());
         self.call("GET", &uri, Some(token), None).await
     }
 

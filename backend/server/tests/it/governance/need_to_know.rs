@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, assert_error, test_app};
+use crate::common::{TestApp, assert_error, rid, test_app, token};
 
 /// The ids of a page of `GET /api/approvals{query}` as the holder of `token`.
 async fn listed_ids(t: &TestApp, query: &str, token: &str) -> (Vec<String>, Value) {
@@ -114,10 +114,21 @@ async fn a_vote_whose_signing_outlasts_the_deadline_is_410_expired_and_records_n
     let alice = t.login("alice@example.com").await;
     let seeded = t.seed("tok-slow", json!({})).await;
     // A request whose deadline comes while its deciding vote is being signed.
-    let mut req = t.hanko.store.get(&seeded).await.unwrap().unwrap().request;
+    let mut req = t
+        .hanko
+        .store
+        .get(&rid(&seeded))
+        .await
+        .unwrap()
+        .unwrap()
+        .request;
     req.expires_at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
     let id = "0190e4b2-7c1e-7000-8000-0000000000bb";
-    t.hanko.store.insert(id, "tok-slow-2", &req).await.unwrap();
+    t.hanko
+        .store
+        .insert(&rid(id), &token("tok-slow-2"), &req)
+        .await
+        .unwrap();
     let held = req.expires_at + chrono::Duration::milliseconds(100);
     *t.signer.hold_until.lock().unwrap() = Some(held);
     let r = t.decide(id, &alice, json!({"decision": "approve"})).await;
@@ -126,7 +137,7 @@ async fn a_vote_whose_signing_outlasts_the_deadline_is_410_expired_and_records_n
         "the signer held the vote past the deadline"
     );
     assert_error(&r, StatusCode::GONE, "expired");
-    let got = t.hanko.store.get(id).await.unwrap().unwrap();
+    let got = t.hanko.store.get(&rid(id)).await.unwrap().unwrap();
     assert!(got.votes.is_empty(), "{:?}", got.votes);
     assert_eq!(got.decision, None);
     assert_eq!(got.delivery, None);
