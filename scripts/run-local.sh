@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole local stack: moto (local AWS) with the intake queue, the example state
-# machine and three waiting executions, and `hanko serve` with the dev login and the file
-# outbox. Ctrl-C stops everything.
+# machine and three waiting executions; maildev, a web mailbox that Hanko mails over SMTP;
+# a local OpenID provider (oidc-provider, with the dev users) that the console logs in
+# with, as it does with Cognito on AWS; and `hanko serve`, which also keeps the dev login
+# for curl and scripts. HANKO_NOTIFIER=outbox writes .eml files instead of mailing.
+# Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +12,10 @@ scripts/setup.sh
 
 MOTO_PORT="${HANKO_MOTO_PORT:-5005}"
 HANKO_PORT="${HANKO_PORT:-8080}"
+MAILDEV_SMTP_PORT="${HANKO_MAILDEV_SMTP_PORT:-1025}"
+MAILDEV_PORT="${HANKO_MAILDEV_PORT:-1080}"
+OIDC_PORT="${HANKO_OIDC_PORT:-9400}"
+NOTIFIER="${HANKO_NOTIFIER:-smtp}"
 DATA_DIR="${HANKO_DATA_DIR:-.local/hanko}"
 mkdir -p .local "$DATA_DIR"
 
@@ -63,6 +70,27 @@ if [ "${HANKO_STORE:-sqlite}" = dynamodb ]; then
   target/debug/hanko create-table
 fi
 
+# The web mailbox and the OpenID provider (infra/local, installed by scripts/setup.sh).
+NOTIFY_ARGS=(--notifier outbox)
+if [ "$NOTIFIER" = smtp ]; then
+  infra/local/node_modules/.bin/maildev --ip 127.0.0.1 --web-ip 127.0.0.1 --silent \
+    --smtp "$MAILDEV_SMTP_PORT" --web "$MAILDEV_PORT" > .local/maildev.log 2>&1 &
+  pids+=($!)
+  NOTIFY_ARGS=(--notifier smtp --smtp-url "smtp://127.0.0.1:${MAILDEV_SMTP_PORT}")
+fi
+node infra/local/oidc-provider.mjs --port "$OIDC_PORT" > .local/oidc-provider.log 2>&1 &
+pids+=($!)
+OIDC="http://127.0.0.1:${OIDC_PORT}"
+ready=("$OIDC/.well-known/openid-configuration")
+[ "$NOTIFIER" = smtp ] && ready+=("http://127.0.0.1:${MAILDEV_PORT}/email")
+for url in "${ready[@]}"; do
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && break
+    sleep 0.2
+  done
+  curl -fsS -o /dev/null "$url" || { echo "$url did not answer; see .local/*.log" >&2; exit 1; }
+done
+
 seed="$(.venv/bin/python scripts/seed-local.py)"
 QUEUE_URL="$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["queueUrl"])' "$seed")"
 
@@ -73,13 +101,23 @@ target/debug/hanko serve \
   --intake-queue-url "$QUEUE_URL" \
   --intake-wait-seconds 5 \
   --policy-file "${HANKO_POLICY_FILE:-infra/policy.toml}" \
+  "${NOTIFY_ARGS[@]}" \
+  --oidc-issuer "$OIDC" \
+  --oidc-jwks-url "$OIDC/jwks.json" \
+  --oidc-client-id hanko-console \
+  --oidc-groups-claim groups \
+  --oidc-authorize-url "$OIDC/authorize" \
+  --oidc-token-url "$OIDC/token" \
+  --oidc-logout-url "$OIDC/logout" \
+  --oidc-provider-name "the local OpenID provider" \
   "${CONSOLE_ARGS[@]}" &
 pids+=($!)
 
 cat <<MSG
 
-  Hanko:   http://127.0.0.1:${HANKO_PORT}/
-  Outbox:  ${DATA_DIR}/outbox  (one .eml per notification)
+  Hanko:    http://127.0.0.1:${HANKO_PORT}/
+  Mailbox:  $([ "$NOTIFIER" = smtp ] && echo "http://127.0.0.1:${MAILDEV_PORT}/  (maildev; SMTP on ${MAILDEV_SMTP_PORT})" || echo "${DATA_DIR}/outbox  (one .eml per notification)")
+  Login:    ${OIDC}  (the local OpenID provider; the console's "Log in with" button)
   Local AWS (moto): ${AWS_ENDPOINT_URL}   intake queue: ${QUEUE_URL}
 
   Dev users (password):

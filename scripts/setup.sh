@@ -85,6 +85,17 @@ else
   python3 -m venv .local/awscli
   .local/awscli/bin/pip install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION"
 fi
+# The local stack's real parts (maildev, oidc-provider), pinned by infra/local/package-lock.json.
+if [ -f infra/local/node_modules/.package-lock.json ] &&
+  [ infra/local/node_modules/.package-lock.json -nt infra/local/package-lock.json ]; then
+  echo "setup: infra/local's Node packages (maildev, oidc-provider) already installed"
+elif command -v npm >/dev/null; then
+  echo "setup: installing infra/local's Node packages (maildev, oidc-provider) with npm ci"
+  npm ci --silent --no-audit --no-fund --prefix infra/local
+else
+  echo "setup: install Node 20 with npm for the local mailbox and OpenID provider" >&2
+  exit 1
+fi
 if command -v shellcheck >/dev/null; then
   echo "setup: shellcheck already installed"
 elif command -v apt-get >/dev/null; then
@@ -95,5 +106,19 @@ elif command -v apt-get >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq shellcheck >/dev/null
 else
   echo "setup: install shellcheck for the infra checks" >&2
+  exit 1
+fi
+
+# The accessibility test (tests/e2e/a11y.rs): axe-core from npm in .local/axe-core; the test
+# injects its axe.min.js into the console's pages.
+AXE_CORE_VERSION="4.14.1"
+if [ -f .local/axe-core/node_modules/axe-core/axe.min.js ] &&
+  [ "$(node -p "require('./.local/axe-core/node_modules/axe-core/package.json').version" 2>/dev/null)" = "$AXE_CORE_VERSION" ]; then
+  echo "setup: axe-core $AXE_CORE_VERSION already in .local/axe-core"
+elif command -v npm >/dev/null; then
+  echo "setup: installing axe-core $AXE_CORE_VERSION into .local/axe-core"
+  npm install --silent --no-audit --no-fund --prefix .local/axe-core "axe-core@$AXE_CORE_VERSION"
+else
+  echo "setup: install Node 20 with npm for the accessibility test (axe-core)" >&2
   exit 1
 fi

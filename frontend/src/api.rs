@@ -96,7 +96,7 @@ async fn error_from(resp: Response) -> ApiError {
 }
 
 /// The text of a successful answer, or why there is none. A 401 on a call made with the
-/// session ends it.
+/// session ends it, with the server's reason.
 async fn body(
     sent: Result<Response, gloo_net::Error>,
     with_session: bool,
@@ -106,8 +106,8 @@ async fn body(
         return resp.text().await.map_err(|_| ApiError::Decode);
     }
     let err = error_from(resp).await;
-    if with_session && matches!(err, ApiError::Unauthorized(_)) {
-        auth::expire();
+    if with_session && let ApiError::Unauthorized(reason) = &err {
+        auth::refuse(reason.clone());
     }
     Err(err)
 }

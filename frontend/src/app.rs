@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{FlatRoutes, Route, Router};
+use leptos_router::hooks::use_location;
 use leptos_router::path;
+use wasm_bindgen::JsCast;
 
 use crate::components::header::Header;
 use crate::components::require_login::RequireLogin;
@@ -28,6 +30,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Router>
+            <FocusAfterNavigation/>
             <Header/>
             <main id="main" tabindex="-1">
                 <FlatRoutes fallback=NotFound>
@@ -53,4 +56,40 @@ pub fn App() -> impl IntoView {
             </main>
         </Router>
     }
+}
+
+/// After the console moves to another page, the element that had the keyboard focus (the
+/// link followed, the form sent) is usually gone, and the focus with it: then it goes to
+/// `<main>`, so that the next Tab continues in the new page's content and a screen reader
+/// reads from there, as after a page load. A focus the new page placed itself (a field with
+/// `autofocus`) stays where it is.
+#[component]
+fn FocusAfterNavigation() -> impl IntoView {
+    let location = use_location();
+    Effect::new(move |previous: Option<String>| {
+        let path = location.pathname.get();
+        if previous.is_some_and(|p| p != path) {
+            // After the new page is in the document.
+            request_animation_frame(|| {
+                let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+                    return;
+                };
+                let lost = match (doc.active_element(), doc.body()) {
+                    (None, _) => true,
+                    (Some(active), Some(body)) => {
+                        active == *body.unchecked_ref::<web_sys::Element>()
+                    }
+                    (Some(_), None) => false,
+                };
+                if lost
+                    && let Some(main) = doc
+                        .get_element_by_id("main")
+                        .and_then(|m| m.dyn_into::<web_sys::HtmlElement>().ok())
+                {
+                    let _ = main.focus();
+                }
+            });
+        }
+        path
+    });
 }

@@ -21,6 +21,8 @@ pub struct Session {
 thread_local! {
     static SESSION: ArcRwSignal<Option<Session>> = ArcRwSignal::new(load());
     static EXPIRED: ArcRwSignal<bool> = ArcRwSignal::new(false);
+    /// Why the server refused the last session's token, in its words (a 401's message).
+    static REFUSED: ArcRwSignal<Option<String>> = ArcRwSignal::new(None);
 }
 
 fn storage() -> Option<Storage> {
@@ -76,6 +78,7 @@ pub fn store_token(token: &str, expires_at: f64, refresh: Option<&str>) {
         }
     }
     EXPIRED.with(|e| e.set(false));
+    REFUSED.with(|r| r.set(None));
     SESSION.with(|s| {
         s.set(Some(Session {
             token: token.to_string(),
@@ -128,6 +131,7 @@ pub fn forget_stored() {
 pub fn logout() {
     revoke_refresh_token();
     EXPIRED.with(|e| e.set(false));
+    REFUSED.with(|r| r.set(None));
     clear();
 }
 
@@ -137,6 +141,22 @@ pub fn expire() {
         EXPIRED.with(|e| e.set(true));
         clear();
     }
+}
+
+/// Ends a session whose token the server refused (a 401), keeping the server's reason to
+/// show at login. Unlike a token that ran out, logging in again by itself would only be
+/// refused again (an address the provider has not verified, say), so it waits for a click.
+pub fn refuse(reason: String) {
+    if SESSION.with(|s| s.with_untracked(Option::is_some)) {
+        EXPIRED.with(|e| e.set(false));
+        REFUSED.with(|r| r.set(Some(reason)));
+        clear();
+    }
+}
+
+/// Why the server refused the last session, when it did (reactive).
+pub fn refusal() -> Option<String> {
+    REFUSED.with(|r| r.get())
 }
 
 /// Whether the last session ended by itself rather than by logging out (reactive).

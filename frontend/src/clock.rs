@@ -65,3 +65,15 @@ pub fn iso_datetime(secs: i64) -> String {
         s % 60
     )
 }
+
+/// A moment (seconds since the epoch) in UTC to the minute, for a tooltip beside the
+/// reader's local time: `2026-12-05 13:44 UTC`.
+pub fn utc_minute(secs: i64) -> String {
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02} UTC",
+        iso_date(secs),
+        s / 3600,
+        s % 3600 / 60
+    )
+}

@@ -172,6 +172,7 @@ pub struct Texts {
     pub decided_by: &'static str,
     pub created: &'static str,
 
+    pub breadcrumb: &'static str,
     pub back_to_inbox: &'static str,
     pub description: &'static str,
     pub details: &'static str,
@@ -296,6 +297,7 @@ const EN: Texts = Texts {
     decided_by: "by",
     created: "Created",
 
+    breadcrumb: "Breadcrumb",
     back_to_inbox: "Back to inbox",
     description: "Description",
     details: "Details from the workflow",
@@ -426,6 +428,7 @@ const JA: Texts = Texts {
     decided_by: "決定者",
     created: "作成",
 
+    breadcrumb: "パンくずリスト",
     back_to_inbox: "受信箱に戻る",
     description: "説明",
     details: "ワークフローからの詳細",
@@ -587,15 +590,39 @@ pub fn delivery_name(delivery: Delivery) -> &'static str {
     }
 }
 
+/// The locale `Intl` formats in: the browser's own variant of the current language when it
+/// names one (`en-GB` reads "5 Dec 2026, 22:44", `en-US` "Dec 5, 2026, 10:44 PM"), else the
+/// bare language.
+fn intl_locale(lang: Lang) -> String {
+    let preferred = web_sys::window()
+        .map(|w| w.navigator().languages().to_vec())
+        .unwrap_or_default();
+    preferred
+        .iter()
+        .filter_map(JsValue::as_string)
+        .find(|tag| Lang::parse(tag) == Some(lang))
+        .unwrap_or_else(|| lang.tag().to_string())
+}
+
 fn formatters<R>(f: impl FnOnce(&Intl::DateTimeFormat, &Intl::RelativeTimeFormat) -> R) -> R {
     let lang = lang();
     FORMATTERS.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|(l, _, _)| *l != lang) {
-            let locales = Array::of1(&JsValue::from_str(lang.tag()));
+            let locales = Array::of1(&JsValue::from_str(&intl_locale(lang)));
+            // In the browser's time zone, named: "5 Dec 2026, 22:44 GMT+9",
+            // "2026年12月5日 22:44 JST".
             let dt_opts = Object::new();
-            let _ = Reflect::set(&dt_opts, &"dateStyle".into(), &"medium".into());
-            let _ = Reflect::set(&dt_opts, &"timeStyle".into(), &"short".into());
+            for (key, value) in [
+                ("year", "numeric"),
+                ("month", "short"),
+                ("day", "numeric"),
+                ("hour", "numeric"),
+                ("minute", "2-digit"),
+                ("timeZoneName", "short"),
+            ] {
+                let _ = Reflect::set(&dt_opts, &key.into(), &value.into());
+            }
             let rt_opts = Object::new();
             let _ = Reflect::set(&rt_opts, &"numeric".into(), &"auto".into());
             *slot = Some((
@@ -609,7 +636,8 @@ fn formatters<R>(f: impl FnOnce(&Intl::DateTimeFormat, &Intl::RelativeTimeFormat
     })
 }
 
-/// A moment as a date and time in the current language, e.g. "Nov 25, 2025, 9:41 AM".
+/// A moment as a date and time in the current language and the browser's time zone, e.g.
+/// "Dec 5, 2026, 10:44 PM GMT+9", "2026年12月5日 22:44 JST".
 pub fn format_datetime(ms: f64) -> String {
     formatters(|dt, _| {
         let date = Date::new(&JsValue::from_f64(ms));

@@ -443,8 +443,10 @@ pub fn revoke(refresh_token: &str) {
     }
 }
 
-/// Where logging out sends the browser: the provider's logout URL (Cognito's `/logout`
-/// takes `client_id` and `logout_uri`), coming back to the login page. `None` without one.
+/// Where logging out sends the browser: the provider's logout URL, coming back to the login
+/// page. Cognito's `/logout` reads `client_id` and `logout_uri`; a provider with OpenID
+/// RP-initiated logout (the local one, Okta, Keycloak…) reads `client_id` and
+/// `post_logout_redirect_uri`. Each ignores the other's name. `None` without a logout URL.
 pub fn logout_url() -> Option<String> {
     let oidc = oidc_untracked()?;
     let base = oidc.logout_url.filter(|u| !u.is_empty())?;
@@ -452,6 +454,10 @@ pub fn logout_url() -> Option<String> {
     let back = format!("{}/login", origin());
     Some(format!(
         "{base}{sep}{}",
-        form(&[("client_id", &oidc.client_id), ("logout_uri", &back)])
+        form(&[
+            ("client_id", &oidc.client_id),
+            ("logout_uri", &back),
+            ("post_logout_redirect_uri", &back),
+        ])
     ))
 }

@@ -229,6 +229,7 @@ async fn stack_on(moto: Moto, flags: &[&str]) -> anyhow::Result<Stack> {
         process: None,
         bin: None,
         argv: Vec::new(),
+        env: Vec::new(),
         base,
         http: reqwest::Client::new(),
         sfn,

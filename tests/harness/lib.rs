@@ -234,14 +234,20 @@ pub fn hanko_binary(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// `hanko serve` as a child process; killed when dropped. Its standard error (every log
-/// line) goes to a file.
+/// line) goes to a file, its standard output (the metric lines, with JSON logs) to
+/// `hanko-stdout.log` beside it.
 pub struct HankoProcess {
     child: std::process::Child,
     pub stderr_path: PathBuf,
 }
 
 impl HankoProcess {
-    pub fn spawn(bin: &Path, argv: &[String], stderr_path: PathBuf) -> anyhow::Result<Self> {
+    pub fn spawn(
+        bin: &Path,
+        argv: &[String],
+        env: &[(String, String)],
+        stderr_path: PathBuf,
+    ) -> anyhow::Result<Self> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -257,8 +263,14 @@ impl HankoProcess {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(stderr_path.with_file_name("hanko-stdout.log"))?,
+            )
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
@@ -320,6 +332,8 @@ pub struct Options {
     /// as workflows did before approval policies, for tests that choose approvers per
     /// execution (bounded by a policy when one is given).
     pub as_shipped: bool,
+    /// More environment variables for the `hanko serve` child process (with `process`).
+    pub env: Vec<(String, String)>,
 }
 
 /// The example state machine's definition with the governed fields taken from the input.
@@ -378,6 +392,8 @@ pub struct Stack {
     /// The `hanko` binary a process stack (re)starts, and its flags.
     pub bin: Option<PathBuf>,
     pub argv: Vec<String>,
+    /// More environment of the child process (see [`Options::env`]).
+    pub env: Vec<(String, String)>,
     pub base: String,
     pub http: reqwest::Client,
     pub sfn: aws_sdk_sfn::Client,
@@ -513,6 +529,7 @@ impl Stack {
             process: None,
             bin: None,
             argv,
+            env: opts.env.clone(),
             base: String::new(),
             http,
             sfn,
@@ -540,7 +557,7 @@ impl Stack {
     pub async fn spawn_process(&mut self) -> anyhow::Result<()> {
         let bin = self.bin.clone().context("not a process stack")?;
         let log = self.data.path().join("hanko-stderr.log");
-        self.process = Some(HankoProcess::spawn(&bin, &self.argv, log)?);
+        self.process = Some(HankoProcess::spawn(&bin, &self.argv, &self.env, log)?);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(r) = self
@@ -566,6 +583,12 @@ impl Stack {
     /// Everything the `hanko serve` child process wrote to standard error so far.
     pub fn hanko_log(&self) -> String {
         std::fs::read_to_string(self.data.path().join("hanko-stderr.log")).unwrap_or_default()
+    }
+
+    /// Everything the `hanko serve` child process wrote to standard output so far: with
+    /// `--log-format json`, its metric lines (Embedded Metric Format).
+    pub fn hanko_stdout(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("hanko-stdout.log")).unwrap_or_default()
     }
 
     pub fn proxy(&self) -> &proxy::FaultProxy {

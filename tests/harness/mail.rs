@@ -1,5 +1,7 @@
-//! Reading back the mail moto's SES accepted.
+//! Reading mail back: what moto's SES accepted, and the local web mailbox (maildev, from
+//! `infra/local`) that `make run` sends mail to over SMTP.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -70,4 +72,123 @@ pub fn mime_parts(msg: &str) -> (String, Vec<(String, String)>) {
         out.push((ct, text));
     }
     (headers.to_string(), out)
+}
+
+/// maildev (`infra/local/node_modules`): an SMTP server and a web inbox on free ports of
+/// 127.0.0.1, keeping its mail in a temporary folder; stopped when dropped.
+pub struct Maildev {
+    child: tokio::process::Child,
+    pub smtp_port: u16,
+    /// The web inbox, and its REST api (`/email`, `/email/{id}/download`).
+    pub web: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Maildev {
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(None).await
+    }
+
+    /// With `tls` (a PEM certificate and key), SMTP is spoken over TLS from the first byte
+    /// (`smtps`, port 465's way); maildev offers no STARTTLS.
+    pub async fn start_with(tls: Option<(&Path, &Path)>) -> anyhow::Result<Self> {
+        let bin = crate::root().join("infra/local/node_modules/.bin/maildev");
+        anyhow::ensure!(
+            bin.exists(),
+            "{} is missing: run scripts/setup.sh",
+            bin.display()
+        );
+        let dir = tempfile::tempdir()?;
+        let (smtp_port, web_port) = (crate::free_port(), crate::free_port());
+        let mut cmd = tokio::process::Command::new(bin);
+        if let Some((cert, key)) = tls {
+            cmd.arg("--incoming-secure")
+                .arg("--incoming-cert")
+                .arg(cert)
+                .arg("--incoming-key")
+                .arg(key);
+        }
+        let child = cmd
+            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1", "--silent"])
+            .args([
+                "--smtp",
+                &smtp_port.to_string(),
+                "--web",
+                &web_port.to_string(),
+            ])
+            .arg("--mail-directory")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let web = format!("http://127.0.0.1:{web_port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{web}/email")).send().await.is_err() {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "maildev did not start within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Self {
+            child,
+            smtp_port,
+            web,
+            http,
+            _dir: dir,
+        })
+    }
+
+    /// `hanko serve`'s flags to send its mail here.
+    pub fn hanko_args(&self) -> Vec<String> {
+        vec![
+            "--notifier".into(),
+            "smtp".into(),
+            "--smtp-url".into(),
+            format!("smtp://127.0.0.1:{}", self.smtp_port),
+        ]
+    }
+
+    /// The messages received, oldest first, as maildev's api describes them.
+    pub async fn messages(&self) -> anyhow::Result<Vec<Value>> {
+        Ok(self
+            .http
+            .get(format!("{}/email", self.web))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// Waits (up to 20 s) until at least `n` messages came, and returns them all.
+    pub async fn wait_for(&self, n: usize) -> anyhow::Result<Vec<Value>> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mail = self.messages().await?;
+            if mail.len() >= n || Instant::now() > deadline {
+                return Ok(mail);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A message exactly as it came over SMTP (its `.eml`).
+    pub async fn raw(&self, id: &str) -> anyhow::Result<String> {
+        Ok(self
+            .http
+            .get(format!("{}/email/{id}/download", self.web))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
 }

@@ -12,6 +12,7 @@ const URGENT_MS: f64 = 60.0 * 60.0 * 1000.0;
 pub fn Countdown(deadline: DateTime<Utc>) -> impl IntoView {
     let ms = deadline.timestamp_millis() as f64;
     let iso = clock::iso_datetime(deadline.timestamp());
+    let utc = clock::utc_minute(deadline.timestamp());
     let left = move || ms - clock::now();
     view! {
         <span
@@ -35,7 +36,7 @@ pub fn Countdown(deadline: DateTime<Utc>) -> impl IntoView {
             }}
         </span>
         " "
-        <time class="deadline-at" datetime=iso>
+        <time class="deadline-at" datetime=iso title=utc>
             "("
             {move || i18n::format_datetime(ms)}
             ")"

@@ -37,6 +37,14 @@ pub fn Login() -> impl IntoView {
         move || oidc::config().is_some_and(|c| c.as_ref().is_ok_and(|c| c.login.oidc.is_some()));
 
     let email = RwSignal::new(String::new());
+    // `autofocus` works once per document load; the console comes back here without one
+    // (logging out, a session that ended), so the field takes the focus itself.
+    let email_field = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(field) = email_field.get() {
+            let _ = field.focus();
+        }
+    });
     let password = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -76,6 +84,9 @@ pub fn Login() -> impl IntoView {
                 <Show when=auth::ended_by_expiry>
                     <p class="notice" id="session-ended" role="status">{tr(|t| t.login_expired)}</p>
                 </Show>
+                {move || auth::refusal().map(|reason| view! {
+                    <p class="notice" id="session-refused" role="alert">{reason}</p>
+                })}
                 <OidcButton next=next/>
                 <Show when=dev_on>
                 <Show when=oidc_on>
@@ -92,6 +103,7 @@ pub fn Login() -> impl IntoView {
                             inputmode="email"
                             required
                             autofocus
+                            node_ref=email_field
                             bind:value=email
                         />
                     </div>
@@ -153,7 +165,14 @@ fn OidcButton(next: Memo<String>) -> impl IntoView {
             c.as_ref()
                 .is_ok_and(|c| c.login.oidc.is_some() && !c.login.dev)
         });
-        if only_oidc && !auth::logged_in() && next.get() != "/" && !auto_started.get_value() {
+        // Not after a refusal: the provider would hand back a login the server refuses again.
+        let refused = auth::refusal().is_some();
+        if only_oidc
+            && !auth::logged_in()
+            && !refused
+            && next.get() != "/"
+            && !auto_started.get_value()
+        {
             auto_started.set_value(true);
             start();
         }

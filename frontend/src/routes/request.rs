@@ -144,7 +144,7 @@ pub fn RequestPage() -> impl IntoView {
 
     view! {
         <div class="page request-page">
-            <nav class="breadcrumb" aria-label="Breadcrumb">
+            <nav class="breadcrumb" aria-label=tr(|t| t.breadcrumb)>
                 <A href="/">"← " {tr(|t| t.back_to_inbox)}</A>
             </nav>
             {move || match state.get() {
@@ -209,6 +209,16 @@ fn RequestView(
 
     let decided = a.decision.is_some();
     let still_needed = required.saturating_sub(approvals_so_far);
+    // The form, and the button that had the focus, are gone once the vote is recorded: the
+    // focus goes to the notice that says so, not back to the top of the page.
+    let recorded = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if just_voted.get()
+            && let Some(notice) = recorded.get()
+        {
+            let _ = notice.focus();
+        }
+    });
 
     view! {
         <article class="request" data-id=a.id.clone() data-status=a.status.as_str()>
@@ -277,7 +287,7 @@ fn RequestView(
                             })}
                             <div>
                                 <dt>{tr(|t| t.created)}</dt>
-                                <dd><DateTimeText at=a.created_at/></dd>
+                                <dd id="request-created"><DateTimeText at=a.created_at/></dd>
                             </div>
                             <div>
                                 <dt>{tr(|t| t.policy)}</dt>
@@ -331,7 +341,7 @@ fn RequestView(
                     {a.decision.clone().map(|d| view! { <DecisionResult decision=d/> })}
 
                     <Show when=move || just_voted.get()>
-                        <div class="notice success" id="vote-recorded" role="status">
+                        <div class="notice success" id="vote-recorded" role="status" tabindex="-1" node_ref=recorded>
                             <p>{tr(|t| t.vote_recorded)}</p>
                             {(!decided && still_needed > 0).then(|| view! {
                                 <p>{move || (t().waiting_for_more)(still_needed)}</p>
