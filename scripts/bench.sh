@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`: installs the benchmarks' tools if missing (wrk from Debian, moto in .venv,
-# @aws-sdk/client-sfn from npm into .local/bench-node), builds the release `hanko` and the
-# console, and runs backend/bench, which prints the tables and writes BENCHMARKS.md.
+# `make bench`: installs the benchmarks' tools if missing (wrk, chromium and chromedriver
+# from Debian, moto in .venv, @aws-sdk/client-sfn from npm into .local/bench-node), builds
+# the release `hanko` and the console, and runs backend/bench, which prints the tables and
+# writes BENCHMARKS.md.
 # Arguments go to the bench binary, e.g. `scripts/bench.sh --sizes 10000,100000` to skip
-# the 1M seed, or `--only cold` for one section (see `--help`).
+# the 1M seed, or `--only cold` for one section, `--only wait` for the console's waiting
+# times in Chromium (see `--help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,10 @@ SFN_CLIENT_VERSION="3.1164.0"
 if ! command -v wrk >/dev/null; then
   echo "bench: installing wrk (Debian)"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi
+fi
+if ! command -v chromedriver >/dev/null || [ ! -x /usr/bin/chromium ]; then
+  echo "bench: installing chromium and chromedriver (Debian), for the console's waiting times"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver; fi
 fi
 if ! command -v node >/dev/null; then
   echo "bench: node (Node.js 20) is needed for the cold start comparison" >&2

@@ -1,65 +1,20 @@
 //! The `hanko` binary as a Lambda function: started with `AWS_LAMBDA_RUNTIME_API` pointing at
-//! a Runtime API served here, the way Lambda's provided.al2023 starts a function's
-//! `bootstrap`, and handed API Gateway events one after another.
+//! a Runtime API served here (the bench's, `hanko_bench::runtime_api`), the way Lambda's
+//! provided.al2023 starts a function's `bootstrap`, and handed API Gateway events one after
+//! another.
+//!
+//! `HANKO_LAMBDA_BIN` runs another build as the function, and `HANKO_LAMBDA_WRAPPER` (words
+//! split at spaces) starts it through a program: `make package` (scripts/package.sh) runs
+//! this test against the arm64 `bootstrap` that `sam build` made, under
+//! `qemu-aarch64 -L /usr/aarch64-linux-gnu`. Unset, the function is the debug `hanko`.
 
-use std::collections::VecDeque;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use hanko_bench::runtime_api::{Answer, AnswerKind, RuntimeApi};
 use hanko_e2e::{hanko_binary, root};
 use serde_json::Value;
-use tokio::sync::mpsc;
-
-/// What the function posted back: the invocation id, `response` or `error`, and the body.
-type Answer = (String, String, String);
-
-#[derive(Clone)]
-struct RuntimeApi {
-    events: Arc<Mutex<VecDeque<(String, Value)>>>,
-    answers: mpsc::UnboundedSender<Answer>,
-}
-
-async fn next(State(api): State<RuntimeApi>) -> Response {
-    let Some((id, event)) = api.events.lock().unwrap().pop_front() else {
-        // No more events: the function waits here, as it would between invocations.
-        return std::future::pending().await;
-    };
-    let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
-    (
-        [
-            ("lambda-runtime-aws-request-id", id),
-            ("lambda-runtime-deadline-ms", deadline.to_string()),
-            (
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:ap-northeast-1:123456789012:function:hanko-api".into(),
-            ),
-            ("content-type", "application/json".into()),
-        ],
-        event.to_string(),
-    )
-        .into_response()
-}
-
-async fn answer(
-    State(api): State<RuntimeApi>,
-    Path((id, kind)): Path<(String, String)>,
-    body: String,
-) -> StatusCode {
-    let _ = api.answers.send((id, kind, body));
-    StatusCode::ACCEPTED
-}
-
-async fn init_error(State(api): State<RuntimeApi>, body: String) -> StatusCode {
-    let _ = api.answers.send(("init".into(), "error".into(), body));
-    StatusCode::ACCEPTED
-}
 
 fn fixture(name: &str) -> anyhow::Result<Value> {
     let path = root().join("backend/server/tests/fixtures").join(name);
@@ -71,33 +26,29 @@ fn fixture(name: &str) -> anyhow::Result<Value> {
 async fn the_hanko_binary_runs_as_a_lambda_function_and_answers_api_gateway_events_in_turn()
 -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let bin = hanko_binary(dir.path())?;
-    let events = VecDeque::from([
-        ("event-1".to_string(), fixture("apigw-v2-health.json")?),
-        (
-            "event-2".to_string(),
-            fixture("apigw-v2-decision-no-token.json")?,
-        ),
-    ]);
-    let (tx, mut answers) = mpsc::unbounded_channel();
-    let api = RuntimeApi {
-        events: Arc::new(Mutex::new(events)),
-        answers: tx,
+    let bin = match std::env::var_os("HANKO_LAMBDA_BIN") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => hanko_binary(dir.path())?,
     };
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(api);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let wrapper = std::env::var("HANKO_LAMBDA_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = tokio::process::Command::new(program);
+            c.args(words).arg(&bin);
+            c
+        }
+        None => tokio::process::Command::new(&bin),
+    };
+    let mut api = RuntimeApi::start("hanko-api").await?;
+    api.push("event-1", fixture("apigw-v2-health.json")?);
+    api.push("event-2", fixture("apigw-v2-decision-no-token.json")?);
 
     let log = dir.path().join("hanko.log");
-    let mut function = tokio::process::Command::new(&bin)
+    let mut function = command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr().to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "hanko-api")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -116,14 +67,14 @@ async fn the_hanko_binary_runs_as_a_lambda_function_and_answers_api_gateway_even
         .stderr(std::fs::File::create(&log)?)
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
+        .with_context(|| format!("starting {} {}", wrapper, bin.display()))?;
 
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut got = Vec::new();
+    let mut got: Vec<Answer> = Vec::new();
     while got.len() < 2 {
         tokio::select! {
-            a = answers.recv() => match a {
+            a = api.answer() => match a {
                 Some(a) => got.push(a),
                 None => bail!("the Runtime API stopped"),
             },
@@ -145,14 +96,19 @@ async fn the_hanko_binary_runs_as_a_lambda_function_and_answers_api_gateway_even
     // Still running, waiting for its next event.
     let running = function.try_wait()?.is_none();
     function.kill().await?;
-    server.abort();
+    drop(api);
     assert!(running, "the function exited after its events");
 
     let body = |i: usize| -> anyhow::Result<(u64, Value)> {
-        let (id, kind, text) = &got[i];
-        assert_eq!(id, &format!("event-{}", i + 1), "answers come in order");
-        assert_eq!(kind, "response", "{text}");
-        let v: Value = serde_json::from_str(text)?;
+        let a = &got[i];
+        let expected_id = format!("event-{}", i + 1);
+        assert_eq!(
+            a.request_id.as_deref(),
+            Some(expected_id.as_str()),
+            "answers come in order"
+        );
+        assert_eq!(a.kind, AnswerKind::Response, "{}", a.body);
+        let v: Value = serde_json::from_str(&a.body)?;
         let status = v["statusCode"].as_u64().context("a statusCode")?;
         let body: Value = serde_json::from_str(v["body"].as_str().context("a body")?)?;
         Ok((status, body))

@@ -17,5 +17,6 @@ mod operations;
 mod race;
 mod scanners;
 mod schemathesis;
+mod screenshots;
 mod secrecy;
 mod store_conformance;

@@ -32,7 +32,7 @@ pub struct Args {
     /// Runs per cold start.
     #[arg(long, default_value_t = 7)]
     pub runs: usize,
-    /// Sections to run (console, cold, serve, decide, intake); all when empty.
+    /// Sections to run (console, wait, cold, serve, decide, intake); all when empty.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where the report goes.

@@ -12,9 +12,6 @@ use std::path::{Path, PathBuf};
 /// history is in BENCHMARKS.md.
 pub const CONSOLE_BROTLI_BUDGET: u64 = 202 * 1024;
 
-/// The target the budget works towards.
-pub const CONSOLE_BROTLI_TARGET: u64 = 150 * 1024;
-
 /// One file's size three ways.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sizes {
@@ -31,20 +28,31 @@ impl std::ops::AddAssign for Sizes {
     }
 }
 
-/// The sizes of `bytes`: as is, gzip -9 and brotli -q 11.
-pub fn sizes(bytes: &[u8]) -> Sizes {
+/// `bytes` compressed with gzip -9 and with brotli -q 11.
+pub struct Compressed {
+    pub gzip: Vec<u8>,
+    pub brotli: Vec<u8>,
+}
+
+pub fn compressed(bytes: &[u8]) -> Compressed {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(bytes).expect("gzip into memory");
-    let gzip = gz.finish().expect("gzip into memory").len() as u64;
-    let mut br = Vec::new();
+    let gzip = gz.finish().expect("gzip into memory");
+    let mut brotli = Vec::new();
     {
-        let mut w = brotli::CompressorWriter::new(&mut br, 64 * 1024, 11, 22);
+        let mut w = brotli::CompressorWriter::new(&mut brotli, 64 * 1024, 11, 22);
         w.write_all(bytes).expect("brotli into memory");
     }
+    Compressed { gzip, brotli }
+}
+
+/// The sizes of `bytes`: as is, gzip -9 and brotli -q 11.
+pub fn sizes(bytes: &[u8]) -> Sizes {
+    let z = compressed(bytes);
     Sizes {
         raw: bytes.len() as u64,
-        gzip,
-        brotli: br.len() as u64,
+        gzip: z.gzip.len() as u64,
+        brotli: z.brotli.len() as u64,
     }
 }
 

@@ -10,6 +10,7 @@ mod scenarios;
 mod seed;
 mod serve;
 mod sfn_stub;
+mod webdriver;
 mod wrk;
 
 use std::time::Instant;
@@ -18,7 +19,7 @@ use clap::Parser;
 
 use crate::cli::Args;
 use crate::report::Report;
-use crate::scenarios::{cold_start, console, decide, intake, list_read};
+use crate::scenarios::{cold_start, console, console_wait, decide, intake, list_read};
 use crate::sfn_stub::SfnStub;
 
 #[tokio::main]
@@ -31,6 +32,13 @@ async fn main() -> anyhow::Result<()> {
         report.add(console::run(&args)?);
     }
     let stub = SfnStub::start().await?;
+    if args.wants("wait") {
+        // A browser that will not start costs this section, not the whole run.
+        let wait = console_wait::run(&args, &stub).await;
+        report.add(
+            wait.unwrap_or_else(|e| format!("## Waiting in the console\n\nNot measured: {e:#}\n")),
+        );
+    }
     if args.wants("cold") {
         report.add(cold_start::run(&args, &stub).await?);
     }

@@ -169,6 +169,7 @@ fn sample_request(i: usize, now: DateTime<Utc>, approvers: &[&str]) -> NewReques
         expires_at: created + chrono::Duration::days(30),
         policy: None,
         sender: None,
+        notify: Vec::new(),
     }
 }
 

@@ -86,6 +86,20 @@ impl Serve {
     }
 }
 
+/// Waits until `url` answers at all (any status), at most `limit`; `what` names the server
+/// in the error.
+pub async fn wait_until_answering(url: &str, what: &str, limit: Duration) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let t0 = Instant::now();
+    while http.get(url).send().await.is_err() {
+        if t0.elapsed() > limit {
+            bail!("{what} did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();

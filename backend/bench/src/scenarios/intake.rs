@@ -1,5 +1,11 @@
 //! Intake: how fast new requests are stored, by the Lambda intake handler called in
 //! process, and by `hanko serve`'s SQS poller reading a queue on moto.
+//!
+//! Intake asks Step Functions (`DescribeExecution`) whether the execution a message names
+//! runs, and of which state machine, and refuses it otherwise. In process, the bench's stub
+//! says RUNNING at once (what is measured is the handler). Through SQS, every message names
+//! a real execution started on moto, and `hanko serve` asks moto about it, as it would ask
+//! AWS: the path a workflow's message takes, round trips included.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -11,13 +17,17 @@ use serde_json::{Value, json};
 
 use crate::cli::Args;
 use crate::report::mib;
-use crate::serve::Serve;
+use crate::serve::{Serve, wait_until_answering};
 use crate::sfn_stub::SfnStub;
 
 /// Messages handed to the Lambda handler.
 const N: usize = 10_000;
 /// Messages put on the SQS queue.
 const SQS_N: usize = 1_000;
+/// The state machine the stub names for every execution (sfn_stub.rs).
+const STUB_MACHINE: &str = "deploy";
+const MACHINE_PREFIX: &str = "arn:aws:states:ap-northeast-1:123456789012:stateMachine:";
+const EXECUTION_PREFIX: &str = "arn:aws:states:ap-northeast-1:123456789012:execution:";
 
 pub async fn run(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
     let dir = args.work.join("intake");
@@ -49,7 +59,9 @@ pub async fn run(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
         let hanko = parts.state.hanko.clone();
         let t0 = Instant::now();
         for i in 0..N {
-            let out = hanko::intake::handle_invoke(&hanko, intake_message(i, "lambda"))
+            let exec = format!("{EXECUTION_PREFIX}{STUB_MACHINE}:lambda-{i}");
+            let msg = intake_message(i, &exec, &format!("{MACHINE_PREFIX}{STUB_MACHINE}"));
+            let out = hanko::intake::handle_invoke(&hanko, msg)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if out["status"] != "created" {
@@ -73,19 +85,12 @@ pub async fn run(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
                 .with_context(|| format!("starting {}", args.moto.display()))?,
         );
         let endpoint = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let t0 = Instant::now();
-        while http
-            .get(format!("{endpoint}/moto-api/"))
-            .send()
-            .await
-            .is_err()
-        {
-            if t0.elapsed() > Duration::from_secs(30) {
-                bail!("moto did not start");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_answering(
+            &format!("{endpoint}/moto-api/"),
+            "moto",
+            Duration::from_secs(30),
+        )
+        .await?;
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("ap-northeast-1"))
             .credentials_provider(aws_sdk_sqs::config::Credentials::new(
@@ -102,11 +107,49 @@ pub async fn run(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
             .await?
             .queue_url
             .context("no queue url")?;
+        // A state machine that only waits, and one execution of it per message. moto does
+        // not run state machines unless told to (`/moto-api/config`); its executions stay
+        // RUNNING, which is what intake checks.
+        let sfn = aws_sdk_sfn::Client::new(&sdk);
+        let machine = sfn
+            .create_state_machine()
+            .name("deploy")
+            .definition(
+                json!({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": true}}})
+                    .to_string(),
+            )
+            .role_arn("arn:aws:iam::123456789012:role/hanko-bench")
+            .send()
+            .await?
+            .state_machine_arn()
+            .to_string();
+        let t0 = Instant::now();
+        let mut executions = Vec::with_capacity(SQS_N);
+        for chunk in (0..SQS_N).collect::<Vec<_>>().chunks(8) {
+            if t0.elapsed() > Duration::from_secs(120) {
+                break;
+            }
+            let starts: Vec<_> = chunk
+                .iter()
+                .map(|i| {
+                    tokio::spawn(
+                        sfn.start_execution()
+                            .state_machine_arn(&machine)
+                            .name(format!("sqs-{i}"))
+                            .input("{}")
+                            .send(),
+                    )
+                })
+                .collect();
+            for started in starts {
+                executions.push(started.await??.execution_arn().to_string());
+            }
+        }
         let t0 = Instant::now();
         let mut sends = Vec::new();
         // moto answers a batch slowly on a loaded machine: the queue gets SQS_N messages,
         // or what two minutes of sending puts in it.
-        for chunk in (0..SQS_N).collect::<Vec<_>>().chunks(10) {
+        for chunk in (0..executions.len()).collect::<Vec<_>>().chunks(10) {
             if t0.elapsed() > Duration::from_secs(120) {
                 break;
             }
@@ -115,7 +158,7 @@ pub async fn run(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
                 b = b.entries(
                     aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
                         .id(format!("m{i}"))
-                        .message_body(intake_message(i, "sqs").to_string())
+                        .message_body(intake_message(i, &executions[i], &machine).to_string())
                         .build()?,
                 );
             }
@@ -177,7 +220,7 @@ pub async fn run(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
     .await;
     let sqs_row = match &sqs_result {
         Ok((rate, stored, peak)) => format!(
-            "| SQS poller in `hanko serve` (moto) | {rate:.0} | {stored:.0} messages (of {SQS_N} sent) stored; peak memory {} |",
+            "| SQS poller in `hanko serve` (moto) | {rate:.0} | {stored:.0} messages (of {SQS_N} sent) stored, each naming an execution started on moto; peak memory {} |",
             mib(*peak)
         ),
         Err(e) => format!("| SQS poller in `hanko serve` (moto) | — | not measured: {e:#} |"),
@@ -186,19 +229,25 @@ pub async fn run(args: &Args, stub: &SfnStub) -> anyhow::Result<String> {
         "## Intake\n\n{N} valid intake messages (two approvers each; the file outbox writes the \
          notification emails).\n\n| path | requests stored/s | notes |\n| --- | ---: | --- |\n\
          | Lambda intake handler, called in process | {lambda_rate:.0} | one after another, as one Lambda instance would |\n\
-         {sqs_row}\n\nThe SQS figure counts from `hanko serve`'s start (the queue already holds \
-         its messages) until all are stored; moto, the local AWS, is itself slow (a Python \
+         {sqs_row}\n\nIntake asks Step Functions (`DescribeExecution`) whether each message's \
+         execution runs, and of which state machine, before it stores the request. In \
+         process, a local stub answers RUNNING at once. Through SQS, each message names an \
+         execution started on moto (which leaves it RUNNING), and `hanko serve` asks moto, as \
+         it would ask AWS: one SQS receive per batch and one DescribeExecution per message. \
+         The SQS figure counts from `hanko serve`'s start (the queue already holds its \
+         messages) until all are stored; moto, the local AWS, is itself slow (a Python \
          server), so it bounds this figure.\n"
     ))
 }
 
-/// The `i`th intake message of the run `run`, as a state machine's task would send it.
-fn intake_message(i: usize, run: &str) -> Value {
+/// The `i`th intake message, as the task of the execution `execution` of the state machine
+/// `machine` would send it.
+fn intake_message(i: usize, execution: &str, machine: &str) -> Value {
+    let name = execution.rsplit(':').next().unwrap_or_default();
     json!({
-        "taskToken": format!("AQCEAAAAKgAAAAMAAAAAAAAAA{run}{i:08}{}", "t".repeat(600)),
-        "execution": {"Id": format!("arn:aws:states:ap-northeast-1:123456789012:execution:deploy:{run}-{i}"),
-                      "Name": format!("{run}-{i}")},
-        "stateMachine": {"Id": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:deploy", "Name": "deploy"},
+        "taskToken": format!("AQCEAAAAKgAAAAMAAAAAAAAAA{name}{i:08}{}", "t".repeat(600)),
+        "execution": {"Id": execution, "Name": name},
+        "stateMachine": {"Id": machine, "Name": machine.rsplit(':').next().unwrap_or_default()},
         "state": {"Name": "AskForApproval"},
         "title": format!("Deploy shop-api v1.4.{} to production", i % 100),
         "description": "Release notes: faster checkout; fixes the rounding of yen amounts in refunds; upgrades the payment SDK.",

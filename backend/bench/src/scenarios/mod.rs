@@ -2,6 +2,7 @@
 
 pub mod cold_start;
 pub mod console;
+pub mod console_wait;
 pub mod decide;
 pub mod intake;
 pub mod list_read;
