@@ -1,5 +1,5 @@
 # Hanko: the two commands are `make run` and `make test`.
-.PHONY: run test setup console lint infra bench
+.PHONY: run test setup console lint infra bench package
 
 ## Run the whole local stack (moto + example executions + hanko serve).
 run:
@@ -26,6 +26,12 @@ lint:
 ## Check infra/ short of a deploy: cfn-lint, the SAM transform, ASL validation, and the stack on moto.
 infra:
 	scripts/check-infra.sh
+
+## The Lambda package: sam build as infra/deploy.sh runs it (arm64, cargo lambda) into
+## .aws-sam/build, each bootstrap checked to be an AArch64 ELF, and the Lambda test run
+## against that bootstrap under qemu-aarch64.
+package:
+	scripts/package.sh
 
 ## Benchmarks: release builds, measured side by side; prints a table and writes BENCHMARKS.md.
 bench:

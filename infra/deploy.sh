@@ -149,7 +149,9 @@ upload() {
     --content-type "$(content_type "$rel")" --cache-control "$(cache_control "$rel")"
 }
 say "uploading $DIST/ to s3://$BUCKET"
-mapfile -t files < <(cd "$DIST" && find . -type f ! -name index.html | sed 's|^\./||' | sort)
+# The .br and .gz copies the build writes beside each file are for `hanko serve`; CloudFront
+# compresses by itself, so they stay here.
+mapfile -t files < <(cd "$DIST" && find . -type f ! -name index.html ! -name '*.br' ! -name '*.gz' | sed 's|^\./||' | sort)
 for rel in "${files[@]}"; do
   upload "$rel"
 done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks infra/ short of a deploy (there is no AWS here):
-#   1. cfn-lint on infra/template.yaml (SAM);
+#   1. cfn-lint on infra/template.yaml (SAM), with the cfn-lint-serverless rules too; then
+#      checkov on it (each check it skips is skipped next to its resource, with the reason);
 #   2. aws-sam-translator turns it into CloudFormation, and cfn-lint checks that too;
 #   3. every ASL file under infra/ passes asl-validator (npm);
 #   4. rules no emulator shows (infra/checks/template_rules.py): CloudFront's CSP is the one
@@ -14,7 +15,8 @@
 #      (infra/checks/moto_stack.py); then infra/deploy.sh --console-only runs twice against
 #      the same moto with the real AWS CLI, and what it uploaded is checked
 #      (infra/checks/deploy_console.py).
-# Installed by scripts/setup.sh: cfn-lint and aws-sam-translator in .venv, asl-validator in
+# Installed by scripts/setup.sh: cfn-lint, cfn-lint-serverless and aws-sam-translator in
+# .venv, checkov in .local/checkov, asl-validator in
 # .local/asl-validator, the AWS CLI in .local/awscli, Debian's shellcheck.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,8 @@ say() { echo "check-infra: $*"; }
 PY=.venv/bin/python
 ASL_VALIDATOR=.local/asl-validator/node_modules/.bin/asl-validator
 AWS_CLI=.local/awscli/bin/aws
-for tool in .venv/bin/cfn-lint .venv/bin/moto_server "$ASL_VALIDATOR" "$AWS_CLI"; do
+CHECKOV=.local/checkov/bin/checkov
+for tool in .venv/bin/cfn-lint .venv/bin/moto_server "$CHECKOV" "$ASL_VALIDATOR" "$AWS_CLI"; do
   if [ ! -x "$tool" ]; then
     say "$tool is missing: run scripts/setup.sh" >&2
     exit 1
@@ -42,8 +45,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "cfn-lint infra/template.yaml"
-.venv/bin/cfn-lint infra/template.yaml
+say "cfn-lint infra/template.yaml, with the cfn-lint-serverless rules"
+.venv/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- infra/template.yaml
+
+# --skip-download: checkov asks Prisma Cloud for its guideline links otherwise.
+say "checkov on infra/template.yaml"
+"$CHECKOV" --file infra/template.yaml --framework cloudformation --skip-download --compact --quiet
 
 say "aws-sam-translator: SAM to CloudFormation, then cfn-lint on the result"
 "$PY" infra/checks/cfn.py >"$tmp/template.json"
@@ -57,6 +64,7 @@ for f in "${asl[@]}"; do args+=(--json-path "$f"); done
 
 say "rules of the template: security headers as hanko serve sends them, api paths, one build"
 (cd infra/checks && ../../"$PY" template_rules.py)
+say "alarms and dashboard watch metrics the server writes (backend/server/src/metrics.rs)"; (cd infra/checks && ../../"$PY" alarms.py)
 
 say "the CloudFront Function serves console routes from /index.html"
 "$PY" - >"$tmp/console-routes.js" <<'PY'

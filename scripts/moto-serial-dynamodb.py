@@ -5,7 +5,7 @@ isolated under concurrency: transact_write_items checks its conditions and appli
 writes with no lock, and a cancelled transaction "rolls back" by restoring a copy of the
 whole table taken when it began, erasing what other clients committed meanwhile. One at a
 time is the serializable isolation DynamoDB gives transactions (and the atomic single-item
-reads and writes it gives the rest). Written for moto 5.2.5 (scripts/setup.sh); a name it
+reads and writes it gives the rest). Written for moto 5.2.5 (scripts/setup-run.sh); a name it
 wraps that a moto upgrade removed or moved stops it before it serves anything."""
 
 import functools
@@ -50,7 +50,7 @@ def serialized(cls, name):
         sys.exit(
             f"moto-serial-dynamodb: moto {moto.__version__} has no {cls.__name__}.{name}; "
             "its DynamoDB would run unlocked. Check the names in this script against "
-            "moto/dynamodb/ and the version in scripts/setup.sh."
+            "moto/dynamodb/ and the version in scripts/setup-run.sh."
         )
 
     @functools.wraps(original)

@@ -8,7 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+# How long each step took, printed as it ends (the first run installs and compiles).
+step_start=$SECONDS
+took() {
+  echo "run-local: $1 took $((SECONDS - step_start)) s"
+  step_start=$SECONDS
+}
+
+# Only what running needs; scripts/setup.sh adds what the tests need.
+scripts/setup-run.sh
+took "installing (scripts/setup-run.sh)"
 
 MOTO_PORT="${HANKO_MOTO_PORT:-5005}"
 HANKO_PORT="${HANKO_PORT:-8080}"
@@ -27,10 +36,12 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
 
 echo "Building hanko..."
 cargo build --quiet -p hanko
+took "building hanko"
 
 CONSOLE_ARGS=()
 if [ -x scripts/build-console.sh ]; then
   scripts/build-console.sh
+  took "building the console"
 fi
 if [ -f dist/index.html ]; then
   CONSOLE_ARGS=(--console-dir dist)
@@ -70,7 +81,7 @@ if [ "${HANKO_STORE:-sqlite}" = dynamodb ]; then
   target/debug/hanko create-table
 fi
 
-# The web mailbox and the OpenID provider (infra/local, installed by scripts/setup.sh).
+# The web mailbox and the OpenID provider (infra/local, installed by scripts/setup-run.sh).
 NOTIFY_ARGS=(--notifier outbox)
 if [ "$NOTIFIER" = smtp ]; then
   infra/local/node_modules/.bin/maildev --ip 127.0.0.1 --web-ip 127.0.0.1 --silent \
@@ -80,6 +91,14 @@ if [ "$NOTIFIER" = smtp ]; then
 fi
 node infra/local/oidc-provider.mjs --port "$OIDC_PORT" > .local/oidc-provider.log 2>&1 &
 pids+=($!)
+# Slack and Teams go to a local receiver that prints each message (and logs it in .local/chat.log).
+CHAT_PORT="${HANKO_CHAT_PORT:-9500}"
+.venv/bin/python scripts/chat-receiver.py "$CHAT_PORT" &
+pids+=($!)
+export HANKO_SLACK_BOT_TOKEN="${HANKO_SLACK_BOT_TOKEN:-xoxb-local-receiver}"
+export HANKO_SLACK_API_URL="${HANKO_SLACK_API_URL:-http://127.0.0.1:${CHAT_PORT}/api}"
+teams_local="{\"release-team\": \"http://127.0.0.1:${CHAT_PORT}/teams/release-team\"}"
+export HANKO_TEAMS_WEBHOOKS="${HANKO_TEAMS_WEBHOOKS:-$teams_local}"
 OIDC="http://127.0.0.1:${OIDC_PORT}"
 ready=("$OIDC/.well-known/openid-configuration")
 [ "$NOTIFIER" = smtp ] && ready+=("http://127.0.0.1:${MAILDEV_PORT}/email")
@@ -92,6 +111,7 @@ for url in "${ready[@]}"; do
 done
 
 seed="$(.venv/bin/python scripts/seed-local.py)"
+took "starting moto, the mailbox and the OpenID provider, and seeding"
 QUEUE_URL="$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["queueUrl"])' "$seed")"
 
 target/debug/hanko serve \
@@ -113,6 +133,7 @@ target/debug/hanko serve \
   "${CONSOLE_ARGS[@]}" &
 pids+=($!)
 
+echo "run-local: ready after ${SECONDS} s"
 cat <<MSG
 
   Hanko:    http://127.0.0.1:${HANKO_PORT}/

@@ -1,37 +1,29 @@
 #!/usr/bin/env bash
-# Installs what Hanko's local stack and tests need, skipping what is already there:
-# the Rust components, a Python venv (.venv) with moto[server] as the local AWS, and
-# Debian's chromium + chromium-driver for the browser tests. The console's build tools
-# are installed by scripts/setup-console.sh.
+# Installs what Hanko's tests need, skipping what is already there: first what running
+# needs (scripts/setup-run.sh: moto in .venv, infra/local's mailbox and OpenID provider),
+# then the Rust components, schemathesis, Debian's chromium + chromium-driver for the
+# browser tests, the infra checks' tools and axe-core. The console's build tools are
+# installed by scripts/setup-console.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MOTO_VERSION="5.2.5"
 # The infra checks (scripts/check-infra.sh).
 CFN_LINT_VERSION="1.58.0"
 SAM_TRANSLATOR_VERSION="1.115.0"
+CFN_LINT_SERVERLESS_VERSION="0.3.6" # cfn-lint --append-rules cfn_lint_serverless.rules
+CHECKOV_VERSION="3.3.30"            # a venv of its own (it pins many libraries)
 ASL_VALIDATOR_VERSION="4.0.0"
 AWSCLI_VERSION="1.46.2" # runs infra/deploy.sh against moto; a venv of its own (it pins botocore)
 SCHEMATHESIS_VERSION="4.32.5"
 # Pinned with schemathesis, so that its runs stay the same.
 HYPOTHESIS_VERSION="6.160.0"
 
-if ! command -v cargo >/dev/null; then
-  echo "setup: cargo is missing; install Rust with rustup first" >&2
-  exit 1
-fi
+# What `make run` needs too (and the cargo check).
+scripts/setup-run.sh
 if command -v rustup >/dev/null; then
   for c in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
   done
-fi
-
-if [ -x .venv/bin/moto_server ] && .venv/bin/python -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
-  echo "setup: moto $MOTO_VERSION already in .venv"
-else
-  echo "setup: creating .venv with moto[server]==$MOTO_VERSION"
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
 # schemathesis: generated requests against /api/openapi.json (tests/e2e/schemathesis.rs), in .venv
@@ -68,6 +60,19 @@ else
   .venv/bin/pip install --quiet --disable-pip-version-check \
     "cfn-lint==$CFN_LINT_VERSION" "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
 fi
+if .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('cfn-lint-serverless') != '$CFN_LINT_SERVERLESS_VERSION')" 2>/dev/null; then
+  echo "setup: cfn-lint-serverless $CFN_LINT_SERVERLESS_VERSION already in .venv"
+else
+  echo "setup: installing cfn-lint-serverless $CFN_LINT_SERVERLESS_VERSION into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION"
+fi
+if [ -x .local/checkov/bin/checkov ] && .local/checkov/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('checkov') != '$CHECKOV_VERSION')" 2>/dev/null; then
+  echo "setup: checkov $CHECKOV_VERSION already in .local/checkov"
+else
+  echo "setup: installing checkov $CHECKOV_VERSION into .local/checkov"
+  python3 -m venv .local/checkov
+  .local/checkov/bin/pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
+fi
 if [ -x .local/asl-validator/node_modules/.bin/asl-validator ] &&
   [ "$(node -p "require('./.local/asl-validator/node_modules/asl-validator/package.json').version" 2>/dev/null)" = "$ASL_VALIDATOR_VERSION" ]; then
   echo "setup: asl-validator $ASL_VALIDATOR_VERSION already in .local/asl-validator"
@@ -84,17 +89,6 @@ else
   echo "setup: installing awscli $AWSCLI_VERSION into .local/awscli"
   python3 -m venv .local/awscli
   .local/awscli/bin/pip install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION"
-fi
-# The local stack's real parts (maildev, oidc-provider), pinned by infra/local/package-lock.json.
-if [ -f infra/local/node_modules/.package-lock.json ] &&
-  [ infra/local/node_modules/.package-lock.json -nt infra/local/package-lock.json ]; then
-  echo "setup: infra/local's Node packages (maildev, oidc-provider) already installed"
-elif command -v npm >/dev/null; then
-  echo "setup: installing infra/local's Node packages (maildev, oidc-provider) with npm ci"
-  npm ci --silent --no-audit --no-fund --prefix infra/local
-else
-  echo "setup: install Node 20 with npm for the local mailbox and OpenID provider" >&2
-  exit 1
 fi
 if command -v shellcheck >/dev/null; then
   echo "setup: shellcheck already installed"

@@ -1,6 +1,9 @@
 //! The Hanko api, one function per endpoint, each returning `Result<_, ApiError>`.
 //! Every call but login carries the session's bearer token; a 401 ends the session, and
 //! the app then sends the person to the login page, keeping where they were.
+//!
+//! A GET first takes the answer boot.js may have fetched for it while the wasm downloaded
+//! ([`prefetched`]), and asks the server itself only when there is none to take.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use hanko_api::{
@@ -10,6 +13,7 @@ use hanko_api::{
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::auth;
 use crate::i18n;
@@ -69,9 +73,73 @@ impl ApiError {
 }
 
 fn authorized(req: RequestBuilder) -> RequestBuilder {
-    match auth::token() {
+    with_token(req, auth::token().as_deref())
+}
+
+fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+    match token {
         Some(token) => req.header("Authorization", &format!("Bearer {token}")),
         None => req,
+    }
+}
+
+/// The answer boot.js fetched early for `GET url` (path and query, written as this file
+/// writes them), kept in `window.hankoPrefetch[url]` as `{ token, response }`. Taken once:
+/// the entry is deleted whatever it holds. Used only when it was sent with the same token
+/// (`None`: without one) and came back ok; anything else (none, another token, a network
+/// failure, an error status such as a 401) is `None`, and the caller asks the server
+/// itself, so errors are handled exactly as without the early fetch.
+async fn prefetched(url: &str, token: Option<&str>) -> Option<Response> {
+    let all = js_sys::Reflect::get(&js_sys::global(), &"hankoPrefetch".into()).ok()?;
+    let all = all.dyn_into::<js_sys::Object>().ok()?;
+    let key = JsValue::from_str(url);
+    let entry = js_sys::Reflect::get(&all, &key).ok()?;
+    if entry.is_undefined() {
+        return None;
+    }
+    let _ = js_sys::Reflect::delete_property(&all, &key);
+    let sent_with = js_sys::Reflect::get(&entry, &"token".into()).ok()?;
+    if sent_with.as_string().as_deref() != token {
+        return None;
+    }
+    let promise = js_sys::Reflect::get(&entry, &"response".into()).ok()?;
+    let resp = wasm_bindgen_futures::JsFuture::from(promise.dyn_into::<js_sys::Promise>().ok()?)
+        .await
+        .ok()?
+        .dyn_into::<web_sys::Response>()
+        .ok()?;
+    resp.ok().then(|| Response::from(resp))
+}
+
+/// `GET path?query`, with the session's token when `with_session`: the early answer when
+/// boot.js fetched one (see [`prefetched`]), else a request of its own.
+async fn get(
+    path: &str,
+    query: &[(&str, &str)],
+    with_session: bool,
+) -> Result<Response, gloo_net::Error> {
+    let token = if with_session { auth::token() } else { None };
+    // The URL as gloo-net writes it: the query in a URLSearchParams, appended in order.
+    let url = if query.is_empty() {
+        Some(path.to_string())
+    } else {
+        web_sys::UrlSearchParams::new().ok().map(|params| {
+            for (name, value) in query {
+                params.append(name, value);
+            }
+            format!("{path}?{}", String::from(params.to_string()))
+        })
+    };
+    if let Some(url) = url
+        && let Some(resp) = prefetched(&url, token.as_deref()).await
+    {
+        return Ok(resp);
+    }
+    let req = with_token(Request::get(path), token.as_deref());
+    if query.is_empty() {
+        req.send().await
+    } else {
+        req.query(query.iter().copied()).send().await
     }
 }
 
@@ -136,12 +204,12 @@ pub async fn login(email: String, password: String) -> Result<LoginResponse, Api
 
 /// `GET /api/config`: how to log in.
 pub async fn config() -> Result<ConsoleConfig, ApiError> {
-    read(Request::get("/api/config").send().await, false).await
+    read(get("/api/config", &[], false).await, false).await
 }
 
 /// `GET /api/me`.
 pub async fn me() -> Result<Me, ApiError> {
-    read(authorized(Request::get("/api/me")).send().await, true).await
+    read(get("/api/me", &[], true).await, true).await
 }
 
 /// `GET /api/me`, asked once, as a signal: `None` until the answer comes. (A plain signal
@@ -177,14 +245,13 @@ pub async fn list(query: &ListQuery, cursor: Option<&str>) -> Result<ApprovalPag
     if let Some(c) = cursor {
         params.push(("cursor", c));
     }
-    let req = authorized(Request::get("/api/approvals").query(params));
-    read(req.send().await, true).await
+    read(get("/api/approvals", &params, true).await, true).await
 }
 
 /// `GET /api/approvals/{id}`.
 pub async fn approval(id: &str) -> Result<Approval, ApiError> {
     let url = format!("/api/approvals/{}", encode(id));
-    read(authorized(Request::get(&url)).send().await, true).await
+    read(get(&url, &[], true).await, true).await
 }
 
 /// `POST /api/approvals/{id}/decision`.
@@ -202,6 +269,6 @@ pub async fn decide(
 
 /// `GET /api/audit`: the export of a period as a file's text (CSV or JSON).
 pub async fn audit_export(from: &str, to: &str, format: &str) -> Result<String, ApiError> {
-    let req = Request::get("/api/audit").query([("from", from), ("to", to), ("format", format)]);
-    body(authorized(req).send().await, true).await
+    let query = [("from", from), ("to", to), ("format", format)];
+    body(get("/api/audit", &query, true).await, true).await
 }

@@ -4,7 +4,7 @@
 use aws_sdk_sfn::types::ExecutionStatus;
 use fantoccini::Locator;
 use hanko_e2e::browser::Browser;
-use hanko_e2e::{Stack, example_input};
+use hanko_e2e::{Options, Stack, example_input};
 use serde_json::{Value, json};
 
 async fn stack_with_request(execution: &str, input: Value) -> (Stack, String, String) {
@@ -282,6 +282,159 @@ async fn links_and_the_back_and_forward_buttons_move_between_pages_without_reloa
         .unwrap();
     let title = b.wait_for("#page-title").await.text().await.unwrap();
     assert_eq!(title, "Page not found");
+    b.close().await;
+    stack.stop().await.unwrap();
+}
+
+/// A stack whose `hanko serve` runs as a child process and logs, as JSON lines, every
+/// request it receives (tower-http's trace), with a request waiting for alice.
+async fn logging_stack_with_request(execution: &str, input: Value) -> (Stack, String) {
+    let stack = Stack::start_opts(Options {
+        console: true,
+        process: true,
+        args: vec!["--log-format".into(), "json".into()],
+        env: vec![("RUST_LOG".into(), "info,tower_http=debug".into())],
+        ..Default::default()
+    })
+    .await
+    .expect("stack");
+    stack.start_execution(execution, input).await.unwrap();
+    let alice = stack
+        .login("alice@example.com", "alice-approves")
+        .await
+        .unwrap();
+    let id = stack.wait_for_request(execution, &alice).await.unwrap();
+    (stack, id)
+}
+
+/// How many `GET {path}` (path and query) `hanko serve` has received so far, by its log:
+/// every one, whether or not the page read the answer.
+fn gets(stack: &Stack, path: &str) -> usize {
+    stack
+        .hanko_log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|l| {
+            l["fields"]["message"] == "started processing request"
+                && l["span"]["method"] == "GET"
+                && l["span"]["uri"] == path
+        })
+        .count()
+}
+
+/// The early fetches boot.js started on this page that the console has not taken.
+async fn prefetches_left(b: &Browser) -> Value {
+    b.client
+        .execute(
+            "var p = window.hankoPrefetch;\
+             return p === undefined ? 'no early fetches: window.hankoPrefetch is missing' : Object.keys(p);",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+/// Opens `path` afresh (a new page load) and waits for `ready`. The `GET`s of `paths` it
+/// led to, in order.
+async fn load_counting(
+    b: &Browser,
+    stack: &Stack,
+    path: &str,
+    ready: &[&str],
+    paths: &[&str],
+) -> Vec<usize> {
+    let before: Vec<usize> = paths.iter().map(|p| gets(stack, p)).collect();
+    b.client
+        .goto(&format!("{}{path}", stack.base))
+        .await
+        .unwrap();
+    for css in ready {
+        b.wait_for(css).await;
+    }
+    paths
+        .iter()
+        .zip(before)
+        .map(|(p, n)| gets(stack, p) - n)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logged_in_a_deep_link_and_the_inbox_ask_for_their_data_once_while_the_console_loads() {
+    let input = example_input("Renew the TLS certificate", json!(["alice@example.com"]), 1);
+    let (stack, id) = logging_stack_with_request("browser-prefetch", input).await;
+    let b = open_as(&stack, &id, "alice@example.com", "alice-approves").await;
+    b.wait_for("#request-title").await;
+
+    // A fresh load of the deep link, logged in: boot.js asks for the request, who is logged
+    // in and the login options while the wasm downloads, and the console takes those
+    // answers rather than asking again (the next test shows boot.js does ask).
+    let request = format!("/api/approvals/{id}");
+    let asked = load_counting(
+        &b,
+        &stack,
+        &format!("/approvals/{id}"),
+        &["#approve-button:enabled", "#current-user"],
+        &[&request, "/api/me", "/api/config"],
+    )
+    .await;
+    assert_eq!(asked, [1, 1, 1], "{request}, /api/me, /api/config");
+    assert_eq!(prefetches_left(&b).await, json!([]));
+
+    // The inbox: the list of what waits for alice, as the console asks for it.
+    let list = "/api/approvals?status=pending&limit=20&mine=true";
+    let row = format!("#request-list li[data-id='{id}']");
+    let asked = load_counting(
+        &b,
+        &stack,
+        "/",
+        &[&row, "#current-user"],
+        &[list, "/api/me", "/api/config"],
+    )
+    .await;
+    assert_eq!(asked, [1, 1, 1], "{list}, /api/me, /api/config");
+    assert_eq!(prefetches_left(&b).await, json!([]));
+    b.close().await;
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_refused_on_the_early_fetch_still_ends_the_session_and_leads_to_the_login_page() {
+    let input = example_input("Drop the staging database", json!(["alice@example.com"]), 1);
+    let (stack, id) = logging_stack_with_request("browser-prefetch-refused", input).await;
+    let b = Browser::start().await;
+    b.client
+        .goto(&format!("{}/login", stack.base))
+        .await
+        .unwrap();
+    b.wait_for("#login-email").await;
+    // A token that has not run out by its stored expiry, but that the server refuses.
+    let refused_token = "sessionStorage.setItem('hanko.token', 'not-a-token');\
+        sessionStorage.setItem('hanko.expiresAt', String(Date.now() + 3600000));";
+
+    for (page, data, next) in [
+        (
+            format!("/approvals/{id}"),
+            format!("/api/approvals/{id}"),
+            format!("/login?next=%2Fapprovals%2F{id}"),
+        ),
+        (
+            "/".to_string(),
+            "/api/approvals?status=pending&limit=20&mine=true".to_string(),
+            "/login".to_string(),
+        ),
+    ] {
+        b.client.execute(refused_token, vec![]).await.unwrap();
+        let asked = load_counting(&b, &stack, &page, &["#session-refused"], &[&data]).await;
+        // boot.js's early fetch, refused (401), and the console's own, as without it.
+        assert_eq!(asked, [2], "{data}");
+        assert_eq!(address(&b).await, next);
+        let stored = b
+            .client
+            .execute("return sessionStorage.getItem('hanko.token');", vec![])
+            .await
+            .unwrap();
+        assert_eq!(stored, Value::Null, "the refused token is forgotten");
+    }
     b.close().await;
     stack.stop().await.unwrap();
 }

@@ -434,6 +434,7 @@ fn sample(approvers: &[&str]) -> hanko::domain::NewRequest {
         expires_at: now + chrono::Duration::hours(1),
         policy: None,
         sender: None,
+        notify: Vec::new(),
     }
 }
 

@@ -434,8 +434,8 @@ pub struct PolicyRef {
 
 /// One approval policy of the operator's policy document: which state machines it covers
 /// and what it asks of their requests. Its canonical JSON (this struct written by
-/// serde_json, compact, keys in this order, `maxLoginAgeSeconds` left out when unset) is
-/// what [`PolicyRef::sha256`] hashes.
+/// serde_json, compact, keys in this order, `maxLoginAgeSeconds` and `notify` left out
+/// when unset) is what [`PolicyRef::sha256`] hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -455,6 +455,26 @@ pub struct ApprovalPolicy {
     /// The oldest a login may be to decide (seconds since the person logged in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_login_age_seconds: Option<i64>,
+    /// Chat channels told of every request under this policy (besides email).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<ChatTarget>,
+}
+
+/// A chat channel to tell of a request, as a policy or an intake message names it:
+/// `{"slack": "#deploys"}` (a Slack channel name or id) or `{"teams": "release-team"}` (the
+/// name of a Teams incoming webhook the operator configured; never a URL), and optionally
+/// `"lang": "ja"` or `"en"` (default: the request's language). Exactly one of `slack` and
+/// `teams`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChatTarget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 /// One approval inside the workflow's task output and the decision record.

@@ -153,6 +153,12 @@ pub struct ServeArgs {
     #[arg(long, env = "HANKO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// CloudWatch namespace of the metrics, written as Embedded Metric Format lines on
+    /// standard output with HANKO_LOG_FORMAT=json (as debug log lines with text logs).
+    #[arg(long, env = "HANKO_METRICS_NAMESPACE", default_value = crate::metrics::DEFAULT_NAMESPACE,
+          value_parser = metrics_namespace)]
+    pub metrics_namespace: String,
+
     /// Longest age, in seconds, of a login that may still decide (its `auth_time`).
     /// Older logins can read but must log in again to approve or reject. Unset: no limit.
     #[arg(long, env = "HANKO_MAX_AUTH_AGE_SECONDS",
@@ -252,7 +258,28 @@ pub struct ServeArgs {
     pub cognito_user_pool_id: Option<String>,
 
     #[command(flatten)]
+    pub chat: crate::chat::ChatArgs,
+
+    #[command(flatten)]
     pub oidc: OidcArgs,
+}
+
+/// `HANKO_METRICS_NAMESPACE`: what CloudWatch takes as a namespace (1-255 characters of
+/// letters, digits and `.-_/#:`, not starting with `:`).
+fn metrics_namespace(raw: &str) -> Result<String, String> {
+    let ns = raw.trim();
+    let ok = (1..=255).contains(&ns.len())
+        && !ns.starts_with(':')
+        && ns
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " .-_/#:".contains(c));
+    if ok {
+        Ok(ns.to_string())
+    } else {
+        Err(format!(
+            "HANKO_METRICS_NAMESPACE (--metrics-namespace) {raw:?} is not a CloudWatch namespace: 1-255 letters, digits, spaces and . - _ / # :"
+        ))
+    }
 }
 
 /// A secret from the command line or environment (kept out of `Debug` output).
@@ -381,6 +408,8 @@ pub struct Config {
     pub store: Store,
     pub signer: Signer,
     pub notifier: Notifier,
+    /// Slack and Teams notifications, besides email.
+    pub chat: crate::chat::config::ChatConfig,
     /// The dev identity provider's login. At least one of it and `oidc` is set.
     pub dev_login: Option<DevLogin>,
     pub oidc: Option<Oidc>,
@@ -398,6 +427,8 @@ pub struct Config {
     /// One endpoint for every AWS service (a local emulator); `None`: real AWS.
     pub aws_endpoint_url: Option<String>,
     pub log_format: LogFormat,
+    /// The CloudWatch namespace of the metrics.
+    pub metrics_namespace: String,
 }
 
 /// Where requests, votes and decisions are kept (`HANKO_STORE`).
@@ -674,6 +705,7 @@ impl Config {
             store,
             signer,
             notifier,
+            chat: args.chat.into_config()?,
             dev_login,
             oidc,
             cognito_user_pool_id: args.cognito_user_pool_id,
@@ -702,7 +734,17 @@ impl Config {
             },
             aws_endpoint_url: args.aws_endpoint_url,
             log_format: args.log_format,
+            metrics_namespace: args.metrics_namespace,
         })
+    }
+
+    /// Where the metrics go: EMF lines on standard output with JSON logs (Lambda, where
+    /// CloudWatch reads them), debug log lines with text logs.
+    pub fn metrics(&self) -> crate::metrics::Metrics {
+        match self.log_format {
+            LogFormat::Json => crate::metrics::Metrics::stdout(&self.metrics_namespace),
+            LogFormat::Text => crate::metrics::Metrics::log(&self.metrics_namespace),
+        }
     }
 
     /// The api's rules, with a fresh login rate limiter.
@@ -739,6 +781,24 @@ mod tests {
     /// The configuration of `parse(extra)`, or the refusal's message.
     fn config(extra: &[&str]) -> Result<Config, String> {
         Config::from_args(parse(extra)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_metrics_namespace_is_one_cloudwatch_takes_or_the_start_is_refused() {
+        assert_eq!(parse(&[]).metrics_namespace, "Hanko");
+        assert_eq!(
+            parse(&["--metrics-namespace", "Hanko/prod-1"]).metrics_namespace,
+            "Hanko/prod-1"
+        );
+        for bad in ["", ":Hanko", "Hanko\nx", "Hanko{x}", &"n".repeat(256)] {
+            let mut argv = vec!["hanko", "--dev-users", "users.json", "--metrics-namespace"];
+            argv.push(bad);
+            let err = Cli::try_parse_from(argv)
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(err.contains("HANKO_METRICS_NAMESPACE"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

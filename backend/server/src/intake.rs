@@ -22,6 +22,10 @@ pub async fn handle_body(
         Ok(v) => hanko.intake(&v, sender).await,
         Err(e) => {
             tracing::warn!(error = %e, "dropped an intake message that is not JSON");
+            hanko.metrics.count(
+                crate::metrics::REQUESTS_REFUSED,
+                Some(crate::service::REFUSED_DROPPED),
+            );
             Ok(IntakeOutcome::Dropped {
                 reason: format!("not JSON: {e}"),
             })

@@ -5,12 +5,14 @@
 //! decision is recorded (the store), signed (the keys) and handed back to the workflow.
 
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod keys;
 pub mod lambda;
+pub mod metrics;
 pub mod notifier;
 pub mod policy_source;
 pub mod serve;

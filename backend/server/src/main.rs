@@ -103,7 +103,10 @@ fn main() -> ExitCode {
         }
     };
     let result = if on_lambda {
-        let cli = LambdaCli::parse_from(["hanko"]);
+        let mut cli = LambdaCli::parse_from(["hanko"]);
+        // JSON logs on Lambda whatever HANKO_LOG_FORMAT says, and so the metrics as EMF
+        // lines, which CloudWatch reads from the function's log.
+        cli.args.log_format = LogFormat::Json;
         init_logs(LogFormat::Json);
         Config::from_args(cli.args).and_then(|config| {
             runtime

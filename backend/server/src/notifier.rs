@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use lettre::address::{Address, Envelope};
 use lettre::message::header::{ContentTransferEncoding, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
@@ -100,7 +101,23 @@ impl Directory for CognitoDirectory {
 
 #[async_trait]
 pub trait Notifier: Send + Sync + 'static {
-    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> anyhow::Result<()>;
+    /// Tells the request's approvers; `Ok` is how many messages were sent (all of them).
+    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent>;
+
+    /// Request `id` is no longer pending (decided, expired or closed): messages that can be
+    /// changed say so (Slack's). Failures are logged here, never returned: the decision
+    /// stands whatever chat says. Email has nothing to change.
+    async fn request_finished(&self, _id: &RequestId) {}
+}
+
+/// Some notifications of a request were not sent (the others were).
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {} notifications were not sent ({})", .sent + .failed, .recipients.join(", "))]
+pub struct NotSent {
+    pub sent: usize,
+    pub failed: usize,
+    /// Who was not told.
+    pub recipients: Vec<String>,
 }
 
 /// The people to tell: named approvers and group members, once each, never the requester
@@ -124,7 +141,7 @@ pub async fn recipients(req: &NewRequest, directory: &dyn Directory) -> Vec<Stri
 }
 
 /// A header value with no line breaks (the title is untrusted: no header injection).
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
@@ -203,8 +220,33 @@ struct Facts<'a> {
     title: String,
     requester: &'a str,
     workflow: String,
-    deadline: String,
+    deadline: DateTime<Utc>,
     link: &'a str,
+}
+
+/// Japan Standard Time: UTC+9 all year (Japan keeps no daylight saving time).
+fn jst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset")
+}
+
+/// The deadline, saying its time zone: in English in UTC ("Mon 7 Dec 2026, 17:51 UTC"), in
+/// Japanese in Japan time with UTC beside it ("2026年12月8日(火) 2:51 JST（UTC 12月7日
+/// 17:51）"). The mail cannot know the reader's zone; the console shows their own.
+pub(crate) fn deadline_text(lang: Lang, at: DateTime<Utc>) -> String {
+    match lang {
+        Lang::En => at.format("%a %-d %b %Y, %H:%M UTC").to_string(),
+        Lang::Ja => {
+            let local = at.with_timezone(&jst());
+            let weekday = ["月", "火", "水", "木", "金", "土", "日"]
+                [local.weekday().num_days_from_monday() as usize];
+            format!(
+                "{}({weekday}) {} JST（UTC {}）",
+                local.format("%Y年%-m月%-d日"),
+                local.format("%-H:%M"),
+                at.format("%-m月%-d日 %H:%M"),
+            )
+        }
+    }
 }
 
 fn text_section(lang: Lang, f: &Facts) -> String {
@@ -214,7 +256,7 @@ fn text_section(lang: Lang, f: &Facts) -> String {
             title = f.title,
             req = f.requester,
             wf = f.workflow,
-            dl = f.deadline,
+            dl = deadline_text(lang, f.deadline),
             link = f.link
         ),
         Lang::Ja => format!(
@@ -222,7 +264,7 @@ fn text_section(lang: Lang, f: &Facts) -> String {
             title = f.title,
             req = f.requester,
             wf = f.workflow,
-            dl = f.deadline,
+            dl = deadline_text(lang, f.deadline),
             link = f.link
         ),
     }
@@ -252,7 +294,7 @@ fn html_section(lang: Lang, f: &Facts) -> String {
         title = html_escape(&f.title),
         req = html_escape(f.requester),
         workflow = html_escape(&f.workflow),
-        deadline = html_escape(&f.deadline),
+        deadline = html_escape(&deadline_text(lang, f.deadline)),
     )
 }
 
@@ -269,9 +311,7 @@ pub fn compose(id: &str, req: &NewRequest, link: &str) -> Composed {
             one_line(&req.state_machine_name),
             one_line(&req.execution_name)
         ),
-        deadline: req
-            .expires_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        deadline: req.expires_at,
         link,
     };
     let subject = match lang {
@@ -384,7 +424,7 @@ async fn notify(
     public_url: &str,
     id: &str,
     req: &NewRequest,
-) -> anyhow::Result<()> {
+) -> Result<usize, NotSent> {
     let link = deep_link(public_url, id);
     let to = recipients(req, directory).await;
     let composed = compose(id, req, &link);
@@ -401,14 +441,13 @@ async fn notify(
     }
     tracing::info!(request_id = %id, recipients = ?to, via = transport.name(), %link, "approval requested");
     if failed.is_empty() {
-        Ok(())
+        Ok(to.len())
     } else {
-        anyhow::bail!(
-            "{} of {} notifications were not sent ({})",
-            failed.len(),
-            to.len(),
-            failed.join(", ")
-        )
+        Err(NotSent {
+            sent: to.len() - failed.len(),
+            failed: failed.len(),
+            recipients: failed,
+        })
     }
 }
 
@@ -423,11 +462,8 @@ pub struct FileOutbox {
 
 #[async_trait]
 impl Notifier for FileOutbox {
-    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> anyhow::Result<()> {
+    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent> {
         let id = id.as_str();
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .with_context(|| format!("creating outbox {}", self.dir.display()))?;
         let files = Files {
             dir: self.dir.clone(),
             id: id.to_string(),
@@ -456,6 +492,9 @@ impl Transport for Files {
         "outbox"
     }
     async fn send(&self, n: usize, _to: &str, message: Message) -> anyhow::Result<()> {
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .with_context(|| format!("creating outbox {}", self.dir.display()))?;
         let path = self.dir.join(format!("{}-{n}.eml", self.id));
         tokio::fs::write(&path, message.formatted())
             .await
@@ -503,7 +542,7 @@ impl Transport for Ses<'_> {
 
 #[async_trait]
 impl Notifier for SesNotifier {
-    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> anyhow::Result<()> {
+    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent> {
         let id = id.as_str();
         let ses = Ses {
             client: &self.client,
@@ -571,7 +610,7 @@ impl Transport for Smtp<'_> {
 
 #[async_trait]
 impl Notifier for SmtpNotifier {
-    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> anyhow::Result<()> {
+    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent> {
         let id = id.as_str();
         let smtp = Smtp {
             mailer: &self.mailer,
@@ -707,6 +746,27 @@ mod tests {
         let html = &parts[1].1;
         assert!(html.contains("<html lang=\"ja\">"));
         assert!(html.contains(&format!("<a href=\"{link}\">")));
+    }
+
+    #[test]
+    fn the_deadline_says_its_time_zone_utc_in_english_and_japan_time_in_japanese() {
+        let r = NewRequest {
+            expires_at: "2026-12-07T17:51:28Z".parse().unwrap(),
+            ..req()
+        };
+        let c = compose("1", &r, "http://x/approvals/1");
+        assert!(
+            c.text
+                .contains("期限: 2026年12月8日(火) 2:51 JST（UTC 12月7日 17:51）"),
+            "{}",
+            c.text
+        );
+        assert!(
+            c.text.contains("Decide by: Mon 7 Dec 2026, 17:51 UTC"),
+            "{}",
+            c.text
+        );
+        assert!(c.html.contains("<td>Mon 7 Dec 2026, 17:51 UTC</td>"));
     }
 
     #[test]

@@ -162,7 +162,13 @@ pub async fn build(config: &Config, sdk: SdkConfig, public_url: &str) -> anyhow:
         (None, Some(idp)) => idp.clone(),
         (None, None) => Arc::new(NoDirectory),
     };
-    let notifier = notifier(&config.notifier, &sdk, public_url, directory)?;
+    let mut notifier = notifier(&config.notifier, &sdk, public_url, directory)?;
+    if let Some(chat) = crate::chat::build(&config.chat, &sdk, public_url, store.clone()).await? {
+        notifier = Arc::new(crate::chat::WithChat {
+            mail: notifier,
+            chat: Arc::new(chat),
+        });
+    }
     let policies = match &config.policies {
         PolicySource::File(file) => Policies::from_file(file)?,
         PolicySource::Parameter(name) => {
@@ -187,6 +193,7 @@ pub async fn build(config: &Config, sdk: SdkConfig, public_url: &str) -> anyhow:
         delivery: config.delivery,
         policies,
         reconcile_from: Default::default(),
+        metrics: config.metrics(),
     };
     Ok(Parts {
         state: AppState {

@@ -15,6 +15,7 @@ use crate::domain::rules::{self, Ballot};
 use crate::domain::{
     Caller, IntakeError, IntakeMessage, NewRequest, OnReject, RequestId, TaskToken,
 };
+use crate::metrics::{self, Metrics};
 use crate::notifier::Notifier;
 use crate::policy_source::Policies;
 use crate::signer::Signer;
@@ -27,6 +28,10 @@ pub const REJECTED_ERROR: &str = "Hanko.Rejected";
 pub const INVALID_ERROR: &str = "Hanko.InvalidRequest";
 pub const POLICY_ERROR: &str = "Hanko.PolicyViolation";
 pub const EXPIRED_ERROR: &str = "Hanko.Expired";
+
+/// The `Reason` of [`metrics::REQUESTS_REFUSED`] for a message without a usable task token
+/// or not JSON: dropped, with nobody to answer.
+pub const REFUSED_DROPPED: &str = "dropped";
 
 /// How delivery attempts are paced and how much housekeeping one pass does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +85,8 @@ pub struct Hanko {
     pub policies: Policies,
     /// Where the next reconciliation pass goes on (the last id checked).
     pub reconcile_from: std::sync::Mutex<Option<RequestId>>,
+    /// Where the figures of [`crate::metrics`] go.
+    pub metrics: Metrics,
 }
 
 /// What happened to an intake message.
@@ -210,6 +217,8 @@ impl Hanko {
             Ok(msg) => msg,
             Err(IntakeError::NoToken(reason)) => {
                 tracing::warn!(%reason, "dropped an intake message without a usable task token");
+                self.metrics
+                    .count(metrics::REQUESTS_REFUSED, Some(REFUSED_DROPPED));
                 return Ok(IntakeOutcome::Dropped { reason });
             }
             Err(IntakeError::Invalid {
@@ -279,11 +288,23 @@ impl Hanko {
                 Ok(IntakeOutcome::Duplicate { id: existing_id })
             }
             Inserted::Created => {
-                if let Err(e) = self.notifier.request_created(&id, &msg.request).await {
-                    // The request is stored and visible in the console; only the
-                    // email is missing.
-                    tracing::error!(request_id = %id, error = %format!("{e:#}"), "could not notify approvers");
-                }
+                self.metrics.count(metrics::REQUESTS_TAKEN, None);
+                let (sent, failed) = match self.notifier.request_created(&id, &msg.request).await {
+                    Ok(sent) => (sent, 0),
+                    Err(e) => {
+                        // The request is stored and visible in the console; only the
+                        // email is missing.
+                        tracing::error!(request_id = %id, error = %format!("{e:#}"), "could not notify approvers");
+                        (e.sent, e.failed)
+                    }
+                };
+                self.metrics.put(
+                    &[
+                        (metrics::NOTIFICATIONS_SENT, sent as f64),
+                        (metrics::NOTIFICATIONS_FAILED, failed as f64),
+                    ],
+                    None,
+                );
                 Ok(IntakeOutcome::Created { id })
             }
         }
@@ -304,6 +325,11 @@ impl Hanko {
         match self.workflow.send(task_token, &cb).await {
             Ok(()) | Err(CallbackError::TaskGone(_)) => {
                 tracing::warn!(%error, ?problems, "refused an approval request");
+                let reason = match error {
+                    POLICY_ERROR => "policy_violation",
+                    _ => "invalid_request",
+                };
+                self.metrics.count(metrics::REQUESTS_REFUSED, Some(reason));
                 Ok(IntakeOutcome::Refused { error, problems })
             }
             Err(e) => Err(IntakeRetry::Callback(e)),
@@ -324,7 +350,7 @@ impl Hanko {
         user_agent: Option<String>,
     ) -> Result<StoredRequest, VoteError> {
         // A racing vote changes the version; read again and re-check the rules.
-        let mut decided: Option<Callback> = None;
+        let mut decided: Option<(Outcome, Callback)> = None;
         let mut written = false;
         for _ in 0..20 {
             let now = Utc::now();
@@ -360,7 +386,7 @@ impl Hanko {
                 None => None,
                 Some(outcome) => Some(self.decide(&req, &votes, outcome, now).await?),
             };
-            decided = decision.as_ref().map(|(_, cb)| cb.clone());
+            decided = decision.as_ref().map(|(d, cb)| (d.outcome, cb.clone()));
             // The lease starts at the write (after signing), as a claim's would.
             let lease_until = Utc::now() + self.delivery.lease();
             written = self
@@ -381,14 +407,22 @@ impl Hanko {
         if !written {
             return Err(VoteError::Busy);
         }
-        if let Some(callback) = decided {
+        self.metrics.count(metrics::VOTES, None);
+        if let Some((outcome, callback)) = decided {
+            let outcome = match outcome {
+                Outcome::Approved => "approved",
+                Outcome::Rejected => "rejected",
+            };
+            self.metrics.count(metrics::DECISIONS, Some(outcome));
             // Claimed by the vote's write: the first attempt, after none before it.
             let claim = Claim {
                 callback,
                 attempts: 0,
                 unconfirmed: false,
             };
-            match self.attempt(id, claim).await? {
+            let delivered = self.attempt(id, claim).await?;
+            self.notifier.request_finished(id).await;
+            match delivered {
                 Delivered::TaskGone(code) => return Err(VoteError::WorkflowGone(code)),
                 Delivered::Later(e) => {
                     tracing::warn!(request_id = %id, error = %e, "decision recorded; delivery will be retried");
@@ -477,7 +511,20 @@ impl Hanko {
             return Ok(Delivered::NothingOwed);
         };
         let retry_at = || Utc::now() + self.delivery.backoff(owed.attempts);
-        match self.workflow.send(&token, &owed.callback).await {
+        let sent = self.workflow.send(&token, &owed.callback).await;
+        match &sent {
+            Ok(()) => self.metrics.count(metrics::CALLBACKS_DELIVERED, None),
+            Err(e) => {
+                let reason = match e {
+                    CallbackError::TaskGone(_) => "task_gone",
+                    CallbackError::Transient(_) => "refused",
+                    CallbackError::Unknown(_) => "no_answer",
+                };
+                self.metrics
+                    .count(metrics::CALLBACK_ATTEMPTS_FAILED, Some(reason));
+            }
+        }
+        match sent {
             Ok(()) => {
                 self.store
                     .record_delivery(id, Delivery::Delivered, None, None)
@@ -547,13 +594,33 @@ impl Hanko {
                 .await?;
             if closed {
                 tracing::info!(request_id = %id, "request expired");
+                self.metrics.count(metrics::DECISIONS, Some("expired"));
+                self.notifier.request_finished(&id).await;
                 self.deliver(&id).await?;
             }
         }
         for id in self.store.due_deliveries(Utc::now(), 100).await? {
             self.deliver(&id).await?;
         }
+        self.report_undelivered().await;
         self.reconcile().await
+    }
+
+    /// Writes [`metrics::OLDEST_UNDELIVERED_DECISION_AGE`]: 0 when no callback is owed. A
+    /// store that cannot say is logged, not a failed pass.
+    async fn report_undelivered(&self) {
+        match self.store.oldest_owed_callback().await {
+            Ok(oldest) => {
+                let age = oldest.map_or(0.0, |at| {
+                    (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0
+                });
+                self.metrics
+                    .put(&[(metrics::OLDEST_UNDELIVERED_DECISION_AGE, age)], None);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the oldest undelivered decision");
+            }
+        }
     }
 
     /// Closes pending requests whose execution has ended (stopped, failed, timed out),
@@ -590,6 +657,8 @@ impl Hanko {
                         .await?
                     {
                         tracing::info!(request_id = %id, %status, "the execution ended; request closed");
+                        self.metrics.count(metrics::DECISIONS, Some("closed"));
+                        self.notifier.request_finished(&id).await;
                     }
                 }
                 Err(e) => {

@@ -433,6 +433,7 @@ mod tests {
             allow_self_approval: false,
             max_timeout_seconds: 3600,
             max_login_age_seconds: None,
+            notify: Vec::new(),
         };
         let mut honest = record();
         honest.policy_sha256 = Some(crate::domain::policy::policy_sha256(&policy));

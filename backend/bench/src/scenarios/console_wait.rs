@@ -12,6 +12,7 @@
 //! `Page.addScriptToEvaluateOnNewDocument`) watches the DOM and, once the condition holds,
 //! takes `performance.now()` (milliseconds since the navigation started) in the next
 //! animation frame, when the page can be painted with it. WebDriver only reads it after.
+//! With `HANKO_BENCH_TIMELINE` set, each load's resource timing goes to standard error.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -216,6 +217,24 @@ async fn load(
     let (s, _profile) = browser(driver, dir, token, page, Some(net)).await?;
     s.goto(url).await?;
     let ms = ready_ms(&s).await.with_context(|| url.to_string())?;
+    if std::env::var_os("HANKO_BENCH_TIMELINE").is_some() {
+        // Where the load spent its time: each file and api call, asked for and in (ms).
+        let timeline = s
+            .eval(
+                "return performance.getEntries().filter(function (e) {\
+                 return e.entryType === 'navigation' || e.entryType === 'resource'; })\
+                 .map(function (e) { return Math.round(e.startTime) + '-' +\
+                 Math.round(e.responseEnd) + ' ' + e.name.replace(location.origin, ''); })\
+                 .join('\\n')",
+            )
+            .await?;
+        eprintln!(
+            "{} on {} ready at {ms:.0} ms:\n{}",
+            page.name,
+            net.name,
+            timeline.as_str().unwrap_or_default()
+        );
+    }
     let bytes = s
         .eval(
             "return performance.getEntries()\

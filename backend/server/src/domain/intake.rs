@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::chat::{ChatRoute, parse_notify};
 use super::email::Email;
 use super::policy::AppliedPolicy;
 use super::principal::Principal;
@@ -61,6 +62,9 @@ pub struct NewRequest {
     /// Who put the message on the queue (SQS `SenderId`) or invoked the function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
+    /// Chat channels told of the request besides email: its policy's, then the message's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<ChatRoute>,
 }
 
 impl NewRequest {
@@ -303,6 +307,14 @@ impl IntakeMessage {
             .unwrap_or_default();
         let state_name = field(obj.get("state"), "Name");
 
+        let notify = match obj.get("notify") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(list) => parse_notify(list, "notify").unwrap_or_else(|mut problems| {
+                p.append(&mut problems);
+                Vec::new()
+            }),
+        };
+
         if !p.is_empty() {
             return Err(IntakeError::Invalid {
                 task_token,
@@ -327,6 +339,7 @@ impl IntakeMessage {
             expires_at: now + Duration::seconds(timeout),
             policy: None,
             sender: None,
+            notify,
         };
         if let Some(problem) = size_problem(&request) {
             return Err(IntakeError::Invalid {
@@ -400,6 +413,7 @@ pub(crate) fn sample_request(approvers: &[&str]) -> NewRequest {
         expires_at: now + Duration::hours(1),
         policy: None,
         sender: None,
+        notify: Vec::new(),
     }
 }
 
@@ -456,6 +470,24 @@ mod tests {
             IntakeMessage::parse(&json!([1]), Utc::now()),
             Err(IntakeError::NoToken(_))
         ));
+    }
+
+    #[test]
+    fn a_message_may_name_chat_channels_but_not_a_webhook_url() {
+        let mut m = message();
+        m["notify"] = json!([{"slack": "#deploys"}, {"teams": "release-team"}]);
+        let r = IntakeMessage::parse(&m, Utc::now()).expect("valid").request;
+        assert_eq!(r.notify.len(), 2);
+        m["notify"] = json!([{"teams": "https://outlook.office.com/webhook/x"}]);
+        match IntakeMessage::parse(&m, Utc::now()) {
+            Err(IntakeError::Invalid { problems, .. }) => {
+                assert!(
+                    problems[0].starts_with("notify[0]: teams target"),
+                    "{problems:?}"
+                );
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! whether a request has expired. The strings that carry meaning are parsed once, each into
 //! its own type: [`Email`], [`Principal`], [`RequestId`], [`TaskToken`].
 
+pub mod chat;
 pub mod email;
 pub mod intake;
 pub mod policy;

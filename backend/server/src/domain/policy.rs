@@ -10,6 +10,7 @@ use hanko_api::ApprovalPolicy;
 use serde::{Deserialize, Serialize};
 use wildmatch::WildMatch;
 
+use super::chat::{self, ChatRoute};
 use super::intake::{
     DEFAULT_TIMEOUT_SECONDS, Given, MAX_APPROVERS, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS,
     NewRequest, quorum_problem,
@@ -185,6 +186,11 @@ impl PolicyDocument {
                     "policy {n:?}: maxLoginAgeSeconds must be at least 1"
                 ));
             }
+            if let Ok(list) = serde_json::to_value(&pol.notify)
+                && let Err(problems) = chat::parse_notify(&list, "notify")
+            {
+                p.extend(problems.into_iter().map(|e| format!("policy {n:?}: {e}")));
+            }
         }
         if self.default != DENY && !self.policies.iter().any(|pol| pol.name == self.default) {
             p.push(format!(
@@ -293,6 +299,14 @@ impl PolicyDocument {
         if !grouped && req.required_approvals as usize > req.approvers.len() {
             p.push(quorum_problem(req.required_approvals, req.approvers.len()));
         }
+        let mut channels = Vec::with_capacity(policy.notify.len());
+        for target in &policy.notify {
+            match ChatRoute::try_from(target.clone()) {
+                Ok(route) => channels.push(route),
+                Err(e) => p.push(format!("policy {:?}: {e}", policy.name)),
+            }
+        }
+        req.notify = chat::merge(&channels, &req.notify);
         if p.is_empty() {
             req.policy = Some(AppliedPolicy::of(policy));
             Ok(())
@@ -547,5 +561,35 @@ maxTimeoutSeconds = 604800
         q.min_approvals = 1;
         assert_ne!(policy_sha256(&p), policy_sha256(&q));
         assert_eq!(policy_sha256(&p).len(), 64);
+    }
+
+    #[test]
+    fn a_policys_chat_channels_come_first_and_a_message_may_add_its_own() {
+        let text = TOML.replace(
+            "maxLoginAgeSeconds = 900",
+            "maxLoginAgeSeconds = 900\nnotify = [{ slack = \"#deploys\" }, { teams = \"release-team\", lang = \"ja\" }]",
+        );
+        let doc = PolicyDocument::parse(&text).expect("valid");
+        let m = message(json!({"notify": [{"slack": "#shop"}, {"slack": "#deploys"}]}));
+        let mut r = m.request;
+        doc.govern(&mut r, &m.given).expect("within policy");
+        let named: Vec<String> = r.notify.iter().map(|n| n.channel.to_string()).collect();
+        assert_eq!(
+            named,
+            vec!["slack #deploys", "teams release-team", "slack #shop"]
+        );
+    }
+
+    #[test]
+    fn a_policy_with_a_bad_chat_channel_is_refused_with_its_name() {
+        let text = TOML.replace(
+            "maxLoginAgeSeconds = 900",
+            "maxLoginAgeSeconds = 900\nnotify = [{ teams = \"https://x.example/hook\" }]",
+        );
+        let err = PolicyDocument::parse(&text).unwrap_err();
+        assert!(
+            err.contains("policy \"production-deploys\": notify[0]"),
+            "{err}"
+        );
     }
 }

@@ -155,6 +155,7 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
     let timeout = state.policy.request_timeout;
     let csp = console_csp(state.auth.oidc_client().map(|c| &c.token_url));
     let origin_secret = state.policy.origin_secret.clone().map(Arc::new);
+    let metrics = state.hanko.metrics.clone();
     let api = Router::new()
         .merge(meta::router())
         .merge(session::router())
@@ -185,10 +186,7 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     if let Some(dir) = console_dir {
-        // Every path that is not the api is the console; unknown paths get index.html so
-        // that deep links like /approvals/{id} work on a reload.
-        let index = dir.join("index.html");
-        app = app.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
+        app = app.fallback_service(console_files(dir));
     }
     // Outside every route, so no path (health, the JWKS, the console) answers a caller
     // who went around the trusted proxy.
@@ -219,12 +217,96 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
     ))
+    // Outermost but for the trace: every answer is counted, the origin secret's 403 too.
+    .layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            crate::metrics::count_api_answers(metrics.clone(), req, next)
+        },
+    ))
     .layer(TraceLayer::new_for_http())
+}
+
+/// The built console. Every path that is not the api is the console; unknown paths get
+/// index.html so that deep links like /approvals/{id} work on a reload. The build writes a
+/// brotli and a gzip copy beside each file (scripts/console-post-build.mjs), sent to browsers
+/// that accept them. Files with a content hash in their name never change and are cached for
+/// a year; index.html and boot.js are checked again on every load (as infra/deploy.sh sets
+/// them on S3).
+fn console_files(dir: PathBuf) -> Router {
+    let index = ServeFile::new(dir.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let files = ServeDir::new(dir)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(index);
+    Router::new()
+        .fallback_service(files)
+        .layer(axum::middleware::from_fn(console_cache_headers))
+}
+
+/// `Cache-Control` and `Vary` of a console file (see [`console_files`]).
+async fn console_cache_headers(req: Request, next: Next) -> axum::response::Response {
+    let hashed = has_content_hash(req.uri().path());
+    let mut resp = next.run(req).await;
+    // A hashed name that is not there is answered with index.html: not to be kept.
+    let html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if hashed && !html {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    resp
+}
+
+/// Whether a path's file name carries Trunk's content hash: `name-0123456789abcdef.ext` or
+/// `name-0123456789abcdef_bg.wasm`.
+fn has_content_hash(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    !ext.is_empty()
+        && stem.rsplit_once('-').is_some_and(|(_, h)| {
+            h.len() == 16 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_file_names_with_a_content_hash_are_kept_for_a_year() {
+        for hashed in [
+            "/hanko-console-2996cdd01659f848.js",
+            "/hanko-console-2996cdd01659f848_bg.wasm",
+            "/main-9da0c79ef2ca9117.css",
+            "/favicon-8cb90e375e85bd1c.svg",
+        ] {
+            assert!(has_content_hash(hashed), "{hashed}");
+        }
+        for plain in [
+            "/",
+            "/index.html",
+            "/boot.js",
+            "/approvals/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+            "/main-9DA0C79EF2CA9117.css",
+            "/main-9da0c79ef2ca911.css",
+            "/x-9da0c79ef2ca9117",
+        ] {
+            assert!(!has_content_hash(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn the_csp_lets_the_console_reach_the_token_endpoints_origin_only() {

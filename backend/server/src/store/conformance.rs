@@ -10,8 +10,8 @@ use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
 use serde_json::json;
 
 use super::{
-    Callback, Inserted, ListQuery, Page, Person, RequestSummary, Store, StoredDecision,
-    StoredRequest, VoteWrite,
+    Callback, ChatMessage, Inserted, ListQuery, Page, Person, RequestSummary, Store,
+    StoredDecision, StoredRequest, VoteWrite,
 };
 use crate::domain::intake::sample_request;
 use crate::domain::rules::Ballot;
@@ -49,6 +49,8 @@ macro_rules! store_conformance_tests {
             a_delivery_is_claimed_by_one_attempt_at_a_time,
             an_answer_after_an_unanswered_attempt_keeps_what_was_closed_and_says_why,
             pending_requests_come_oldest_first_with_their_execution,
+            the_oldest_owed_callback_is_the_earliest_decision_not_yet_delivered,
+            chat_messages_of_a_request_are_kept_once_each_and_apart_from_other_requests,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -1360,4 +1362,96 @@ pub async fn pending_requests_come_oldest_first_with_their_execution(s: &dyn Sto
             .is_empty()
     );
     assert!(s.pending_oldest_first(None, 0).await.unwrap().is_empty());
+}
+
+pub async fn the_oldest_owed_callback_is_the_earliest_decision_not_yet_delivered(s: &dyn Store) {
+    assert_eq!(s.oldest_owed_callback().await.unwrap(), None);
+    for n in 1..=3 {
+        insert(s, n, &["a@x.io"], Duration::hours(1)).await;
+    }
+    assert_eq!(
+        s.oldest_owed_callback().await.unwrap(),
+        None,
+        "pending requests owe nothing"
+    );
+    let early = now_ms() - Duration::minutes(30);
+    let late = now_ms() - Duration::minutes(5);
+    assert!(vote(s, 2, "a@x.io", Some(late)).await);
+    assert!(vote(s, 3, "a@x.io", Some(early)).await);
+    assert_eq!(s.oldest_owed_callback().await.unwrap(), Some(early));
+    s.record_delivery(&id(3), Delivery::Delivered, None, None)
+        .await
+        .unwrap();
+    assert_eq!(s.oldest_owed_callback().await.unwrap(), Some(late));
+    let before_close = now_ms();
+    assert!(
+        s.close_pending(
+            &id(1),
+            RequestStatus::Expired,
+            "deadline",
+            Some(Callback::Failure {
+                error: "Hanko.Expired".into(),
+                cause: "{}".into(),
+            }),
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(s.oldest_owed_callback().await.unwrap(), Some(late));
+    s.record_delivery(&id(2), Delivery::TaskGone, Some("InvalidToken"), None)
+        .await
+        .unwrap();
+    let expiry = s
+        .oldest_owed_callback()
+        .await
+        .unwrap()
+        .expect("the expiry is owed");
+    assert!(expiry >= before_close, "{expiry} is the expiry's close");
+    s.record_delivery(&id(1), Delivery::Delivered, None, None)
+        .await
+        .unwrap();
+    assert_eq!(s.oldest_owed_callback().await.unwrap(), None);
+}
+
+pub async fn chat_messages_of_a_request_are_kept_once_each_and_apart_from_other_requests(
+    s: &dyn Store,
+) {
+    insert(s, 1, &["alice@example.com"], Duration::hours(1)).await;
+    insert(s, 2, &["alice@example.com"], Duration::hours(1)).await;
+    let msg = |channel: &str, ts: &str| ChatMessage {
+        channel: channel.into(),
+        ts: ts.into(),
+        lang: if channel == "C0A" { "ja" } else { "en" }.into(),
+    };
+    assert!(s.chat_messages(&id(1)).await.unwrap().is_empty());
+    s.add_chat_message(&id(1), &msg("C0B", "1765000000.000200"))
+        .await
+        .unwrap();
+    s.add_chat_message(&id(1), &msg("C0A", "1765000000.000100"))
+        .await
+        .unwrap();
+    s.add_chat_message(&id(1), &msg("C0B", "1765000000.000200"))
+        .await
+        .unwrap();
+    s.add_chat_message(&id(2), &msg("C0A", "1765000099.000900"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.chat_messages(&id(1)).await.unwrap(),
+        vec![
+            msg("C0A", "1765000000.000100"),
+            msg("C0B", "1765000000.000200")
+        ]
+    );
+    assert_eq!(
+        s.chat_messages(&id(2)).await.unwrap(),
+        vec![msg("C0A", "1765000099.000900")]
+    );
+    assert!(s.chat_messages(&id(42)).await.unwrap().is_empty());
+    let stored = s
+        .get(&id(1))
+        .await
+        .unwrap()
+        .expect("the request is still there");
+    assert_eq!(stored.status, RequestStatus::Pending);
 }

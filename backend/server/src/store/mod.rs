@@ -180,6 +180,16 @@ impl From<&crate::domain::Caller> for Person {
     }
 }
 
+/// A chat message posted about a request, to be changed when the request ends (a Slack
+/// message: the channel id Slack answered with, the message's `ts`, and its language,
+/// `ja` or `en`, for the words that change it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub channel: String,
+    pub ts: String,
+    pub lang: String,
+}
+
 /// A pending request and the execution waiting for it (for reconciliation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiting {
@@ -347,6 +357,11 @@ pub trait Store: Send + Sync + 'static {
     async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize)
     -> StoreResult<Vec<RequestId>>;
 
+    /// When the oldest request whose callback is still owed (delivery `Pending` or
+    /// `Unconfirmed`) was decided or closed; `None` when no callback is owed. What the
+    /// `OldestUndeliveredDecisionAge` metric is made of.
+    async fn oldest_owed_callback(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
     /// Pending requests whose deadline has passed.
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>>;
 
@@ -365,4 +380,11 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&RequestId>,
         limit: usize,
     ) -> StoreResult<Vec<Waiting>>;
+
+    /// Remembers a chat message posted about request `id` (the same one twice is kept
+    /// once), so it can say how the request ended.
+    async fn add_chat_message(&self, id: &RequestId, message: &ChatMessage) -> StoreResult<()>;
+
+    /// The chat messages posted about request `id`, by channel then `ts`.
+    async fn chat_messages(&self, id: &RequestId) -> StoreResult<Vec<ChatMessage>>;
 }

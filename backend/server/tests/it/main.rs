@@ -5,9 +5,11 @@ mod common;
 
 mod api;
 mod audit;
+mod chat;
 mod decision_properties;
 mod jwt_attacks;
 mod lambda;
+mod metrics;
 mod openapi;
 mod smtp;
 mod verify_cli;

@@ -495,6 +495,7 @@ mod tests {
             expires_at: from_ms(1_700_000_100_000),
             policy: None,
             sender: None,
+            notify: Vec::new(),
         };
         let body = serde_json::to_string(&req).unwrap();
         // Listed second, voted first.

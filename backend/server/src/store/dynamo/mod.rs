@@ -12,6 +12,7 @@
 //! | viewer | `VIEWER#<principal>` | `<id>` | - | expires + retention |
 //! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | vote + longest timeout + retention |
 //! | closure | `REQ#<id>` | `CLOSED` | gsi1 `CLOSED` / `<closed ms>#<id>` | closed + retention |
+//! | chat message | `REQ#<id>` | `CHAT#<channel>#<ts>` | - | posted + longest timeout + retention |
 //!
 //! The request item carries everything a page of the console shows, including a copy of
 //! its ballots (`votes`), so every list is answered from the index items alone. The task
@@ -70,6 +71,8 @@
 //!   the execution ARN comes from the projected `body`.
 //! - `decided_between`: `Query` gsi1 `CLOSED` between two times, oldest first, then
 //!   `BatchGetItem` of the requests.
+//! - `add_chat_message`: `PutItem` (the same message twice is the same item);
+//!   `chat_messages`: a consistent `Query` of `REQ#<id>` with `sk` beginning `CHAT#`.
 //!
 //! Trade-offs: lists read indexes, which are eventually consistent (a list can show a
 //! vote a moment late; `get` is consistent). Reconciliation reads `STATUS#pending` from
@@ -93,6 +96,7 @@
 //! condition expressions; `query`: lists, merging and pages; `table`: the table's keys
 //! and indexes, and its creation. This module: the [`Store`] itself.
 
+mod chat;
 mod expr;
 mod items;
 mod query;
@@ -114,12 +118,12 @@ use hanko_api::{Delivery, Outcome, RequestStatus};
 use self::expr::{Expr, put, update};
 use self::items::{
     ClosureItem, DELIVERY, EXPIRES, Item, NewRequestItem, PointerItem, REQUEST_SK, RequestRow,
-    TOKEN_SK, TokenItem, VoteItem, approver_pk, bad, ballot_value, from_item, key, num, request_pk,
-    s, status_pk, timed_key, to_item, to_request, token_pk, viewer_pk,
+    TOKEN_SK, TokenItem, VoteItem, approver_pk, bad, ballot_value, from_item, from_ms, key, num,
+    request_pk, s, status_pk, timed_key, to_item, to_request, token_pk, viewer_pk,
 };
 use super::{
-    Callback, Claim, Inserted, ListQuery, Page, PendingCallback, Store, StoreError, StoreResult,
-    StoredRequest, VoteWrite, Waiting, stored_id, stored_token, token_hash,
+    Callback, ChatMessage, Claim, Inserted, ListQuery, Page, PendingCallback, Store, StoreError,
+    StoreResult, StoredRequest, VoteWrite, Waiting, stored_id, stored_token, token_hash,
 };
 use crate::domain::intake::MAX_TIMEOUT_SECONDS;
 use crate::domain::{Email, NewRequest, RequestId, TaskToken};
@@ -759,6 +763,10 @@ impl Store for DynamoStore {
         self.sweep_query(DELIVERY, now, limit).await
     }
 
+    async fn oldest_owed_callback(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(self.oldest_closed_in(DELIVERY).await?.map(from_ms))
+    }
+
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>> {
         self.sweep_query(EXPIRES, now, limit).await
     }
@@ -801,5 +809,12 @@ impl Store for DynamoStore {
             .into_iter()
             .map(to_request)
             .collect()
+    }
+    async fn add_chat_message(&self, id: &RequestId, message: &ChatMessage) -> StoreResult<()> {
+        self.put_chat_message(id.as_str(), message).await
+    }
+
+    async fn chat_messages(&self, id: &RequestId) -> StoreResult<Vec<ChatMessage>> {
+        self.query_chat_messages(id.as_str()).await
     }
 }

@@ -16,6 +16,10 @@ use super::{DynamoStore, backoff, build_err};
 use crate::domain::RequestId;
 use crate::store::{ListQuery, Page, StoreError, StoreResult, StoredRequest, stored_id};
 
+/// Most owed callbacks [`DynamoStore::oldest_closed_in`] reads: far more than are ever
+/// owed at once while Step Functions answers.
+const OWED_READ: usize = 1000;
+
 /// What to query: one partition of the table or of an index, in one direction.
 pub(super) struct Source {
     index: &'static Index,
@@ -240,6 +244,32 @@ impl DynamoStore {
             .into_iter()
             .map(stored_id)
             .collect()
+    }
+
+    /// The earliest `closed_ms` of the request items in a gsi2 partition (`DELIVERY`: the
+    /// callbacks owed, a handful at most), reading at most [`OWED_READ`] of them.
+    pub(super) async fn oldest_closed_in(&self, pk: &str) -> StoreResult<Option<i64>> {
+        let src = Source::oldest_first(&GSI2, pk.into(), Range::All, OWED_READ);
+        let mut oldest: Option<i64> = None;
+        let (mut start, mut read) = (None, 0usize);
+        loop {
+            let (items, next) = self.query_page(&src, start).await?;
+            read += items.len();
+            for item in &items {
+                let at = item
+                    .get("closed_ms")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok());
+                oldest = match (oldest, at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            if next.is_none() || read >= OWED_READ {
+                return Ok(oldest);
+            }
+            start = next;
+        }
     }
 
     /// Ids of the requests closed with `from <= closed < to` (milliseconds), oldest first.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use hanko_api::Delivery;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::rows::{Word, ms};
+use super::rows::{Word, from_ms, ms};
 use crate::domain::{RequestId, TaskToken};
 use crate::store::{Claim, PendingCallback, StoreResult, stored_token};
 
@@ -129,4 +129,15 @@ pub(super) fn due_deliveries(
         .query_map(params![ms(now), limit as i64], |r| r.get(0))?
         .collect::<Result<Vec<RequestId>, _>>()?;
     Ok(ids)
+}
+
+/// See [`crate::store::Store::oldest_owed_callback`].
+pub(super) fn oldest_owed_callback(conn: &Connection) -> StoreResult<Option<DateTime<Utc>>> {
+    let oldest: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MIN(COALESCE(closed_ms, decided_ms, created_ms)) FROM requests \
+             WHERE delivery IN ('pending', 'unconfirmed')",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok(oldest.map(from_ms))
 }

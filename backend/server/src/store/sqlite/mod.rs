@@ -22,11 +22,12 @@ use hanko_api::{Delivery, RequestStatus};
 use rusqlite::Connection;
 
 use super::{
-    Callback, Claim, Inserted, ListQuery, Page, PendingCallback, RequestSummary, Store, StoreError,
-    StoreResult, StoredRequest, VoteWrite, Waiting,
+    Callback, ChatMessage, Claim, Inserted, ListQuery, Page, PendingCallback, RequestSummary,
+    Store, StoreError, StoreResult, StoredRequest, VoteWrite, Waiting,
 };
 use crate::domain::{NewRequest, RequestId, TaskToken};
 
+mod chat;
 mod delivery;
 mod list;
 mod requests;
@@ -183,6 +184,11 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn oldest_owed_callback(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        self.read(Place::HereIfFree, delivery::oldest_owed_callback, Ok)
+            .await
+    }
+
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>> {
         self.read(
             Place::HereIfFree,
@@ -218,6 +224,17 @@ impl Store for SqliteStore {
             Ok,
         )
         .await
+    }
+
+    async fn add_chat_message(&self, id: &RequestId, message: &ChatMessage) -> StoreResult<()> {
+        let (id, message) = (id.clone(), message.clone());
+        self.with(move |conn| chat::add(conn, &id, &message)).await
+    }
+
+    async fn chat_messages(&self, id: &RequestId) -> StoreResult<Vec<ChatMessage>> {
+        let id = id.clone();
+        self.read(Place::HereIfFree, move |conn| chat::list(conn, &id), Ok)
+            .await
     }
 }
 

@@ -93,6 +93,16 @@ CREATE INDEX requests_page ON requests (status, id, expires_ms, requested_by, al
     version, outcome, decided_ms, required_approvals, created_at, expires_at, title,
     state_machine_name, execution_name);
 "#,
+    // Chat messages posted about a request (Slack's channel and ts), changed when it ends.
+    r#"
+CREATE TABLE chat_messages (
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    channel    TEXT NOT NULL,
+    ts         TEXT NOT NULL,
+    lang       TEXT NOT NULL,
+    PRIMARY KEY (request_id, channel, ts)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 fn migrations() -> Migrations<'static> {

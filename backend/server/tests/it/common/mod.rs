@@ -24,6 +24,7 @@ pub fn token(t: &str) -> TaskToken {
 }
 use hanko::http::{AppState, Policy, router};
 use hanko::keys::EcKey;
+use hanko::metrics::{Metrics, Recorded};
 use hanko::notifier::FileOutbox;
 use hanko::policy_source::Policies;
 use hanko::service::{DeliveryPolicy, Hanko};
@@ -136,6 +137,8 @@ pub struct TestApp {
     pub outbox: tempfile::TempDir,
     /// The app's signer, to slow it down.
     pub signer: Arc<HeldSigner>,
+    /// The metric lines (EMF) the app wrote.
+    pub metrics: Recorded,
 }
 
 fn users() -> Vec<DevUser> {
@@ -231,6 +234,7 @@ pub fn test_app_built(
         inner: LocalSigner::new(EcKey::generate().unwrap(), vec![]),
         hold_until: Mutex::new(None),
     });
+    let (metrics, recorded) = Metrics::memory("Hanko/test");
     let hanko = Arc::new(Hanko {
         store: Arc::new(SqliteStore::in_memory().unwrap()),
         workflow: workflow.clone(),
@@ -244,6 +248,7 @@ pub fn test_app_built(
         delivery,
         policies,
         reconcile_from: Default::default(),
+        metrics,
     });
     let state = AppState {
         hanko: hanko.clone(),
@@ -261,6 +266,7 @@ pub fn test_app_built(
         workflow,
         outbox,
         signer,
+        metrics: recorded,
     }
 }
 
