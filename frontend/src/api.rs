@@ -18,7 +18,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::auth;
 use crate::i18n;
 
-/// Items per page of a list.
+/// Items per page of a list. boot.js asks for the inbox's first page early with the same
+/// `limit` (a test in tests/e2e/console.rs holds them together).
 pub const PAGE_SIZE: u32 = 20;
 
 /// Why a call failed.
