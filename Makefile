@@ -6,6 +6,7 @@ run:
 	scripts/run-local.sh
 
 ## Install what is missing, build the console, check formatting and lints, run every test.
+## (The Lambda package and its test under qemu are `make package`, one command of its own.)
 test: setup console lint infra
 	# Build every test and the `hanko` binary once, with the workspace's features; the
 	# end-to-end tests run that binary (HANKO_BIN) instead of building it again inside a test.

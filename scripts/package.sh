@@ -29,8 +29,8 @@ say "sam build took ${built} s"
 
 # Every function's bootstrap is an arm64 executable; the check refuses one that is not
 # (this machine's own `true`, an x86-64 ELF, on most machines here).
-api_bootstrap="$(cd infra/checks && python3 lambda_package.py ../../.aws-sam/build)"
-if [ "$(uname -m)" != aarch64 ] && (cd infra/checks && python3 lambda_package.py --bootstrap "$(command -v true)" >/dev/null); then
+api_bootstrap="$(cd infra/checks && ../../.local/sam/bin/python lambda_package.py ../../.aws-sam/build)"
+if [ "$(uname -m)" != aarch64 ] && (cd infra/checks && ../../.local/sam/bin/python lambda_package.py --bootstrap "$(command -v true)" >/dev/null); then
   say "the bootstrap check took $(command -v true) for an AArch64 executable" >&2
   exit 1
 fi
