@@ -434,8 +434,8 @@ pub struct PolicyRef {
 
 /// One approval policy of the operator's policy document: which state machines it covers
 /// and what it asks of their requests. Its canonical JSON (this struct written by
-/// serde_json, compact, keys in this order, `maxLoginAgeSeconds` and `notify` left out
-/// when unset) is what [`PolicyRef::sha256`] hashes.
+/// serde_json, compact, keys in this order, `maxLoginAgeSeconds`, `notify` and
+/// `mayNotify` left out when unset) is what [`PolicyRef::sha256`] hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -458,6 +458,10 @@ pub struct ApprovalPolicy {
     /// Chat channels told of every request under this policy (besides email).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<ChatTarget>,
+    /// More chat channels a request under this policy may name in its own `notify`. A
+    /// channel is a reader too: a request may not name one outside `notify` and this list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub may_notify: Vec<ChatTarget>,
 }
 
 /// A chat channel to tell of a request, as a policy or an intake message names it:

@@ -434,6 +434,7 @@ mod tests {
             max_timeout_seconds: 3600,
             max_login_age_seconds: None,
             notify: Vec::new(),
+            may_notify: Vec::new(),
         };
         let mut honest = record();
         honest.policy_sha256 = Some(crate::domain::policy::policy_sha256(&policy));

@@ -186,10 +186,12 @@ impl PolicyDocument {
                     "policy {n:?}: maxLoginAgeSeconds must be at least 1"
                 ));
             }
-            if let Ok(list) = serde_json::to_value(&pol.notify)
-                && let Err(problems) = chat::parse_notify(&list, "notify")
-            {
-                p.extend(problems.into_iter().map(|e| format!("policy {n:?}: {e}")));
+            for (field, list) in [("notify", &pol.notify), ("mayNotify", &pol.may_notify)] {
+                if let Ok(list) = serde_json::to_value(list)
+                    && let Err(problems) = chat::parse_notify(&list, field)
+                {
+                    p.extend(problems.into_iter().map(|e| format!("policy {n:?}: {e}")));
+                }
             }
         }
         if self.default != DENY && !self.policies.iter().any(|pol| pol.name == self.default) {
@@ -300,11 +302,36 @@ impl PolicyDocument {
             p.push(quorum_problem(req.required_approvals, req.approvers.len()));
         }
         let mut channels = Vec::with_capacity(policy.notify.len());
-        for target in &policy.notify {
+        let mut allowed = Vec::new();
+        for (target, always) in policy
+            .notify
+            .iter()
+            .map(|t| (t, true))
+            .chain(policy.may_notify.iter().map(|t| (t, false)))
+        {
             match ChatRoute::try_from(target.clone()) {
-                Ok(route) => channels.push(route),
+                Ok(route) => {
+                    allowed.push(route.channel.clone());
+                    if always {
+                        channels.push(route);
+                    }
+                }
                 Err(e) => p.push(format!("policy {:?}: {e}", policy.name)),
             }
+        }
+        // A channel's members read the request's title: like approvers, a message may name
+        // only channels its policy allows.
+        let outside: Vec<String> = req
+            .notify
+            .iter()
+            .filter(|r| !allowed.contains(&r.channel))
+            .map(|r| r.channel.to_string())
+            .collect();
+        if !outside.is_empty() {
+            p.push(format!(
+                "notify names {} which the policy does not allow (its notify and mayNotify)",
+                outside.join(", ")
+            ));
         }
         req.notify = chat::merge(&channels, &req.notify);
         if p.is_empty() {
@@ -348,6 +375,19 @@ pub fn report(text: &str, state_machines: &[String]) -> Result<String, String> {
         let _ = writeln!(out, "  longest wait    {} s", p.max_timeout_seconds);
         if let Some(age) = p.max_login_age_seconds {
             let _ = writeln!(out, "  login age       at most {age} s to decide");
+        }
+        let channels = |list: &[hanko_api::ChatTarget]| {
+            list.iter()
+                .filter_map(|t| ChatRoute::try_from(t.clone()).ok())
+                .map(|r| r.channel.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !p.notify.is_empty() {
+            let _ = writeln!(out, "  chat            {}", channels(&p.notify));
+        }
+        if !p.may_notify.is_empty() {
+            let _ = writeln!(out, "  may add chat    {}", channels(&p.may_notify));
         }
     }
     if !state_machines.is_empty() {
@@ -564,10 +604,10 @@ maxTimeoutSeconds = 604800
     }
 
     #[test]
-    fn a_policys_chat_channels_come_first_and_a_message_may_add_its_own() {
+    fn a_policys_chat_channels_come_first_and_a_message_may_add_those_it_allows() {
         let text = TOML.replace(
             "maxLoginAgeSeconds = 900",
-            "maxLoginAgeSeconds = 900\nnotify = [{ slack = \"#deploys\" }, { teams = \"release-team\", lang = \"ja\" }]",
+            "maxLoginAgeSeconds = 900\nnotify = [{ slack = \"#deploys\" }, { teams = \"release-team\", lang = \"ja\" }]\nmayNotify = [{ slack = \"#shop\" }]",
         );
         let doc = PolicyDocument::parse(&text).expect("valid");
         let m = message(json!({"notify": [{"slack": "#shop"}, {"slack": "#deploys"}]}));
@@ -577,6 +617,31 @@ maxTimeoutSeconds = 604800
         assert_eq!(
             named,
             vec!["slack #deploys", "teams release-team", "slack #shop"]
+        );
+    }
+
+    #[test]
+    fn a_message_may_not_name_a_chat_channel_its_policy_does_not_allow() {
+        let text = TOML.replace(
+            "maxLoginAgeSeconds = 900",
+            "maxLoginAgeSeconds = 900\nnotify = [{ slack = \"#deploys\" }]\nmayNotify = [{ slack = \"#shop\" }]",
+        );
+        let doc = PolicyDocument::parse(&text).expect("valid");
+        let m = message(json!({"notify": [{"slack": "#everyone"}, {"slack": "#shop"}]}));
+        let mut r = m.request;
+        let err = doc.govern(&mut r, &m.given).unwrap_err();
+        assert_eq!(
+            err.problems,
+            vec![
+                "notify names slack #everyone which the policy does not allow (its notify and mayNotify)"
+            ]
+        );
+        let plain = PolicyDocument::parse(TOML).expect("valid");
+        let m = message(json!({"notify": [{"teams": "release-team"}]}));
+        let mut r = m.request;
+        assert!(
+            plain.govern(&mut r, &m.given).is_err(),
+            "a policy with no channels allows none"
         );
     }
 

@@ -518,6 +518,7 @@ approvers = ["alice@example.com", "group:release-managers"]
 minApprovals = 1
 maxTimeoutSeconds = 86400
 notify = [{ teams = "release-team" }]
+mayNotify = [{ slack = "C0SHOP1234" }]
 "#,
     )
     .unwrap();
