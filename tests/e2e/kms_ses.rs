@@ -288,18 +288,8 @@ async fn an_approval_runs_end_to_end_with_kms_signing_ses_mail_and_cognito_group
         .unwrap();
     let alice = stack.login(ALICE.0, ALICE.1).await.unwrap();
     let id = stack.wait_for_request("deploy-kms", &alice).await.unwrap();
-    let token = stack
-        .hanko
-        .as_ref()
-        .unwrap()
-        .state
-        .hanko
-        .store
-        .task_token(&id.parse().unwrap())
-        .await
-        .unwrap()
-        .expect("the request has its task token");
-    let token = token.expose();
+    let token = stack.task_token(&id).await.unwrap();
+    let token = token.as_str();
 
     // One email per enabled group member, never the requester, never the token.
     let mail = wait_for_ses_messages(&stack, 2).await.unwrap();

@@ -88,18 +88,7 @@ async fn each_approver_gets_a_text_and_html_mail_over_smtp_with_the_deep_link_an
     rcpts.sort();
     assert_eq!(rcpts, ["alice@example.com", "carol@example.com"]);
     let link = format!("{}/approvals/{id}", stack.base);
-    let task_token = stack
-        .hanko
-        .as_ref()
-        .unwrap()
-        .state
-        .hanko
-        .store
-        .task_token(&hanko::domain::RequestId::parse(&id).unwrap())
-        .await
-        .unwrap()
-        .expect("the request has its task token");
-    let task_token = task_token.expose().to_string();
+    let task_token = stack.task_token(&id).await.unwrap();
     for m in &mail {
         assert_eq!(m["envelope"]["from"]["address"], "hanko@example.com");
         let raw = mailbox.raw(m["id"].as_str().unwrap()).await.unwrap();
@@ -194,17 +183,8 @@ async fn journey(lang: &str, title: &str, comment: &str) {
     b.client.switch_to_window(opened).await.unwrap();
 
     // Logged out in this browser: the console sends the person to the provider's form.
-    b.wait_for("#provider-login #email")
-        .await
-        .send_keys("alice@example.com")
-        .await
-        .unwrap();
-    b.wait_for("#provider-login #password")
-        .await
-        .send_keys("alice-approves")
-        .await
-        .unwrap();
-    b.wait_for("#provider-submit").await.click().await.unwrap();
+    b.log_in_at_the_provider("alice@example.com", "alice-approves")
+        .await;
 
     let shown = b.wait_for("#request-title").await.text().await.unwrap();
     assert_eq!(shown, title);

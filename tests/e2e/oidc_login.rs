@@ -41,21 +41,6 @@ async fn storages(b: &Browser) -> Value {
         .unwrap()
 }
 
-/// Types the dev user's email and password into the provider's login form and sends it.
-async fn log_in_at_the_provider(b: &Browser, (email, password): (&str, &str)) {
-    b.wait_for("#provider-login #email")
-        .await
-        .send_keys(email)
-        .await
-        .unwrap();
-    b.wait_for("#provider-login #password")
-        .await
-        .send_keys(password)
-        .await
-        .unwrap();
-    b.wait_for("#provider-submit").await.click().await.unwrap();
-}
-
 /// What the provider did since `before`: counts as differences.
 fn since(now: &Seen, before: &Seen) -> Seen {
     Seen {
@@ -111,7 +96,7 @@ async fn a_deep_link_goes_through_the_providers_login_form_with_pkce_and_back_to
         .unwrap();
     // Logged out: to the login page, on to the provider's form, back at /auth/callback, and
     // on to the deep link, query and all.
-    log_in_at_the_provider(&b, ALICE).await;
+    b.log_in_at_the_provider(ALICE.0, ALICE.1).await;
     b.wait_for("#request-title").await;
     let url = b.client.current_url().await.unwrap();
     assert_eq!(
@@ -243,7 +228,7 @@ async fn a_session_without_a_refresh_token_that_runs_out_logs_in_again_and_retur
         .goto(&format!("{}/approvals/{id}", stack.base))
         .await
         .unwrap();
-    log_in_at_the_provider(&b, ALICE).await;
+    b.log_in_at_the_provider(ALICE.0, ALICE.1).await;
     b.wait_for("#request-title").await;
     assert_eq!(since(&idp.seen(), &before).authorizations, 1);
     let kept = storages(&b).await;
@@ -396,7 +381,7 @@ async fn a_login_whose_email_the_provider_has_not_verified_is_refused_with_the_r
         ))
         .await
         .unwrap();
-    log_in_at_the_provider(&b, ALICE).await;
+    b.log_in_at_the_provider(ALICE.0, ALICE.1).await;
     let refused = b.wait_for("#session-refused").await;
     assert!(
         refused

@@ -140,6 +140,25 @@ impl Browser {
         }
     }
 
+    /// Logs in at the local OpenID provider's form (`infra/local/oidc-provider.mjs`).
+    pub async fn log_in_at_the_provider(&self, email: &str, password: &str) {
+        self.wait_for("#provider-login #email")
+            .await
+            .send_keys(email)
+            .await
+            .unwrap();
+        self.wait_for("#provider-login #password")
+            .await
+            .send_keys(password)
+            .await
+            .unwrap();
+        self.wait_for("#provider-submit")
+            .await
+            .click()
+            .await
+            .unwrap();
+    }
+
     pub async fn log_in(&self, email: &str, password: &str) {
         self.wait_for("#login-email")
             .await

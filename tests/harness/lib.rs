@@ -734,6 +734,24 @@ impl Stack {
         }
     }
 
+    /// The task token the in-process `hanko serve` keeps for request `id` (for tests that
+    /// check it never leaves the server).
+    pub async fn task_token(&self, id: &str) -> anyhow::Result<String> {
+        let hanko = &self
+            .hanko
+            .as_ref()
+            .context("not an in-process stack")?
+            .state
+            .hanko;
+        let id = hanko::domain::RequestId::parse(id)?;
+        let token = hanko
+            .store
+            .task_token(&id)
+            .await?
+            .context("the request has no task token")?;
+        Ok(token.expose().to_string())
+    }
+
     /// Waits until the execution is no longer running.
     pub async fn wait_for_end(&self, execution_arn: &str) -> anyhow::Result<Execution> {
         let deadline = Instant::now() + Duration::from_secs(60);

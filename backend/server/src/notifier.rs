@@ -12,6 +12,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
+// Text from the workflow in the HTML part: `& < > " '` escaped, inside elements and quoted
+// attributes alike.
+use html_escape::encode_quoted_attribute as escape_html;
 use lettre::address::{Address, Envelope};
 use lettre::message::header::{ContentTransferEncoding, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
@@ -147,21 +150,6 @@ pub(crate) fn one_line(s: &str) -> String {
         .collect()
 }
 
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The deep link into the console for a request.
 pub fn deep_link(public_url: &str, id: &str) -> String {
     format!("{}/approvals/{id}", public_url.trim_end_matches('/'))
@@ -287,14 +275,14 @@ fn html_section(lang: Lang, f: &Facts) -> String {
             "Hanko で確認して判断する",
         ),
     };
-    let link = html_escape(f.link);
+    let link = escape_html(f.link);
     format!(
         "<div lang=\"{code}\">\n<p>{lead}</p>\n<h1 style=\"font-size:18px\">{title}</h1>\n<table>\n<tr><th align=\"left\">{by}</th><td>{req}</td></tr>\n<tr><th align=\"left\">{wf}</th><td>{workflow}</td></tr>\n<tr><th align=\"left\">{dl}</th><td>{deadline}</td></tr>\n</table>\n<p><a href=\"{link}\">{open}</a></p>\n<p style=\"color:#666\">{link}</p>\n</div>\n",
         code = lang.code(),
-        title = html_escape(&f.title),
-        req = html_escape(f.requester),
-        workflow = html_escape(&f.workflow),
-        deadline = html_escape(&deadline_text(lang, f.deadline)),
+        title = escape_html(&f.title),
+        req = escape_html(f.requester),
+        workflow = escape_html(&f.workflow),
+        deadline = escape_html(&deadline_text(lang, f.deadline)),
     )
 }
 
@@ -334,10 +322,10 @@ pub fn compose(id: &str, req: &NewRequest, link: &str) -> Composed {
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head><meta charset=\"utf-8\"><title>{subject}</title></head>\n<body>\n{first}<hr>\n{second}<p style=\"color:#666\">{note}</p>\n</body>\n</html>\n",
         code = lang.code(),
-        subject = html_escape(&subject),
+        subject = escape_html(&subject),
         first = html_section(lang, &facts),
         second = html_section(lang.other(), &facts),
-        note = html_escape(note).replace('\n', "<br>\n"),
+        note = escape_html(note).replace('\n', "<br>\n"),
     );
     Composed {
         request_id: id.to_string(),

@@ -197,17 +197,9 @@ struct Labels {
 
 /// Text for Slack's mrkdwn: `&`, `<` and `>` escaped, as Slack asks, so untrusted text
 /// makes no mention (`<!channel>`), link (`<https://...|...>`) or user reference.
-pub fn mrkdwn(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// These are HTML's text escapes, so html-escape's `encode_text` does it.
+pub fn mrkdwn(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_text(s)
 }
 
 fn voters(req: &StoredRequest, choice: VoteChoice) -> String {
