@@ -8,17 +8,19 @@
 # times in Chromium (see `--help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
 
 MOTO_VERSION="5.2.5"
 SFN_CLIENT_VERSION="3.1164.0"
 
 if ! command -v wrk >/dev/null; then
   echo "bench: installing wrk (Debian)"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi
+  apt_install wrk
 fi
 if ! command -v chromedriver >/dev/null || [ ! -x /usr/bin/chromium ]; then
   echo "bench: installing chromium and chromedriver (Debian), for the console's waiting times"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver; fi
+  apt_install chromium chromium-driver
 fi
 if ! command -v node >/dev/null; then
   echo "bench: node (Node.js 20) is needed for the cold start comparison" >&2

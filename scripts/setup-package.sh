@@ -9,6 +9,8 @@
 # infra/deploy.sh needs the same SAM CLI and cargo-lambda (on PATH), not qemu.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
 
 SAM_CLI_VERSION="1.170.0"
 CARGO_LAMBDA_VERSION="1.9.2"
@@ -42,10 +44,7 @@ if command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linu
   say "qemu-user and libc6-arm64-cross already installed"
 elif command -v apt-get >/dev/null; then
   say "installing qemu-user and libc6-arm64-cross (Debian)"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-user libc6-arm64-cross >/dev/null
+  apt_install qemu-user libc6-arm64-cross
 else
   say "install qemu-user and the arm64 C library (Debian: qemu-user libc6-arm64-cross)" >&2
   exit 1

@@ -6,6 +6,8 @@
 # installed by scripts/setup-console.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
 
 # The infra checks (scripts/check-infra.sh).
 CFN_LINT_VERSION="1.58.0"
@@ -42,10 +44,7 @@ if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
   echo "setup: chromium and chromedriver already installed"
 elif command -v apt-get >/dev/null; then
   echo "setup: installing chromium and chromium-driver (Debian)"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  apt_install chromium chromium-driver
 else
   echo "setup: install chromium and chromedriver for the browser tests" >&2
   exit 1
@@ -94,10 +93,7 @@ if command -v shellcheck >/dev/null; then
   echo "setup: shellcheck already installed"
 elif command -v apt-get >/dev/null; then
   echo "setup: installing shellcheck (Debian)"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq shellcheck >/dev/null
+  apt_install shellcheck
 else
   echo "setup: install shellcheck for the infra checks" >&2
   exit 1
