@@ -419,7 +419,28 @@ pub struct Approval {
     /// The operator's approval policy that chose who decides; `None`: the approvers were
     /// chosen by the workflow (Hanko runs without a policy document).
     pub policy: Option<PolicyRef>,
+    /// When those who may still vote are reminded (before the deadline).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders_at: Vec<DateTime<Utc>>,
+    /// Who the request goes to if nobody decides in time, and whether it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationInfo>,
     pub viewer: Viewer,
+}
+
+/// A request's escalation: when it is due, to whom, and what it did once it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct EscalationInfo {
+    /// When it is (or was) due.
+    pub at: DateTime<Utc>,
+    /// Emails and `group:NAME` entries it goes to.
+    pub to: Vec<String>,
+    /// When it happened; `None` while it is still to come.
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// Those of `to` who became approvers then (the others already were).
+    pub added: Vec<String>,
 }
 
 /// Which of the operator's policies applied to a request, and its content hash.
@@ -462,6 +483,17 @@ pub struct ApprovalPolicy {
     /// channel is a reader too: a request may not name one outside `notify` and this list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub may_notify: Vec<ChatTarget>,
+    /// Seconds before the deadline at which those who may still vote are reminded, when
+    /// the request names none (otherwise Hanko's default: a day and an hour before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind_before_seconds: Option<Vec<i64>>,
+    /// After how many seconds without a decision the request is escalated to `escalateTo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_after_seconds: Option<i64>,
+    /// The people and `group:NAME` entries a request under this policy is escalated to:
+    /// they become its approvers. A request may name only these in its own `escalateTo`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalate_to: Vec<String>,
 }
 
 /// A chat channel to tell of a request, as a policy or an intake message names it:
@@ -641,6 +673,9 @@ pub struct AuditEntry {
     pub closed_reason: Option<String>,
     /// The decision's compact JWS, when there was a decision.
     pub signature: Option<String>,
+    /// The escalation, when the request had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationInfo>,
     pub votes: Vec<AuditVote>,
 }
 

@@ -117,6 +117,14 @@ pub const NOTIFICATIONS_SENT: Metric = Metric {
     dimension: None,
     total: false,
 };
+/// Reminders and escalations sent: `Kind` is `reminder` or `escalation` (one per request
+/// and kind, however many people it told: those are `NotificationsSent`).
+pub const NUDGES: Metric = Metric {
+    name: "Nudges",
+    unit: Unit::Count,
+    dimension: Some("Kind"),
+    total: false,
+};
 /// Notification emails that could not be sent.
 pub const NOTIFICATIONS_FAILED: Metric = Metric {
     name: "NotificationsFailed",
@@ -159,6 +167,7 @@ pub const CATALOGUE: &[Metric] = &[
     OLDEST_UNDELIVERED_DECISION_AGE,
     NOTIFICATIONS_SENT,
     NOTIFICATIONS_FAILED,
+    NUDGES,
     API_REQUESTS,
     API_4XX,
     API_5XX,

@@ -102,10 +102,40 @@ impl Directory for CognitoDirectory {
     }
 }
 
+/// Why people are told of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why<'a> {
+    /// It was made: its approvers are told.
+    Requested,
+    /// Its reminder `key` ([`crate::domain::nudge`]) is due: those who may still vote
+    /// (its approvers but those in `voted`) are told again.
+    Reminder { key: &'a str, voted: &'a [String] },
+    /// It was escalated: those the escalation made approvers are told.
+    Escalated,
+}
+
+impl Why<'_> {
+    /// What tells this message apart from the request's first one, in its Message-ID and
+    /// outbox file name; `None` for the first one.
+    fn tag(&self) -> Option<String> {
+        match self {
+            Why::Requested => None,
+            Why::Reminder { key, .. } => Some(key.replace(|c: char| !c.is_ascii_alphanumeric(), "-")),
+            Why::Escalated => Some("escalated".into()),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Notifier: Send + Sync + 'static {
-    /// Tells the request's approvers; `Ok` is how many messages were sent (all of them).
-    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent>;
+    /// Tells people of request `id`, as `why` says whom; `Ok` is how many messages were
+    /// sent (all of them).
+    async fn tell(&self, id: &RequestId, req: &NewRequest, why: Why<'_>) -> Result<usize, NotSent>;
+
+    /// Tells the request's approvers that it was made.
+    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent> {
+        self.tell(id, req, Why::Requested).await
+    }
 
     /// Request `id` is no longer pending (decided, expired or closed): messages that can be
     /// changed say so (Slack's). Failures are logged here, never returned: the decision
@@ -126,8 +156,34 @@ pub struct NotSent {
 /// The people to tell: named approvers and group members, once each, never the requester
 /// when they may not approve their own request.
 pub async fn recipients(req: &NewRequest, directory: &dyn Directory) -> Vec<String> {
+    recipients_among(&req.approvers, req, directory).await
+}
+
+/// Whom `why` tells of `req`: its approvers; for a reminder those of them who have not
+/// voted; for an escalation those it added.
+pub async fn recipients_for(req: &NewRequest, why: Why<'_>, directory: &dyn Directory) -> Vec<String> {
+    match why {
+        Why::Requested => recipients(req, directory).await,
+        Why::Reminder { voted, .. } => recipients(req, directory)
+            .await
+            .into_iter()
+            .filter(|e| !voted.contains(e))
+            .collect(),
+        Why::Escalated => {
+            let added = req.escalation.as_ref().map_or(&[][..], |e| &e.added[..]);
+            recipients_among(added, req, directory).await
+        }
+    }
+}
+
+/// `principals` as people to tell, as [`recipients`] does.
+async fn recipients_among(
+    principals: &[Principal],
+    req: &NewRequest,
+    directory: &dyn Directory,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for p in &req.approvers {
+    for p in principals {
         let emails = match p {
             Principal::User(e) => vec![e.to_string()],
             Principal::Group(g) => directory.members_of(g).await,
@@ -197,6 +253,8 @@ impl Lang {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Composed {
     pub request_id: String,
+    /// Set for a reminder or an escalation ([`Why`]): a Message-ID of its own.
+    pub tag: Option<String>,
     pub lang: Lang,
     pub link: String,
     pub subject: String,
@@ -205,6 +263,7 @@ pub struct Composed {
 }
 
 struct Facts<'a> {
+    why: Why<'a>,
     title: String,
     requester: &'a str,
     workflow: String,
@@ -237,10 +296,31 @@ pub(crate) fn deadline_text(lang: Lang, at: DateTime<Utc>) -> String {
     }
 }
 
+/// The first line of a message: why it was sent.
+fn lead(lang: Lang, why: Why<'_>) -> &'static str {
+    match (lang, why) {
+        (Lang::En, Why::Requested) => "An approval is waiting for you.",
+        (Lang::Ja, Why::Requested) => "承認依頼が届いています。",
+        (Lang::En, Why::Reminder { .. }) => {
+            "Reminder: an approval is still waiting for you, and its deadline is near."
+        }
+        (Lang::Ja, Why::Reminder { .. }) => {
+            "リマインダー: 承認依頼がまだ判断されていません。期限が近づいています。"
+        }
+        (Lang::En, Why::Escalated) => {
+            "This approval was escalated to you: nobody decided it in time, and you may now decide it."
+        }
+        (Lang::Ja, Why::Escalated) => {
+            "この承認依頼はエスカレーションされました。期限内に判断されなかったため、あなたも判断できます。"
+        }
+    }
+}
+
 fn text_section(lang: Lang, f: &Facts) -> String {
     match lang {
         Lang::En => format!(
-            "An approval is waiting for you.\n\n{title}\nRequested by: {req}\nWorkflow: {wf}\nDecide by: {dl}\n\nOpen it in Hanko to review and decide:\n{link}\n",
+            "{lead}\n\n{title}\nRequested by: {req}\nWorkflow: {wf}\nDecide by: {dl}\n\nOpen it in Hanko to review and decide:\n{link}\n",
+            lead = lead(lang, f.why),
             title = f.title,
             req = f.requester,
             wf = f.workflow,
@@ -248,7 +328,8 @@ fn text_section(lang: Lang, f: &Facts) -> String {
             link = f.link
         ),
         Lang::Ja => format!(
-            "承認依頼が届いています。\n\n{title}\n依頼者: {req}\nワークフロー: {wf}\n期限: {dl}\n\nHanko で内容を確認して判断してください:\n{link}\n",
+            "{lead}\n\n{title}\n依頼者: {req}\nワークフロー: {wf}\n期限: {dl}\n\nHanko で内容を確認して判断してください:\n{link}\n",
+            lead = lead(lang, f.why),
             title = f.title,
             req = f.requester,
             wf = f.workflow,
@@ -259,16 +340,15 @@ fn text_section(lang: Lang, f: &Facts) -> String {
 }
 
 fn html_section(lang: Lang, f: &Facts) -> String {
-    let (lead, by, wf, dl, open) = match lang {
+    let lead = lead(lang, f.why);
+    let (by, wf, dl, open) = match lang {
         Lang::En => (
-            "An approval is waiting for you.",
             "Requested by",
             "Workflow",
             "Decide by",
             "Open in Hanko to review and decide",
         ),
         Lang::Ja => (
-            "承認依頼が届いています。",
             "依頼者",
             "ワークフロー",
             "期限",
@@ -290,8 +370,14 @@ fn html_section(lang: Lang, f: &Facts) -> String {
 /// other one. Everything from the workflow is untrusted: one line in headers, escaped in
 /// HTML.
 pub fn compose(id: &str, req: &NewRequest, link: &str) -> Composed {
+    compose_for(id, req, link, Why::Requested)
+}
+
+/// [`compose`] for a reminder or an escalation: its own first line and subject.
+pub fn compose_for(id: &str, req: &NewRequest, link: &str, why: Why<'_>) -> Composed {
     let lang = Lang::of(req);
     let facts = Facts {
+        why,
         title: one_line(&req.title),
         requester: req.requested_by.as_ref().map_or("-", |e| e.as_str()),
         workflow: format!(
@@ -302,9 +388,13 @@ pub fn compose(id: &str, req: &NewRequest, link: &str) -> Composed {
         deadline: req.expires_at,
         link,
     };
-    let subject = match lang {
-        Lang::Ja => format!("承認依頼: {}", facts.title),
-        Lang::En => format!("Approval requested: {}", facts.title),
+    let subject = match (lang, why) {
+        (Lang::Ja, Why::Requested) => format!("承認依頼: {}", facts.title),
+        (Lang::En, Why::Requested) => format!("Approval requested: {}", facts.title),
+        (Lang::Ja, Why::Reminder { .. }) => format!("リマインダー: 承認依頼: {}", facts.title),
+        (Lang::En, Why::Reminder { .. }) => format!("Reminder: approval requested: {}", facts.title),
+        (Lang::Ja, Why::Escalated) => format!("エスカレーション: 承認依頼: {}", facts.title),
+        (Lang::En, Why::Escalated) => format!("Escalated: approval requested: {}", facts.title),
     };
     let note = match lang {
         Lang::Ja => {
@@ -329,6 +419,7 @@ pub fn compose(id: &str, req: &NewRequest, link: &str) -> Composed {
     );
     Composed {
         request_id: id.to_string(),
+        tag: why.tag(),
         lang,
         link: link.to_string(),
         subject,
@@ -342,6 +433,7 @@ impl Composed {
     pub fn to_message(&self, from: &str, to: &str) -> anyhow::Result<Message> {
         let id = &self.request_id;
         let to_id = to.replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+        let tag = self.tag.as_ref().map_or(String::new(), |t| format!(".{t}"));
         let from: Address = from.parse().context("sender address")?;
         let to: Address = to.parse().with_context(|| format!("recipient {to:?}"))?;
         // Both parts in base64, as Hanko's mail always was (lettre would choose
@@ -363,7 +455,7 @@ impl Composed {
             .raw_header(raw("To", format!("<{to}>")))
             .envelope(Envelope::new(Some(from), vec![to.clone()]).context("envelope")?)
             .subject(self.subject.as_str())
-            .message_id(Some(format!("<{id}.{to_id}@hanko>")))
+            .message_id(Some(format!("<{id}{tag}.{to_id}@hanko>")))
             .raw_header(raw("Content-Language", self.lang.code().to_string()))
             .raw_header(raw("X-Hanko-Request", id.clone()))
             .multipart(
@@ -412,10 +504,11 @@ async fn notify(
     public_url: &str,
     id: &str,
     req: &NewRequest,
+    why: Why<'_>,
 ) -> Result<usize, NotSent> {
     let link = deep_link(public_url, id);
-    let to = recipients(req, directory).await;
-    let composed = compose(id, req, &link);
+    let to = recipients_for(req, why, directory).await;
+    let composed = compose_for(id, req, &link, why);
     let mut failed = Vec::new();
     for (n, rcpt) in to.iter().enumerate() {
         let sent = match composed.to_message(from, rcpt) {
@@ -427,7 +520,12 @@ async fn notify(
             failed.push(rcpt.clone());
         }
     }
-    tracing::info!(request_id = %id, recipients = ?to, via = transport.name(), %link, "approval requested");
+    let what = match why {
+        Why::Requested => "approval requested",
+        Why::Reminder { .. } => "approvers reminded",
+        Why::Escalated => "approval escalated",
+    };
+    tracing::info!(request_id = %id, recipients = ?to, via = transport.name(), %link, "{what}");
     if failed.is_empty() {
         Ok(to.len())
     } else {
@@ -450,11 +548,14 @@ pub struct FileOutbox {
 
 #[async_trait]
 impl Notifier for FileOutbox {
-    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent> {
+    async fn tell(&self, id: &RequestId, req: &NewRequest, why: Why<'_>) -> Result<usize, NotSent> {
         let id = id.as_str();
         let files = Files {
             dir: self.dir.clone(),
-            id: id.to_string(),
+            name: match why.tag() {
+                None => id.to_string(),
+                Some(tag) => format!("{id}-{tag}"),
+            },
         };
         notify(
             &files,
@@ -463,6 +564,7 @@ impl Notifier for FileOutbox {
             &self.public_url,
             id,
             req,
+            why,
         )
         .await
     }
@@ -471,7 +573,8 @@ impl Notifier for FileOutbox {
 /// Writes `<id>-<n>.eml` files.
 struct Files {
     dir: PathBuf,
-    id: String,
+    /// The request's id, and what tells a reminder's or an escalation's files apart.
+    name: String,
 }
 
 #[async_trait]
@@ -483,7 +586,7 @@ impl Transport for Files {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .with_context(|| format!("creating outbox {}", self.dir.display()))?;
-        let path = self.dir.join(format!("{}-{n}.eml", self.id));
+        let path = self.dir.join(format!("{}-{n}.eml", self.name));
         tokio::fs::write(&path, message.formatted())
             .await
             .with_context(|| format!("writing {}", path.display()))
@@ -530,7 +633,7 @@ impl Transport for Ses<'_> {
 
 #[async_trait]
 impl Notifier for SesNotifier {
-    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent> {
+    async fn tell(&self, id: &RequestId, req: &NewRequest, why: Why<'_>) -> Result<usize, NotSent> {
         let id = id.as_str();
         let ses = Ses {
             client: &self.client,
@@ -543,6 +646,7 @@ impl Notifier for SesNotifier {
             &self.public_url,
             id,
             req,
+            why,
         )
         .await
     }
@@ -598,7 +702,7 @@ impl Transport for Smtp<'_> {
 
 #[async_trait]
 impl Notifier for SmtpNotifier {
-    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent> {
+    async fn tell(&self, id: &RequestId, req: &NewRequest, why: Why<'_>) -> Result<usize, NotSent> {
         let id = id.as_str();
         let smtp = Smtp {
             mailer: &self.mailer,
@@ -610,6 +714,7 @@ impl Notifier for SmtpNotifier {
             &self.public_url,
             id,
             req,
+            why,
         )
         .await
     }

@@ -11,16 +11,18 @@ use hanko_api::{
 };
 use serde_json::{Value, json};
 
+use crate::domain::nudge::{self, ESCALATION_KEY, NudgeKind};
 use crate::domain::rules::{self, Ballot};
 use crate::domain::{
     Caller, IntakeError, IntakeMessage, NewRequest, OnReject, RequestId, TaskToken,
 };
 use crate::metrics::{self, Metrics};
-use crate::notifier::Notifier;
+use crate::notifier::{NotSent, Notifier, Why};
 use crate::policy_source::Policies;
 use crate::signer::Signer;
 use crate::store::{
-    Callback, Claim, Inserted, Store, StoreError, StoredDecision, StoredRequest, VoteWrite, Waiting,
+    Callback, Claim, Inserted, NudgeClaim, Store, StoreError, StoredDecision, StoredRequest,
+    VoteWrite, Waiting,
 };
 use crate::workflow::{CallbackError, Execution, ExecutionState, Workflow};
 
@@ -261,7 +263,7 @@ impl Hanko {
                 }
             }
             Some(doc) => {
-                if let Err(v) = doc.govern(&mut msg.request, &msg.given) {
+                if let Err(v) = doc.govern(&mut msg.request, &msg.given, &msg.asked_escalation) {
                     tracing::warn!(policy = ?v.policy, problems = ?v.problems, "refused a request that breaks the approval policy");
                     let cause = v.cause();
                     return self
@@ -289,25 +291,31 @@ impl Hanko {
             }
             Inserted::Created => {
                 self.metrics.count(metrics::REQUESTS_TAKEN, None);
-                let (sent, failed) = match self.notifier.request_created(&id, &msg.request).await {
-                    Ok(sent) => (sent, 0),
-                    Err(e) => {
-                        // The request is stored and visible in the console; only the
-                        // email is missing.
-                        tracing::error!(request_id = %id, error = %format!("{e:#}"), "could not notify approvers");
-                        (e.sent, e.failed)
-                    }
-                };
-                self.metrics.put(
-                    &[
-                        (metrics::NOTIFICATIONS_SENT, sent as f64),
-                        (metrics::NOTIFICATIONS_FAILED, failed as f64),
-                    ],
-                    None,
-                );
+                // The request is stored and visible in the console; a failure only
+                // costs the email.
+                let told = self.notifier.request_created(&id, &msg.request).await;
+                self.count_told(&id, told);
                 Ok(IntakeOutcome::Created { id })
             }
         }
+    }
+
+    /// Counts (and logs the failures of) the notifications of one request.
+    fn count_told(&self, id: &RequestId, told: Result<usize, NotSent>) {
+        let (sent, failed) = match told {
+            Ok(sent) => (sent, 0),
+            Err(e) => {
+                tracing::error!(request_id = %id, error = %format!("{e:#}"), "could not notify approvers");
+                (e.sent, e.failed)
+            }
+        };
+        self.metrics.put(
+            &[
+                (metrics::NOTIFICATIONS_SENT, sent as f64),
+                (metrics::NOTIFICATIONS_FAILED, failed as f64),
+            ],
+            None,
+        );
     }
 
     /// Fails the task of a message Hanko will not take, so its execution does not wait.
@@ -599,11 +607,106 @@ impl Hanko {
                 self.deliver(&id).await?;
             }
         }
+        if let Err(e) = self.nudge().await {
+            // Reminders wait for the next pass; decisions are still delivered.
+            tracing::warn!(error = %e, "could not send the reminders and escalations due");
+        }
         for id in self.store.due_deliveries(Utc::now(), 100).await? {
             self.deliver(&id).await?;
         }
         self.report_undelivered().await;
         self.reconcile().await
+    }
+
+    /// Sends the reminders and escalations that are due ([`crate::domain::nudge`]), each
+    /// once however many sweepers run: each is claimed by a conditional write first, and
+    /// only the claim's winner sends it. A sweeper stopped between its claim and its mail
+    /// loses that mail: a reminder is sent at most once.
+    pub async fn nudge(&self) -> Result<(), StoreError> {
+        let now = Utc::now();
+        for id in self.store.due_nudges(now, 100).await? {
+            let Some(stored) = self.store.get(&id).await? else {
+                continue;
+            };
+            if rules::effective_status(stored.status, &stored.request, now)
+                != RequestStatus::Pending
+            {
+                self.store.drop_nudges(&id).await?;
+                continue;
+            }
+            let mut sent = self.store.sent_nudges(&id).await?;
+            let (escalations, reminders): (Vec<_>, Vec<_>) =
+                nudge::due(&stored.request, &sent, now)
+                    .into_iter()
+                    .partition(|d| d.kind == NudgeKind::Escalation);
+            if escalations.is_empty() && reminders.is_empty() {
+                // Listed as due with nothing due: set its next time right.
+                self.store
+                    .claim_nudges(NudgeClaim {
+                        id: &id,
+                        keys: &[],
+                        next_due: nudge::next_due(&stored.request, &sent),
+                        escalated: None,
+                        now,
+                    })
+                    .await?;
+                continue;
+            }
+            let mut req = stored.request;
+            // The escalation first: its people are reminded with the others from then on.
+            if !escalations.is_empty()
+                && let Some(escalated) = nudge::escalated(&req, now)
+            {
+                let keys = [ESCALATION_KEY.to_string()];
+                sent.extend(keys.iter().cloned());
+                let claimed = self
+                    .store
+                    .claim_nudges(NudgeClaim {
+                        id: &id,
+                        keys: &keys,
+                        next_due: nudge::next_due(&req, &sent),
+                        escalated: Some(&escalated),
+                        now,
+                    })
+                    .await?;
+                if !claimed {
+                    continue; // another sweeper has it
+                }
+                let added = escalated.escalation.as_ref().map(|e| e.added.clone());
+                tracing::info!(request_id = %id, ?added, "request escalated");
+                self.metrics.count(metrics::NUDGES, Some("escalation"));
+                let told = self.notifier.tell(&id, &escalated, Why::Escalated).await;
+                self.count_told(&id, told);
+                req = escalated;
+            }
+            if let Some(last) = reminders.last() {
+                // Reminders due together (a sweeper that was down) make one mail.
+                let keys: Vec<String> = reminders.iter().map(|r| r.key.clone()).collect();
+                sent.extend(keys.iter().cloned());
+                let claimed = self
+                    .store
+                    .claim_nudges(NudgeClaim {
+                        id: &id,
+                        keys: &keys,
+                        next_due: nudge::next_due(&req, &sent),
+                        escalated: None,
+                        now,
+                    })
+                    .await?;
+                if claimed {
+                    let voted: Vec<String> = stored.votes.iter().map(|b| b.voter.clone()).collect();
+                    tracing::info!(request_id = %id, reminder = %last.key, "reminding those who may still vote");
+                    self.metrics.count(metrics::NUDGES, Some("reminder"));
+                    let why = Why::Reminder {
+                        key: &last.key,
+                        voted: &voted,
+                    };
+                    let told = self.notifier.tell(&id, &req, why).await;
+                    self.count_told(&id, told);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes [`metrics::OLDEST_UNDELIVERED_DECISION_AGE`]: 0 when no callback is owed. A

@@ -435,6 +435,9 @@ mod tests {
             max_login_age_seconds: None,
             notify: Vec::new(),
             may_notify: Vec::new(),
+            remind_before_seconds: None,
+            escalate_after_seconds: None,
+            escalate_to: Vec::new(),
         };
         let mut honest = record();
         honest.policy_sha256 = Some(crate::domain::policy::policy_sha256(&policy));

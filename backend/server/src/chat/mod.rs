@@ -26,7 +26,7 @@ use self::slack::{Posted, Slack};
 use self::teams::Teams;
 use crate::domain::chat::ChatChannel;
 use crate::domain::{NewRequest, RequestId};
-use crate::notifier::{Lang, NotSent, Notifier, deep_link};
+use crate::notifier::{Lang, NotSent, Notifier, Why, deep_link};
 use crate::store::{ChatMessage, Store, StoredRequest};
 
 pub use self::config::ChatArgs;
@@ -254,9 +254,14 @@ pub struct WithChat {
 
 #[async_trait]
 impl Notifier for WithChat {
-    async fn request_created(&self, id: &RequestId, req: &NewRequest) -> Result<usize, NotSent> {
+    /// Mail, and for a new request its chat channels too (reminders and escalations are
+    /// mail to people; a channel is told once).
+    async fn tell(&self, id: &RequestId, req: &NewRequest, why: Why<'_>) -> Result<usize, NotSent> {
+        if why != Why::Requested {
+            return self.mail.tell(id, req, why).await;
+        }
         let (mail, (chat_sent, chat_failed)) = tokio::join!(
-            self.mail.request_created(id, req),
+            self.mail.tell(id, req, why),
             self.chat.request_created(id, req)
         );
         match mail {

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::chat::{ChatRoute, parse_notify};
 use super::email::Email;
+use super::nudge::{self, DEFAULT_REMIND_BEFORE_SECONDS, Escalation};
 use super::policy::AppliedPolicy;
 use super::principal::Principal;
 use super::task_token::TaskToken;
@@ -65,6 +66,12 @@ pub struct NewRequest {
     /// Chat channels told of the request besides email: its policy's, then the message's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<ChatRoute>,
+    /// Seconds before the deadline at which those who may still vote are reminded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remind_before_seconds: Vec<i64>,
+    /// Who the request goes to when nobody decided in time, and whether it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
 }
 
 impl NewRequest {
@@ -91,6 +98,16 @@ pub struct IntakeMessage {
     /// Which of the governed fields the message set (the others are defaults, which an
     /// approval policy replaces with its own).
     pub given: Given,
+    /// The escalation the message asked for, each half as given (a policy may supply the
+    /// other).
+    pub asked_escalation: AskedEscalation,
+}
+
+/// `escalateAfterSeconds` and `escalateTo` as a message gave them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AskedEscalation {
+    pub after_seconds: Option<i64>,
+    pub to: Option<Vec<Principal>>,
 }
 
 /// The fields of a message that an approval policy bounds, and whether the message set them.
@@ -100,6 +117,7 @@ pub struct Given {
     pub required_approvals: bool,
     pub allow_self_approval: bool,
     pub timeout: bool,
+    pub reminders: bool,
 }
 
 /// Why a message was refused.
@@ -219,6 +237,7 @@ impl IntakeMessage {
             required_approvals: !matches!(obj.get("requiredApprovals"), None | Some(Value::Null)),
             allow_self_approval: !matches!(obj.get("allowSelfApproval"), None | Some(Value::Null)),
             timeout: !matches!(obj.get("timeoutSeconds"), None | Some(Value::Null)),
+            reminders: !matches!(obj.get("remindBeforeSeconds"), None | Some(Value::Null)),
         };
 
         let required_approvals = match obj.get("requiredApprovals") {
@@ -315,6 +334,38 @@ impl IntakeMessage {
             }),
         };
 
+        let remind_before_seconds = nudge::parse_reminders(obj.get("remindBeforeSeconds"))
+            .unwrap_or_else(|problem| {
+                p.push(problem);
+                None
+            })
+            .unwrap_or_else(|| DEFAULT_REMIND_BEFORE_SECONDS.to_vec());
+        let asked_escalation = AskedEscalation {
+            after_seconds: nudge::parse_escalate_after(obj.get("escalateAfterSeconds"))
+                .unwrap_or_else(|problem| {
+                    p.push(problem);
+                    None
+                }),
+            to: nudge::parse_escalate_to(obj.get("escalateTo")).unwrap_or_else(|mut problems| {
+                p.append(&mut problems);
+                None
+            }),
+        };
+        // Without a policy the message's own escalation is all there is; a policy may
+        // fill in either half ([`crate::domain::PolicyDocument::govern`]).
+        let escalation = match &asked_escalation {
+            AskedEscalation {
+                after_seconds: Some(after_seconds),
+                to: Some(to),
+            } => Some(Escalation {
+                after_seconds: *after_seconds,
+                to: to.clone(),
+                escalated_at: None,
+                added: Vec::new(),
+            }),
+            _ => None,
+        };
+
         if !p.is_empty() {
             return Err(IntakeError::Invalid {
                 task_token,
@@ -340,6 +391,8 @@ impl IntakeMessage {
             policy: None,
             sender: None,
             notify,
+            remind_before_seconds,
+            escalation,
         };
         if let Some(problem) = size_problem(&request) {
             return Err(IntakeError::Invalid {
@@ -351,16 +404,26 @@ impl IntakeMessage {
             task_token,
             request,
             given,
+            asked_escalation,
         })
     }
 
     /// Without a policy document the workflow chooses its approvers: it must name them.
     pub fn check_alone(&self) -> Vec<String> {
+        let mut p = Vec::new();
         if self.request.approvers.is_empty() {
-            vec!["approvers is missing (no approval policy names them)".into()]
-        } else {
-            Vec::new()
+            p.push("approvers is missing (no approval policy names them)".into());
         }
+        match (&self.asked_escalation.after_seconds, &self.asked_escalation.to) {
+            (Some(_), None) => {
+                p.push("escalateAfterSeconds needs escalateTo (no approval policy names them)".into())
+            }
+            (None, Some(_)) => p.push(
+                "escalateTo needs escalateAfterSeconds (no approval policy sets it)".into(),
+            ),
+            _ => {}
+        }
+        p
     }
 }
 
@@ -414,6 +477,8 @@ pub(crate) fn sample_request(approvers: &[&str]) -> NewRequest {
         policy: None,
         sender: None,
         notify: Vec::new(),
+        remind_before_seconds: Vec::new(),
+        escalation: None,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod chat;
 pub mod email;
 pub mod intake;
+pub mod nudge;
 pub mod policy;
 pub mod principal;
 pub mod request_id;

@@ -12,9 +12,10 @@ use wildmatch::WildMatch;
 
 use super::chat::{self, ChatRoute};
 use super::intake::{
-    DEFAULT_TIMEOUT_SECONDS, Given, MAX_APPROVERS, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS,
+    AskedEscalation, DEFAULT_TIMEOUT_SECONDS, Given, MAX_APPROVERS, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS,
     NewRequest, quorum_problem,
 };
+use super::nudge::{self, Escalation, MAX_REMINDERS, MIN_NUDGE_SECONDS};
 use super::principal::Principal;
 
 /// The word that makes unmatched state machines fail at once.
@@ -186,6 +187,39 @@ impl PolicyDocument {
                     "policy {n:?}: maxLoginAgeSeconds must be at least 1"
                 ));
             }
+            if let Some(list) = &pol.remind_before_seconds
+                && (list.len() > MAX_REMINDERS
+                    || list
+                        .iter()
+                        .any(|s| !(MIN_NUDGE_SECONDS..=MAX_TIMEOUT_SECONDS).contains(s)))
+            {
+                p.push(format!(
+                    "policy {n:?}: remindBeforeSeconds must list at most {MAX_REMINDERS} whole numbers from {MIN_NUDGE_SECONDS} to {MAX_TIMEOUT_SECONDS}"
+                ));
+            }
+            if let Err(problems) =
+                nudge::principals(pol.escalate_to.iter().map(|a| Ok(a.as_str())))
+            {
+                p.extend(
+                    problems
+                        .into_iter()
+                        .map(|e| format!("policy {n:?}: escalateTo: {e}")),
+                );
+            }
+            match (pol.escalate_after_seconds, pol.escalate_to.is_empty()) {
+                (Some(s), false) if !(MIN_NUDGE_SECONDS..=MAX_TIMEOUT_SECONDS).contains(&s) => {
+                    p.push(format!(
+                        "policy {n:?}: escalateAfterSeconds must be from {MIN_NUDGE_SECONDS} to {MAX_TIMEOUT_SECONDS}"
+                    ))
+                }
+                (Some(_), true) => p.push(format!(
+                    "policy {n:?}: escalateAfterSeconds needs escalateTo"
+                )),
+                (None, false) => p.push(format!(
+                    "policy {n:?}: escalateTo needs escalateAfterSeconds"
+                )),
+                _ => {}
+            }
             for (field, list) in [("notify", &pol.notify), ("mayNotify", &pol.may_notify)] {
                 if let Ok(list) = serde_json::to_value(list)
                     && let Err(problems) = chat::parse_notify(&list, field)
@@ -227,7 +261,12 @@ impl PolicyDocument {
 
     /// Holds `req` (as parsed, with what its message `given`) to the document: fills in
     /// what the message left out from the policy, and refuses what asks for less.
-    pub fn govern(&self, req: &mut NewRequest, given: &Given) -> Result<(), Violation> {
+    pub fn govern(
+        &self,
+        req: &mut NewRequest,
+        given: &Given,
+        escalation_asked: &AskedEscalation,
+    ) -> Result<(), Violation> {
         let policy = match self.verdict(&req.state_machine_arn) {
             Verdict::Deny => {
                 return Err(Violation {
@@ -334,6 +373,52 @@ impl PolicyDocument {
             ));
         }
         req.notify = chat::merge(&channels, &req.notify);
+        if !given.reminders
+            && let Some(list) = &policy.remind_before_seconds
+        {
+            req.remind_before_seconds = list.clone();
+        }
+        // Escalation makes more people approvers: like approvers, a message may name only
+        // those its policy allows.
+        let allowed = nudge::principals(policy.escalate_to.iter().map(|a| Ok(a.as_str())))
+            .unwrap_or_else(|problems| {
+                p.extend(
+                    problems
+                        .into_iter()
+                        .map(|e| format!("policy {:?}: escalateTo: {e}", policy.name)),
+                );
+                Vec::new()
+            });
+        if let Some(to) = &escalation_asked.to {
+            let outside: Vec<String> = to
+                .iter()
+                .filter(|a| !allowed.contains(a))
+                .map(Principal::to_string)
+                .collect();
+            if !outside.is_empty() {
+                p.push(format!(
+                    "escalateTo names {} which the policy does not allow (its escalateTo)",
+                    outside.join(", ")
+                ));
+            }
+        }
+        let to = escalation_asked.to.clone().unwrap_or(allowed);
+        let after = escalation_asked
+            .after_seconds
+            .or(policy.escalate_after_seconds);
+        req.escalation = match (after, to.is_empty()) {
+            (Some(after_seconds), false) => Some(Escalation {
+                after_seconds,
+                to,
+                escalated_at: None,
+                added: Vec::new(),
+            }),
+            (Some(_), true) => {
+                p.push("escalateAfterSeconds needs escalateTo, and the policy names none".into());
+                None
+            }
+            (None, _) => None,
+        };
         if p.is_empty() {
             req.policy = Some(AppliedPolicy::of(policy));
             Ok(())
@@ -388,6 +473,17 @@ pub fn report(text: &str, state_machines: &[String]) -> Result<String, String> {
         }
         if !p.may_notify.is_empty() {
             let _ = writeln!(out, "  may add chat    {}", channels(&p.may_notify));
+        }
+        if let Some(list) = &p.remind_before_seconds {
+            let list: Vec<String> = list.iter().map(|s| format!("{s} s")).collect();
+            let _ = writeln!(out, "  reminders       {} before the deadline", list.join(", "));
+        }
+        if let Some(after) = p.escalate_after_seconds {
+            let _ = writeln!(
+                out,
+                "  escalation      after {after} s to {}",
+                p.escalate_to.join(", ")
+            );
         }
     }
     if !state_machines.is_empty() {
@@ -459,7 +555,7 @@ maxTimeoutSeconds = 604800
     fn govern(extra: serde_json::Value) -> Result<NewRequest, Violation> {
         let m = message(extra);
         let mut r = m.request;
-        doc().govern(&mut r, &m.given).map(|()| r)
+        doc().govern(&mut r, &m.given, &m.asked_escalation).map(|()| r)
     }
 
     #[test]
@@ -520,7 +616,7 @@ maxTimeoutSeconds = 604800
             "execution": {"Id": "arn:aws:states:ap-northeast-1:123456789012:execution:other:run-1"}
         }));
         let mut r = m.request;
-        let v = doc().govern(&mut r, &m.given).expect_err("denied");
+        let v = doc().govern(&mut r, &m.given, &m.asked_escalation).expect_err("denied");
         assert_eq!(v.policy, None);
         assert!(v.problems[0].contains("stateMachine:other"), "{v:?}");
     }
@@ -612,7 +708,7 @@ maxTimeoutSeconds = 604800
         let doc = PolicyDocument::parse(&text).expect("valid");
         let m = message(json!({"notify": [{"slack": "#shop"}, {"slack": "#deploys"}]}));
         let mut r = m.request;
-        doc.govern(&mut r, &m.given).expect("within policy");
+        doc.govern(&mut r, &m.given, &m.asked_escalation).expect("within policy");
         let named: Vec<String> = r.notify.iter().map(|n| n.channel.to_string()).collect();
         assert_eq!(
             named,
@@ -629,7 +725,7 @@ maxTimeoutSeconds = 604800
         let doc = PolicyDocument::parse(&text).expect("valid");
         let m = message(json!({"notify": [{"slack": "#everyone"}, {"slack": "#shop"}]}));
         let mut r = m.request;
-        let err = doc.govern(&mut r, &m.given).unwrap_err();
+        let err = doc.govern(&mut r, &m.given, &m.asked_escalation).unwrap_err();
         assert_eq!(
             err.problems,
             vec![
@@ -640,7 +736,7 @@ maxTimeoutSeconds = 604800
         let m = message(json!({"notify": [{"teams": "release-team"}]}));
         let mut r = m.request;
         assert!(
-            plain.govern(&mut r, &m.given).is_err(),
+            plain.govern(&mut r, &m.given, &m.asked_escalation).is_err(),
             "a policy with no channels allows none"
         );
     }
@@ -656,5 +752,70 @@ maxTimeoutSeconds = 604800
             err.contains("policy \"production-deploys\": notify[0]"),
             "{err}"
         );
+    }
+
+    fn escalating() -> PolicyDocument {
+        let text = TOML.replace(
+            "maxLoginAgeSeconds = 900",
+            "maxLoginAgeSeconds = 900\nremindBeforeSeconds = [3600]\nescalateAfterSeconds = 7200\nescalateTo = [\"group:cto-office\", \"dave@example.com\"]",
+        );
+        PolicyDocument::parse(&text).expect("valid")
+    }
+
+    #[test]
+    fn a_policys_reminders_and_escalation_fill_in_what_the_message_left_out() {
+        let m = message(json!({}));
+        let mut r = m.request;
+        escalating()
+            .govern(&mut r, &m.given, &m.asked_escalation)
+            .expect("within policy");
+        assert_eq!(r.remind_before_seconds, vec![3600]);
+        let e = r.escalation.expect("escalates");
+        assert_eq!(e.after_seconds, 7200);
+        assert_eq!(texts(&e.to), ["group:cto-office", "dave@example.com"]);
+
+        // A message keeps its own reminders and timing, and may narrow whom.
+        let m = message(json!({"remindBeforeSeconds": [600, 60], "escalateAfterSeconds": 300, "escalateTo": ["dave@example.com"]}));
+        let mut r = m.request;
+        escalating()
+            .govern(&mut r, &m.given, &m.asked_escalation)
+            .expect("within policy");
+        assert_eq!(r.remind_before_seconds, vec![600, 60]);
+        let e = r.escalation.expect("escalates");
+        assert_eq!((e.after_seconds, texts(&e.to)), (300, vec!["dave@example.com".to_string()]));
+    }
+
+    #[test]
+    fn a_message_may_not_escalate_to_anyone_its_policy_does_not_name() {
+        let m = message(json!({"escalateAfterSeconds": 60, "escalateTo": ["mallory@example.com"]}));
+        let mut r = m.request;
+        let err = escalating()
+            .govern(&mut r, &m.given, &m.asked_escalation)
+            .unwrap_err();
+        assert_eq!(
+            err.problems,
+            ["escalateTo names mallory@example.com which the policy does not allow (its escalateTo)"]
+        );
+        // A policy without escalation allows none, and a time alone names nobody.
+        let m = message(json!({"escalateAfterSeconds": 60}));
+        let mut r = m.request;
+        let err = doc()
+            .govern(&mut r, &m.given, &m.asked_escalation)
+            .unwrap_err();
+        assert_eq!(
+            err.problems,
+            ["escalateAfterSeconds needs escalateTo, and the policy names none"]
+        );
+    }
+
+    #[test]
+    fn a_policy_with_half_an_escalation_is_refused() {
+        let text = TOML.replace(
+            "maxLoginAgeSeconds = 900",
+            "maxLoginAgeSeconds = 900\nescalateTo = [\"not a principal\"]",
+        );
+        let err = PolicyDocument::parse(&text).unwrap_err();
+        assert!(err.contains("escalateTo: approver \"not a principal\""), "{err}");
+        assert!(err.contains("escalateTo needs escalateAfterSeconds"), "{err}");
     }
 }

@@ -343,6 +343,8 @@ pub fn detail(r: &StoredRequest, caller: &Caller) -> Approval {
         }),
         closed_reason: r.closed_reason.clone(),
         policy: q.policy.as_ref().map(AppliedPolicy::reference),
+        reminders_at: crate::domain::nudge::reminder_times(q),
+        escalation: crate::domain::nudge::info(q),
         viewer: Viewer {
             can_vote: block.is_none(),
             reason: block,

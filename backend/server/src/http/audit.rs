@@ -243,6 +243,7 @@ fn entry(r: &StoredRequest) -> AuditEntry {
             .unwrap_or(q.expires_at),
         closed_reason: r.closed_reason.clone(),
         signature: r.decision.as_ref().map(|d| d.signature.clone()),
+        escalation: crate::domain::nudge::info(q),
         votes: r
             .votes
             .iter()
@@ -260,7 +261,7 @@ fn entry(r: &StoredRequest) -> AuditEntry {
     }
 }
 
-pub const CSV_COLUMNS: [&str; 20] = [
+pub const CSV_COLUMNS: [&str; 22] = [
     "request_id",
     "title",
     "status",
@@ -273,6 +274,8 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "sender",
     "policy",
     "policy_sha256",
+    "escalated_at",
+    "escalated_to",
     "approver",
     "subject",
     "name",
@@ -296,7 +299,15 @@ pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
     for e in items {
         let (ended, created) = (time(e.ended_at), time(e.created_at));
         let policy = e.policy.as_ref();
-        let request: [&str; 12] = [
+        // The escalation that happened (one planned but not reached is not history).
+        let (escalated_at, escalated_to) = match &e.escalation {
+            Some(x) => match x.escalated_at {
+                Some(at) => (time(at), x.added.join(" ")),
+                None => Default::default(),
+            },
+            None => Default::default(),
+        };
+        let request: [&str; 14] = [
             &e.request_id,
             &e.title,
             e.status.as_str(),
@@ -309,6 +320,8 @@ pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
             e.sender.as_deref().unwrap_or_default(),
             policy.map_or("", |p| &p.name),
             policy.map_or("", |p| &p.sha256),
+            &escalated_at,
+            &escalated_to,
         ];
         if e.votes.is_empty() {
             write_line(&mut out, request.into_iter().chain([""; 8]))?;
@@ -404,6 +417,12 @@ mod tests {
             ended_at: at("2026-11-01T10:00:00Z"),
             closed_reason: None,
             signature: Some("jws".into()),
+            escalation: Some(hanko_api::EscalationInfo {
+                at: at("2026-11-01T09:10:00Z"),
+                to: vec!["group:leads".into(), "carol@example.com".into()],
+                escalated_at: Some(at("2026-11-01T09:10:02Z")),
+                added: vec!["group:leads".into(), "carol@example.com".into()],
+            }),
             votes: vec![AuditVote {
                 approver: "alice@example.com".into(),
                 subject: "dev|alice".into(),
@@ -418,6 +437,7 @@ mod tests {
         let unvoted = AuditEntry {
             request_id: "r2".into(),
             status: hanko_api::RequestStatus::Expired,
+            escalation: None,
             votes: vec![],
             ..voted.clone()
         };
@@ -427,10 +447,11 @@ mod tests {
             format!(
                 "\u{feff}{}\r\n\
                  r1,\"売上, 11月\",approved,2026-11-01T10:00:00.000Z,,bob@example.com,\
-                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,alice@example.com,dev|alice,Alice,\
+                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,2026-11-01T09:10:02.000Z,\
+                 group:leads carol@example.com,alice@example.com,dev|alice,Alice,\
                  approve,'=cmd,2026-11-01T09:30:00.000Z,203.0.113.9,\r\n\
                  r2,\"売上, 11月\",expired,2026-11-01T10:00:00.000Z,,bob@example.com,\
-                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,,,,,,,,\r\n",
+                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,,,,,,,,,,\r\n",
                 CSV_COLUMNS.join(",")
             )
         );

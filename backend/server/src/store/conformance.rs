@@ -10,9 +10,10 @@ use hanko_api::{Delivery, Outcome, RequestStatus, VoteChoice};
 use serde_json::json;
 
 use super::{
-    Callback, ChatMessage, Inserted, ListQuery, Page, Person, RequestSummary, Store,
+    Callback, ChatMessage, Inserted, ListQuery, NudgeClaim, Page, Person, RequestSummary, Store,
     StoredDecision, StoredRequest, VoteWrite,
 };
+use crate::domain::nudge::{self, Escalation};
 use crate::domain::intake::sample_request;
 use crate::domain::rules::Ballot;
 use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
@@ -51,6 +52,10 @@ macro_rules! store_conformance_tests {
             pending_requests_come_oldest_first_with_their_execution,
             the_oldest_owed_callback_is_the_earliest_decision_not_yet_delivered,
             chat_messages_of_a_request_are_kept_once_each_and_apart_from_other_requests,
+            reminders_come_due_in_order_and_each_is_claimed_once,
+            racing_sweepers_claim_a_reminder_once,
+            an_escalation_makes_its_principals_approvers_who_may_then_see_and_vote,
+            nothing_is_claimed_of_a_request_that_is_not_pending,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -1454,4 +1459,145 @@ pub async fn chat_messages_of_a_request_are_kept_once_each_and_apart_from_other_
         .unwrap()
         .expect("the request is still there");
     assert_eq!(stored.status, RequestStatus::Pending);
+}
+
+/// Request `n`, due in an hour, reminding 50 and 10 minutes before its deadline, and
+/// escalating to `c@x.io` and `group:leads` after 20 minutes.
+async fn insert_nudging(s: &dyn Store, n: u8) -> NewRequest {
+    let r = NewRequest {
+        remind_before_seconds: vec![3000, 600],
+        escalation: Some(Escalation {
+            after_seconds: 1200,
+            to: vec![
+                Principal::parse("c@x.io").unwrap(),
+                Principal::parse("group:leads").unwrap(),
+            ],
+            escalated_at: None,
+            added: Vec::new(),
+        }),
+        ..request(&["a@x.io"], "b@x.io", Duration::hours(1))
+    };
+    assert_eq!(
+        s.insert(&id(n), &token(&format!("token-{n}")), &r)
+            .await
+            .unwrap(),
+        Inserted::Created
+    );
+    r
+}
+
+/// Claims `keys` of request `n` as the sweeper would at `now`.
+async fn claim(s: &dyn Store, n: u8, req: &NewRequest, keys: &[&str], now: DateTime<Utc>) -> bool {
+    let mut sent = s.sent_nudges(&id(n)).await.unwrap();
+    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    sent.extend(keys.iter().cloned());
+    s.claim_nudges(NudgeClaim {
+        id: &id(n),
+        keys: &keys,
+        next_due: nudge::next_due(req, &sent),
+        escalated: None,
+        now,
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn reminders_come_due_in_order_and_each_is_claimed_once(s: &dyn Store) {
+    let r = insert_nudging(s, 1).await;
+    let at = |secs: i64| r.created_at + Duration::seconds(secs);
+    assert!(s.due_nudges(at(599), 10).await.unwrap().is_empty());
+    // The first reminder (50 minutes before the deadline) is due after 10 minutes.
+    assert_eq!(s.due_nudges(at(600), 10).await.unwrap(), vec![id(1)]);
+    assert!(claim(s, 1, &r, &["remind:3000"], at(600)).await);
+    assert!(!claim(s, 1, &r, &["remind:3000"], at(601)).await, "claimed twice");
+    assert_eq!(s.sent_nudges(&id(1)).await.unwrap(), vec!["remind:3000"]);
+    // Next: the escalation after 20 minutes, then the last reminder at 50.
+    assert!(s.due_nudges(at(1199), 10).await.unwrap().is_empty());
+    assert_eq!(s.due_nudges(at(1200), 10).await.unwrap(), vec![id(1)]);
+    assert!(claim(s, 1, &r, &["escalate"], at(1200)).await);
+    assert!(s.due_nudges(at(2999), 10).await.unwrap().is_empty());
+    assert!(claim(s, 1, &r, &["remind:600"], at(3000)).await);
+    assert!(s.due_nudges(at(3599), 10).await.unwrap().is_empty(), "none left");
+    let mut sent = s.sent_nudges(&id(1)).await.unwrap();
+    sent.sort();
+    assert_eq!(sent, vec!["escalate", "remind:3000", "remind:600"]);
+    // A request without any has none due.
+    insert(s, 2, &["a@x.io"], Duration::hours(1)).await;
+    assert!(s.due_nudges(at(3599), 10).await.unwrap().is_empty());
+}
+
+pub async fn racing_sweepers_claim_a_reminder_once(s: &dyn Store) {
+    let r = insert_nudging(s, 3).await;
+    let now = r.created_at + Duration::seconds(601);
+    let won = tokio::join!(
+        claim(s, 3, &r, &["remind:3000"], now),
+        claim(s, 3, &r, &["remind:3000"], now),
+        claim(s, 3, &r, &["remind:3000"], now),
+    );
+    let won = [won.0, won.1, won.2];
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    // Two reminders claimed together are all or nothing.
+    assert!(!claim(s, 3, &r, &["remind:600", "remind:3000"], now).await);
+    assert_eq!(s.sent_nudges(&id(3)).await.unwrap(), vec!["remind:3000"]);
+}
+
+pub async fn an_escalation_makes_its_principals_approvers_who_may_then_see_and_vote(
+    s: &dyn Store,
+) {
+    let r = insert_nudging(s, 4).await;
+    let carol: &[&str] = &["c@x.io"];
+    let lead: &[&str] = &["l@x.io", "group:leads"];
+    assert!(listed(s, &seen_by(None, "c@x.io", carol)).await.0.is_empty());
+    let before = s.get(&id(4)).await.unwrap().unwrap();
+    let now = r.created_at + Duration::seconds(1201);
+    let escalated = nudge::escalated(&r, now).unwrap();
+    let keys = vec!["escalate".to_string()];
+    assert!(
+        s.claim_nudges(NudgeClaim {
+            id: &id(4),
+            keys: &keys,
+            next_due: nudge::next_due(&r, &keys),
+            escalated: Some(&escalated),
+            now,
+        })
+        .await
+        .unwrap()
+    );
+    let after = s.get(&id(4)).await.unwrap().unwrap();
+    assert!(after.version > before.version, "a vote read before must read again");
+    assert_eq!(after.request, escalated);
+    let e = after.request.escalation.as_ref().unwrap();
+    assert_eq!(e.escalated_at, Some(now));
+    assert_eq!(e.added.len(), 2);
+    for (email, principals) in [("c@x.io", carol), ("l@x.io", lead)] {
+        assert_eq!(
+            listed(s, &seen_by(None, email, principals)).await.0,
+            vec![id(4)],
+            "{email} sees it"
+        );
+        assert_eq!(
+            listed(s, &query(Some(RequestStatus::Pending), Some((email, principals))))
+                .await
+                .0,
+            vec![id(4)],
+            "{email} may vote on it"
+        );
+    }
+}
+
+pub async fn nothing_is_claimed_of_a_request_that_is_not_pending(s: &dyn Store) {
+    let r = insert_nudging(s, 5).await;
+    assert!(
+        s.close_pending(&id(5), RequestStatus::Closed, "gone", None)
+            .await
+            .unwrap()
+    );
+    let now = r.created_at + Duration::seconds(601);
+    assert!(!claim(s, 5, &r, &["remind:3000"], now).await);
+    s.drop_nudges(&id(5)).await.unwrap();
+    assert!(s.due_nudges(now, 10).await.unwrap().is_empty());
+    assert!(s.sent_nudges(&id(5)).await.unwrap().is_empty());
+    // Past the deadline, even a pending request is not reminded.
+    let r = insert_nudging(s, 6).await;
+    assert!(!claim(s, 6, &r, &["remind:600"], r.expires_at).await);
 }

@@ -190,6 +190,22 @@ pub struct ChatMessage {
     pub lang: String,
 }
 
+/// Reminders or an escalation of one request, claimed to be sent once: see
+/// [`Store::claim_nudges`].
+#[derive(Debug, Clone)]
+pub struct NudgeClaim<'a> {
+    pub id: &'a RequestId,
+    /// The nudges this claim sends, by their keys ([`crate::domain::nudge`]).
+    pub keys: &'a [String],
+    /// When the next nudge not sent is due once these are; `None`: none is left.
+    pub next_due: Option<DateTime<Utc>>,
+    /// With the escalation: the request as it becomes, with the escalation's principals
+    /// among its approvers and the escalation's record ([`crate::domain::nudge::escalated`]).
+    pub escalated: Option<&'a NewRequest>,
+    /// The claim is made only while the request is pending and its deadline after `now`.
+    pub now: DateTime<Utc>,
+}
+
 /// A pending request and the execution waiting for it (for reconciliation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiting {
@@ -380,6 +396,26 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&RequestId>,
         limit: usize,
     ) -> StoreResult<Vec<Waiting>>;
+
+    /// Pending requests with a reminder or their escalation due by `now` (the next one
+    /// not yet sent), soonest first. A store may also name a request that is no longer
+    /// pending; [`Store::claim_nudges`] then claims nothing and [`Store::drop_nudges`]
+    /// forgets it.
+    async fn due_nudges(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>>;
+
+    /// The keys of the nudges of `id` sent (claimed) so far.
+    async fn sent_nudges(&self, id: &RequestId) -> StoreResult<Vec<String>>;
+
+    /// Claims `c.keys` of request `c.id` as sent, in one conditional write: only while
+    /// the request is pending, its deadline is after `c.now` and none of the keys was
+    /// claimed before; the next due time becomes `c.next_due`. With `c.escalated`, the
+    /// same write stores that request (its new approvers, who may then see and vote on
+    /// it, and the escalation's record) and bumps the version, so a vote read before it
+    /// is read again. `false`: claimed by someone else, or the request is not pending.
+    async fn claim_nudges(&self, c: NudgeClaim<'_>) -> StoreResult<bool>;
+
+    /// Forgets the nudges still scheduled for `id` (it is no longer pending).
+    async fn drop_nudges(&self, id: &RequestId) -> StoreResult<()>;
 
     /// Remembers a chat message posted about request `id` (the same one twice is kept
     /// once), so it can say how the request ended.

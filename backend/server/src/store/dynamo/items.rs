@@ -496,6 +496,8 @@ mod tests {
             policy: None,
             sender: None,
             notify: Vec::new(),
+            remind_before_seconds: Vec::new(),
+            escalation: None,
         };
         let body = serde_json::to_string(&req).unwrap();
         // Listed second, voted first.

@@ -13,6 +13,7 @@
 //! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | vote + longest timeout + retention |
 //! | closure | `REQ#<id>` | `CLOSED` | gsi1 `CLOSED` / `<closed ms>#<id>` | closed + retention |
 //! | chat message | `REQ#<id>` | `CHAT#<channel>#<ts>` | - | posted + longest timeout + retention |
+//! | nudge (a reminder or the escalation to come, `nudge.rs`) | `REQ#<id>` | `NUDGE` | gsi2 `NUDGE` / `<next due ms>#<id>` | due + retention |
 //!
 //! The request item carries everything a page of the console shows, including a copy of
 //! its ballots (`votes`), so every list is answered from the index items alone. The task
@@ -99,6 +100,7 @@
 mod chat;
 mod expr;
 mod items;
+mod nudge;
 mod query;
 mod table;
 
@@ -122,8 +124,9 @@ use self::items::{
     request_pk, s, status_pk, timed_key, to_item, to_request, token_pk, viewer_pk,
 };
 use super::{
-    Callback, ChatMessage, Claim, Inserted, ListQuery, Page, PendingCallback, Store, StoreError,
-    StoreResult, StoredRequest, VoteWrite, Waiting, stored_id, stored_token, token_hash,
+    Callback, ChatMessage, Claim, Inserted, ListQuery, NudgeClaim, Page, PendingCallback, Store,
+    StoreError, StoreResult, StoredRequest, VoteWrite, Waiting, stored_id, stored_token,
+    token_hash,
 };
 use crate::domain::intake::MAX_TIMEOUT_SECONDS;
 use crate::domain::{Email, NewRequest, RequestId, TaskToken};
@@ -393,20 +396,22 @@ impl Store for DynamoStore {
             task_token: task_token.expose().to_string(),
             ttl: self.ttl_after(expires_ms),
         };
-        let written = self
-            .transact(vec![
-                put(
-                    &self.table,
-                    to_item(request)?,
-                    Some("attribute_not_exists(pk)"),
-                )?,
-                put(
-                    &self.table,
-                    to_item(token)?,
-                    Some("attribute_not_exists(pk)"),
-                )?,
-            ])
-            .await?;
+        let mut items = vec![
+            put(
+                &self.table,
+                to_item(request)?,
+                Some("attribute_not_exists(pk)"),
+            )?,
+            put(
+                &self.table,
+                to_item(token)?,
+                Some("attribute_not_exists(pk)"),
+            )?,
+        ];
+        if let Some(nudge) = self.first_nudge_item(id, req)? {
+            items.push(put(&self.table, nudge, None)?);
+        }
+        let written = self.transact(items).await?;
         match written {
             Ok(()) => Ok(Inserted::Created),
             Err(codes) => {
@@ -765,6 +770,22 @@ impl Store for DynamoStore {
 
     async fn oldest_owed_callback(&self) -> StoreResult<Option<DateTime<Utc>>> {
         Ok(self.oldest_closed_in(DELIVERY).await?.map(from_ms))
+    }
+
+    async fn due_nudges(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>> {
+        self.due_nudge_ids(now, limit).await
+    }
+
+    async fn sent_nudges(&self, id: &RequestId) -> StoreResult<Vec<String>> {
+        self.sent_nudge_keys(id).await
+    }
+
+    async fn claim_nudges(&self, c: NudgeClaim<'_>) -> StoreResult<bool> {
+        self.claim_nudge_keys(c).await
+    }
+
+    async fn drop_nudges(&self, id: &RequestId) -> StoreResult<()> {
+        self.delete_nudge_item(id).await
     }
 
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>> {

@@ -22,14 +22,15 @@ use hanko_api::{Delivery, RequestStatus};
 use rusqlite::Connection;
 
 use super::{
-    Callback, ChatMessage, Claim, Inserted, ListQuery, Page, PendingCallback, RequestSummary,
-    Store, StoreError, StoreResult, StoredRequest, VoteWrite, Waiting,
+    Callback, ChatMessage, Claim, Inserted, ListQuery, NudgeClaim, Page, PendingCallback,
+    RequestSummary, Store, StoreError, StoreResult, StoredRequest, VoteWrite, Waiting,
 };
 use crate::domain::{NewRequest, RequestId, TaskToken};
 
 mod chat;
 mod delivery;
 mod list;
+mod nudges;
 mod requests;
 mod rows;
 mod schema;
@@ -224,6 +225,31 @@ impl Store for SqliteStore {
             Ok,
         )
         .await
+    }
+
+    async fn due_nudges(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>> {
+        self.read(
+            Place::HereIfFree,
+            move |conn| nudges::due(conn, now, limit),
+            Ok,
+        )
+        .await
+    }
+
+    async fn sent_nudges(&self, id: &RequestId) -> StoreResult<Vec<String>> {
+        let id = id.clone();
+        self.read(Place::HereIfFree, move |conn| nudges::sent(conn, &id), Ok)
+            .await
+    }
+
+    async fn claim_nudges(&self, c: NudgeClaim<'_>) -> StoreResult<bool> {
+        let claim = nudges::Claim::try_from(c)?;
+        self.with(move |conn| nudges::claim(conn, claim)).await
+    }
+
+    async fn drop_nudges(&self, id: &RequestId) -> StoreResult<()> {
+        let id = id.clone();
+        self.with(move |conn| nudges::drop_all(conn, &id)).await
     }
 
     async fn add_chat_message(&self, id: &RequestId, message: &ChatMessage) -> StoreResult<()> {

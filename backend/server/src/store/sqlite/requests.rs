@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{Word, ms};
 use crate::domain::rules::Ballot;
+use crate::domain::nudge;
 use crate::domain::{NewRequest, RequestId, TaskToken};
 use crate::store::{
     Callback, Inserted, StoreResult, StoredDecision, VoteWrite, stored_id, token_hash,
@@ -38,10 +39,11 @@ pub(super) fn insert(
     tx.execute(
         "INSERT INTO requests (id, token_hash, task_token, status, created_ms, expires_ms, \
          requested_by, allow_self, body, title, state_machine_name, execution_name, \
-         created_at, expires_at, required_approvals) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-         ?8, ?9, json_extract(?9, '$.title'), json_extract(?9, '$.stateMachineName'), \
-         json_extract(?9, '$.executionName'), json_extract(?9, '$.createdAt'), \
-         json_extract(?9, '$.expiresAt'), json_extract(?9, '$.requiredApprovals'))",
+         created_at, expires_at, required_approvals, next_nudge_ms) VALUES (?1, ?2, ?3, \
+         ?4, ?5, ?6, ?7, ?8, ?9, json_extract(?9, '$.title'), \
+         json_extract(?9, '$.stateMachineName'), json_extract(?9, '$.executionName'), \
+         json_extract(?9, '$.createdAt'), json_extract(?9, '$.expiresAt'), \
+         json_extract(?9, '$.requiredApprovals'), ?10)",
         params![
             id,
             hash,
@@ -52,6 +54,7 @@ pub(super) fn insert(
             req.requested_by,
             req.allow_self_approval,
             body,
+            nudge::next_due(req, &[]).map(ms),
         ],
     )?;
     for p in &req.approvers {

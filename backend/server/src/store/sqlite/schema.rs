@@ -103,6 +103,19 @@ CREATE TABLE chat_messages (
     PRIMARY KEY (request_id, channel, ts)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // Reminders and escalation: when the next one of a pending request is due, and which
+    // were sent (claimed), each once.
+    r#"
+ALTER TABLE requests ADD COLUMN next_nudge_ms INTEGER;
+CREATE INDEX requests_nudge_due ON requests (next_nudge_ms)
+    WHERE status = 'pending' AND next_nudge_ms IS NOT NULL;
+CREATE TABLE nudges (
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    key        TEXT NOT NULL,
+    sent_ms    INTEGER NOT NULL,
+    PRIMARY KEY (request_id, key)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 fn migrations() -> Migrations<'static> {
