@@ -15,6 +15,7 @@ mod mailbox;
 mod oidc_login;
 mod operations;
 mod race;
+mod reminders;
 mod scanners;
 mod schemathesis;
 mod screenshots;

@@ -435,6 +435,8 @@ fn sample(approvers: &[&str]) -> hanko::domain::NewRequest {
         policy: None,
         sender: None,
         notify: Vec::new(),
+        remind_before_seconds: Vec::new(),
+        escalation: None,
     }
 }
 

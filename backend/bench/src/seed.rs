@@ -170,6 +170,8 @@ fn sample_request(i: usize, now: DateTime<Utc>, approvers: &[&str]) -> NewReques
         policy: None,
         sender: None,
         notify: Vec::new(),
+        remind_before_seconds: vec![86_400, 3_600],
+        escalation: None,
     }
 }
 

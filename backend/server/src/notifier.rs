@@ -120,7 +120,9 @@ impl Why<'_> {
     fn tag(&self) -> Option<String> {
         match self {
             Why::Requested => None,
-            Why::Reminder { key, .. } => Some(key.replace(|c: char| !c.is_ascii_alphanumeric(), "-")),
+            Why::Reminder { key, .. } => {
+                Some(key.replace(|c: char| !c.is_ascii_alphanumeric(), "-"))
+            }
             Why::Escalated => Some("escalated".into()),
         }
     }
@@ -161,7 +163,11 @@ pub async fn recipients(req: &NewRequest, directory: &dyn Directory) -> Vec<Stri
 
 /// Whom `why` tells of `req`: its approvers; for a reminder those of them who have not
 /// voted; for an escalation those it added.
-pub async fn recipients_for(req: &NewRequest, why: Why<'_>, directory: &dyn Directory) -> Vec<String> {
+pub async fn recipients_for(
+    req: &NewRequest,
+    why: Why<'_>,
+    directory: &dyn Directory,
+) -> Vec<String> {
     match why {
         Why::Requested => recipients(req, directory).await,
         Why::Reminder { voted, .. } => recipients(req, directory)
@@ -348,12 +354,7 @@ fn html_section(lang: Lang, f: &Facts) -> String {
             "Decide by",
             "Open in Hanko to review and decide",
         ),
-        Lang::Ja => (
-            "依頼者",
-            "ワークフロー",
-            "期限",
-            "Hanko で確認して判断する",
-        ),
+        Lang::Ja => ("依頼者", "ワークフロー", "期限", "Hanko で確認して判断する"),
     };
     let link = escape_html(f.link);
     format!(
@@ -392,7 +393,9 @@ pub fn compose_for(id: &str, req: &NewRequest, link: &str, why: Why<'_>) -> Comp
         (Lang::Ja, Why::Requested) => format!("承認依頼: {}", facts.title),
         (Lang::En, Why::Requested) => format!("Approval requested: {}", facts.title),
         (Lang::Ja, Why::Reminder { .. }) => format!("リマインダー: 承認依頼: {}", facts.title),
-        (Lang::En, Why::Reminder { .. }) => format!("Reminder: approval requested: {}", facts.title),
+        (Lang::En, Why::Reminder { .. }) => {
+            format!("Reminder: approval requested: {}", facts.title)
+        }
         (Lang::Ja, Why::Escalated) => format!("エスカレーション: 承認依頼: {}", facts.title),
         (Lang::En, Why::Escalated) => format!("Escalated: approval requested: {}", facts.title),
     };

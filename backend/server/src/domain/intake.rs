@@ -414,13 +414,16 @@ impl IntakeMessage {
         if self.request.approvers.is_empty() {
             p.push("approvers is missing (no approval policy names them)".into());
         }
-        match (&self.asked_escalation.after_seconds, &self.asked_escalation.to) {
-            (Some(_), None) => {
-                p.push("escalateAfterSeconds needs escalateTo (no approval policy names them)".into())
-            }
-            (None, Some(_)) => p.push(
-                "escalateTo needs escalateAfterSeconds (no approval policy sets it)".into(),
+        match (
+            &self.asked_escalation.after_seconds,
+            &self.asked_escalation.to,
+        ) {
+            (Some(_), None) => p.push(
+                "escalateAfterSeconds needs escalateTo (no approval policy names them)".into(),
             ),
+            (None, Some(_)) => {
+                p.push("escalateTo needs escalateAfterSeconds (no approval policy sets it)".into())
+            }
             _ => {}
         }
         p

@@ -110,12 +110,11 @@ pub fn due(req: &NewRequest, sent: &[String], now: DateTime<Utc>) -> Vec<Schedul
 pub fn escalated(req: &NewRequest, now: DateTime<Utc>) -> Option<NewRequest> {
     let mut out = req.clone();
     let e = out.escalation.as_mut()?;
-    let added: Vec<Principal> = e
-        .to
-        .iter()
-        .filter(|p| !req.approvers.contains(p))
-        .cloned()
-        .collect();
+    let added: Vec<Principal> =
+        e.to.iter()
+            .filter(|p| !req.approvers.contains(p))
+            .cloned()
+            .collect();
     out.approvers.extend(added.iter().cloned());
     e.escalated_at = Some(now);
     e.added = added;
@@ -315,7 +314,10 @@ mod tests {
     #[test]
     fn bad_reminders_and_escalations_are_named() {
         assert_eq!(parse_reminders(None), Ok(None));
-        assert_eq!(parse_reminders(Some(&json!([60, 60, 5]))), Ok(Some(vec![60, 5])));
+        assert_eq!(
+            parse_reminders(Some(&json!([60, 60, 5]))),
+            Ok(Some(vec![60, 5]))
+        );
         assert!(parse_reminders(Some(&json!([0]))).is_err());
         assert!(parse_reminders(Some(&json!("60"))).is_err());
         assert!(parse_reminders(Some(&json!([1, 2, 3, 4, 5, 6]))).is_err());

@@ -12,8 +12,8 @@ use wildmatch::WildMatch;
 
 use super::chat::{self, ChatRoute};
 use super::intake::{
-    AskedEscalation, DEFAULT_TIMEOUT_SECONDS, Given, MAX_APPROVERS, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS,
-    NewRequest, quorum_problem,
+    AskedEscalation, DEFAULT_TIMEOUT_SECONDS, Given, MAX_APPROVERS, MAX_TIMEOUT_SECONDS,
+    MIN_TIMEOUT_SECONDS, NewRequest, quorum_problem,
 };
 use super::nudge::{self, Escalation, MAX_REMINDERS, MIN_NUDGE_SECONDS};
 use super::principal::Principal;
@@ -197,8 +197,7 @@ impl PolicyDocument {
                     "policy {n:?}: remindBeforeSeconds must list at most {MAX_REMINDERS} whole numbers from {MIN_NUDGE_SECONDS} to {MAX_TIMEOUT_SECONDS}"
                 ));
             }
-            if let Err(problems) =
-                nudge::principals(pol.escalate_to.iter().map(|a| Ok(a.as_str())))
+            if let Err(problems) = nudge::principals(pol.escalate_to.iter().map(|a| Ok(a.as_str())))
             {
                 p.extend(
                     problems
@@ -476,7 +475,11 @@ pub fn report(text: &str, state_machines: &[String]) -> Result<String, String> {
         }
         if let Some(list) = &p.remind_before_seconds {
             let list: Vec<String> = list.iter().map(|s| format!("{s} s")).collect();
-            let _ = writeln!(out, "  reminders       {} before the deadline", list.join(", "));
+            let _ = writeln!(
+                out,
+                "  reminders       {} before the deadline",
+                list.join(", ")
+            );
         }
         if let Some(after) = p.escalate_after_seconds {
             let _ = writeln!(
@@ -555,7 +558,9 @@ maxTimeoutSeconds = 604800
     fn govern(extra: serde_json::Value) -> Result<NewRequest, Violation> {
         let m = message(extra);
         let mut r = m.request;
-        doc().govern(&mut r, &m.given, &m.asked_escalation).map(|()| r)
+        doc()
+            .govern(&mut r, &m.given, &m.asked_escalation)
+            .map(|()| r)
     }
 
     #[test]
@@ -616,7 +621,9 @@ maxTimeoutSeconds = 604800
             "execution": {"Id": "arn:aws:states:ap-northeast-1:123456789012:execution:other:run-1"}
         }));
         let mut r = m.request;
-        let v = doc().govern(&mut r, &m.given, &m.asked_escalation).expect_err("denied");
+        let v = doc()
+            .govern(&mut r, &m.given, &m.asked_escalation)
+            .expect_err("denied");
         assert_eq!(v.policy, None);
         assert!(v.problems[0].contains("stateMachine:other"), "{v:?}");
     }
@@ -708,7 +715,8 @@ maxTimeoutSeconds = 604800
         let doc = PolicyDocument::parse(&text).expect("valid");
         let m = message(json!({"notify": [{"slack": "#shop"}, {"slack": "#deploys"}]}));
         let mut r = m.request;
-        doc.govern(&mut r, &m.given, &m.asked_escalation).expect("within policy");
+        doc.govern(&mut r, &m.given, &m.asked_escalation)
+            .expect("within policy");
         let named: Vec<String> = r.notify.iter().map(|n| n.channel.to_string()).collect();
         assert_eq!(
             named,
@@ -725,7 +733,9 @@ maxTimeoutSeconds = 604800
         let doc = PolicyDocument::parse(&text).expect("valid");
         let m = message(json!({"notify": [{"slack": "#everyone"}, {"slack": "#shop"}]}));
         let mut r = m.request;
-        let err = doc.govern(&mut r, &m.given, &m.asked_escalation).unwrap_err();
+        let err = doc
+            .govern(&mut r, &m.given, &m.asked_escalation)
+            .unwrap_err();
         assert_eq!(
             err.problems,
             vec![
@@ -775,14 +785,19 @@ maxTimeoutSeconds = 604800
         assert_eq!(texts(&e.to), ["group:cto-office", "dave@example.com"]);
 
         // A message keeps its own reminders and timing, and may narrow whom.
-        let m = message(json!({"remindBeforeSeconds": [600, 60], "escalateAfterSeconds": 300, "escalateTo": ["dave@example.com"]}));
+        let m = message(
+            json!({"remindBeforeSeconds": [600, 60], "escalateAfterSeconds": 300, "escalateTo": ["dave@example.com"]}),
+        );
         let mut r = m.request;
         escalating()
             .govern(&mut r, &m.given, &m.asked_escalation)
             .expect("within policy");
         assert_eq!(r.remind_before_seconds, vec![600, 60]);
         let e = r.escalation.expect("escalates");
-        assert_eq!((e.after_seconds, texts(&e.to)), (300, vec!["dave@example.com".to_string()]));
+        assert_eq!(
+            (e.after_seconds, texts(&e.to)),
+            (300, vec!["dave@example.com".to_string()])
+        );
     }
 
     #[test]
@@ -794,7 +809,9 @@ maxTimeoutSeconds = 604800
             .unwrap_err();
         assert_eq!(
             err.problems,
-            ["escalateTo names mallory@example.com which the policy does not allow (its escalateTo)"]
+            [
+                "escalateTo names mallory@example.com which the policy does not allow (its escalateTo)"
+            ]
         );
         // A policy without escalation allows none, and a time alone names nobody.
         let m = message(json!({"escalateAfterSeconds": 60}));
@@ -815,7 +832,13 @@ maxTimeoutSeconds = 604800
             "maxLoginAgeSeconds = 900\nescalateTo = [\"not a principal\"]",
         );
         let err = PolicyDocument::parse(&text).unwrap_err();
-        assert!(err.contains("escalateTo: approver \"not a principal\""), "{err}");
-        assert!(err.contains("escalateTo needs escalateAfterSeconds"), "{err}");
+        assert!(
+            err.contains("escalateTo: approver \"not a principal\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("escalateTo needs escalateAfterSeconds"),
+            "{err}"
+        );
     }
 }

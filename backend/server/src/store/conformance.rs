@@ -13,8 +13,8 @@ use super::{
     Callback, ChatMessage, Inserted, ListQuery, NudgeClaim, Page, Person, RequestSummary, Store,
     StoredDecision, StoredRequest, VoteWrite,
 };
-use crate::domain::nudge::{self, Escalation};
 use crate::domain::intake::sample_request;
+use crate::domain::nudge::{self, Escalation};
 use crate::domain::rules::Ballot;
 use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
 
@@ -1509,7 +1509,10 @@ pub async fn reminders_come_due_in_order_and_each_is_claimed_once(s: &dyn Store)
     // The first reminder (50 minutes before the deadline) is due after 10 minutes.
     assert_eq!(s.due_nudges(at(600), 10).await.unwrap(), vec![id(1)]);
     assert!(claim(s, 1, &r, &["remind:3000"], at(600)).await);
-    assert!(!claim(s, 1, &r, &["remind:3000"], at(601)).await, "claimed twice");
+    assert!(
+        !claim(s, 1, &r, &["remind:3000"], at(601)).await,
+        "claimed twice"
+    );
     assert_eq!(s.sent_nudges(&id(1)).await.unwrap(), vec!["remind:3000"]);
     // Next: the escalation after 20 minutes, then the last reminder at 50.
     assert!(s.due_nudges(at(1199), 10).await.unwrap().is_empty());
@@ -1517,7 +1520,10 @@ pub async fn reminders_come_due_in_order_and_each_is_claimed_once(s: &dyn Store)
     assert!(claim(s, 1, &r, &["escalate"], at(1200)).await);
     assert!(s.due_nudges(at(2999), 10).await.unwrap().is_empty());
     assert!(claim(s, 1, &r, &["remind:600"], at(3000)).await);
-    assert!(s.due_nudges(at(3599), 10).await.unwrap().is_empty(), "none left");
+    assert!(
+        s.due_nudges(at(3599), 10).await.unwrap().is_empty(),
+        "none left"
+    );
     let mut sent = s.sent_nudges(&id(1)).await.unwrap();
     sent.sort();
     assert_eq!(sent, vec!["escalate", "remind:3000", "remind:600"]);
@@ -1541,13 +1547,16 @@ pub async fn racing_sweepers_claim_a_reminder_once(s: &dyn Store) {
     assert_eq!(s.sent_nudges(&id(3)).await.unwrap(), vec!["remind:3000"]);
 }
 
-pub async fn an_escalation_makes_its_principals_approvers_who_may_then_see_and_vote(
-    s: &dyn Store,
-) {
+pub async fn an_escalation_makes_its_principals_approvers_who_may_then_see_and_vote(s: &dyn Store) {
     let r = insert_nudging(s, 4).await;
     let carol: &[&str] = &["c@x.io"];
     let lead: &[&str] = &["l@x.io", "group:leads"];
-    assert!(listed(s, &seen_by(None, "c@x.io", carol)).await.0.is_empty());
+    assert!(
+        listed(s, &seen_by(None, "c@x.io", carol))
+            .await
+            .0
+            .is_empty()
+    );
     let before = s.get(&id(4)).await.unwrap().unwrap();
     let now = r.created_at + Duration::seconds(1201);
     let escalated = nudge::escalated(&r, now).unwrap();
@@ -1564,7 +1573,10 @@ pub async fn an_escalation_makes_its_principals_approvers_who_may_then_see_and_v
         .unwrap()
     );
     let after = s.get(&id(4)).await.unwrap().unwrap();
-    assert!(after.version > before.version, "a vote read before must read again");
+    assert!(
+        after.version > before.version,
+        "a vote read before must read again"
+    );
     assert_eq!(after.request, escalated);
     let e = after.request.escalation.as_ref().unwrap();
     assert_eq!(e.escalated_at, Some(now));
@@ -1576,9 +1588,12 @@ pub async fn an_escalation_makes_its_principals_approvers_who_may_then_see_and_v
             "{email} sees it"
         );
         assert_eq!(
-            listed(s, &query(Some(RequestStatus::Pending), Some((email, principals))))
-                .await
-                .0,
+            listed(
+                s,
+                &query(Some(RequestStatus::Pending), Some((email, principals)))
+            )
+            .await
+            .0,
             vec![id(4)],
             "{email} may vote on it"
         );

@@ -121,7 +121,10 @@ impl DynamoStore {
                 .build(),
         };
         let written = self
-            .transact(vec![update(e.into_update(&self.table, id, condition)?), next])
+            .transact(vec![
+                update(e.into_update(&self.table, id, condition)?),
+                next,
+            ])
             .await?;
         Ok(written.is_ok())
     }

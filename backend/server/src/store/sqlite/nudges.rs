@@ -8,7 +8,11 @@ use crate::domain::RequestId;
 use crate::store::{NudgeClaim, StoreResult, stored_id};
 
 /// See [`crate::store::Store::due_nudges`].
-pub(super) fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>> {
+pub(super) fn due(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> StoreResult<Vec<RequestId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM requests WHERE status = 'pending' AND next_nudge_ms IS NOT NULL \
          AND next_nudge_ms <= ?1 ORDER BY next_nudge_ms LIMIT ?2",
@@ -66,7 +70,7 @@ pub(super) fn claim(conn: &mut Connection, c: Claim) -> StoreResult<bool> {
             |r| r.get(0),
         )
         .optional()?;
-    if !pending.is_some_and(|expires_ms| expires_ms > ms(c.now)) {
+    if pending.is_none_or(|expires_ms| expires_ms <= ms(c.now)) {
         return Ok(false);
     }
     for key in &c.keys {

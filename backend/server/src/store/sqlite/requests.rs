@@ -7,8 +7,8 @@ use hanko_api::{Delivery, RequestStatus};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{Word, ms};
-use crate::domain::rules::Ballot;
 use crate::domain::nudge;
+use crate::domain::rules::Ballot;
 use crate::domain::{NewRequest, RequestId, TaskToken};
 use crate::store::{
     Callback, Inserted, StoreResult, StoredDecision, VoteWrite, stored_id, token_hash,
