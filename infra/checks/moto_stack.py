@@ -447,10 +447,14 @@ def check_stack(aws: dict[str, Any], template: dict[str, Any]) -> dict[str, str]
     expect(allows(roles["ApiFunction"], "kms:Sign", key_arn) and allows(roles["SweeperFunction"], "kms:Sign", key_arn), "the api and the sweeper may sign decisions")
     expect(not allows(roles["IntakeQueueFunction"], "kms:Sign", key_arn) and not allows(roles["IntakeFunction"], "kms:Sign", key_arn), "the intake functions may not sign")
     expect(allows(roles["IntakeQueueFunction"], "sqs:ReceiveMessage", outputs["IntakeQueueArn"]), "the sqs function may read the intake queue")
-    for lid in ["IntakeQueueFunction", "IntakeFunction"]:
+    # Intake tells approvers; the sweeper reminds them and tells those an escalation adds.
+    for lid in ["IntakeQueueFunction", "IntakeFunction", "SweeperFunction"]:
         expect(allows(roles[lid], "ses:SendEmail", sender), f"{lid} may send mail as SenderAddress")
+    expect(not allows(roles["ApiFunction"], "ses:SendEmail", sender), "ApiFunction may not send mail")
+    expect(not allows(roles["SweeperFunction"], "ses:SendEmail", "arn:aws:ses:ap-northeast-1:123456789012:identity/someone-else@example.org"),
+           "SweeperFunction may send mail only as SenderAddress")
     for lid in ["ApiFunction", "SweeperFunction"]:
-        expect(not allows(roles[lid], "ses:SendEmail", sender), f"{lid} may not send mail")
+        expect(not allows(roles[lid], "dynamodb:DeleteItem", table_arn), f"{lid} may not delete items")
         expect(allows(roles[lid], "states:SendTaskSuccess", "*"), f"{lid} may answer waiting tasks")
     check_governance(aws, template, physical, outputs, roles, table_arn)
 

@@ -13,7 +13,7 @@
 //! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | vote + longest timeout + retention |
 //! | closure | `REQ#<id>` | `CLOSED` | gsi1 `CLOSED` / `<closed ms>#<id>` | closed + retention |
 //! | chat message | `REQ#<id>` | `CHAT#<channel>#<ts>` | - | posted + longest timeout + retention |
-//! | nudge (a reminder or the escalation to come, `nudge.rs`) | `REQ#<id>` | `NUDGE` | gsi2 `NUDGE` / `<next due ms>#<id>` | due + retention |
+//! | nudge (a reminder or the escalation to come, `nudge.rs`) | `REQ#<id>` | `NUDGE` | gsi2 `NUDGE` / `<next due ms>#<id>` while one is to come | due + retention |
 //!
 //! The request item carries everything a page of the console shows, including a copy of
 //! its ballots (`votes`), so every list is answered from the index items alone. The task
@@ -785,7 +785,7 @@ impl Store for DynamoStore {
     }
 
     async fn drop_nudges(&self, id: &RequestId) -> StoreResult<()> {
-        self.delete_nudge_item(id).await
+        self.unschedule_nudges(id).await
     }
 
     async fn overdue(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<RequestId>> {

@@ -7,23 +7,25 @@
 //! - `claim_nudges`: a transaction: update the request item on `status = pending AND
 //!   expires_ms > now AND NOT contains(nudges, key)` for each key, appending the keys
 //!   (and, for the escalation, setting the new body and bumping the version), and put the
-//!   nudge item at the next due time, or delete it when none is left. The escalation's
-//!   new approver and viewer items are put first, as `insert` puts them: harmless until
-//!   the body names them.
-//! - `drop_nudges`: `DeleteItem` of the nudge item (the sweeper found the request no
-//!   longer pending).
+//!   nudge item at the next due time, or without index keys when none is left. The
+//!   escalation's new approver and viewer items are put first (`PutItem` each), as
+//!   `insert` puts them: harmless until the body names them.
+//! - `drop_nudges`: puts the nudge item without index keys (the sweeper found the request
+//!   no longer pending).
+//!
+//! The sweeper deletes nothing (the table's functions may not, but intake: see the
+//! template): a nudge item that is done leaves the index and goes by its TTL.
 
 use std::collections::HashSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::DynamoStore;
 use super::expr::{Expr, put, update};
 use super::items::{
-    Item, PointerItem, REQUEST_SK, approver_pk, key, num, request_pk, s, timed_key, to_item,
-    viewer_pk,
+    Item, PointerItem, REQUEST_SK, approver_pk, num, request_pk, s, timed_key, to_item, viewer_pk,
 };
 use crate::domain::nudge;
 use crate::domain::{NewRequest, RequestId};
@@ -38,29 +40,33 @@ struct NudgeItem {
     pk: String,
     sk: &'static str,
     id: String,
-    gsi2pk: &'static str,
-    gsi2sk: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
     ttl: i64,
 }
 
 impl DynamoStore {
     /// The nudge item of a request whose next nudge is due at `due` (before the request's
-    /// deadline); kept no longer than the request's records after it.
-    pub(super) fn nudge_item(&self, id: &str, due: DateTime<Utc>) -> StoreResult<Item> {
+    /// deadline), or with none to come (out of the index); kept no longer than the
+    /// request's records after its time.
+    pub(super) fn nudge_item(&self, id: &str, due: Option<DateTime<Utc>>) -> StoreResult<Item> {
+        let at = due.unwrap_or_else(Utc::now).timestamp_millis();
         to_item(NudgeItem {
             pk: request_pk(id),
             sk: NUDGE_SK,
             id: id.to_string(),
-            gsi2pk: NUDGES,
-            gsi2sk: timed_key(due.timestamp_millis(), id),
-            ttl: self.ttl_after(due.timestamp_millis()),
+            gsi2pk: due.map(|_| NUDGES),
+            gsi2sk: due.map(|_| timed_key(at, id)),
+            ttl: self.ttl_after(at),
         })
     }
 
     /// The nudge item of `req` as it is inserted, if it has a nudge to come.
     pub(super) fn first_nudge_item(&self, id: &str, req: &NewRequest) -> StoreResult<Option<Item>> {
         nudge::next_due(req, &[])
-            .map(|due| self.nudge_item(id, due))
+            .map(|due| self.nudge_item(id, Some(due)))
             .transpose()
     }
 
@@ -108,18 +114,7 @@ impl DynamoStore {
             e.increment("version");
             self.put_escalation_pointers(id, req).await?;
         }
-        let next = match c.next_due {
-            Some(due) => put(&self.table, self.nudge_item(id, due)?, None)?,
-            None => TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key(request_pk(id), NUDGE_SK)))
-                        .build()
-                        .map_err(super::build_err)?,
-                )
-                .build(),
-        };
+        let next = put(&self.table, self.nudge_item(id, c.next_due)?, None)?;
         let written = self
             .transact(vec![
                 update(e.into_update(&self.table, id, condition)?),
@@ -136,35 +131,39 @@ impl DynamoStore {
         };
         let expires_ms = req.expires_at.timestamp_millis();
         let mut seen = HashSet::new();
-        let mut pointers = Vec::new();
         for p in escalation.added.iter().map(ToString::to_string) {
             if !seen.insert(p.clone()) {
                 continue;
             }
-            pointers.push(to_item(PointerItem {
-                pk: approver_pk(&p),
-                sk: id.to_string(),
-                id: id.to_string(),
-                ttl: expires_ms.div_euclid(1000) + 1,
-            })?);
-            pointers.push(to_item(PointerItem {
-                pk: viewer_pk(&p),
-                sk: id.to_string(),
-                id: id.to_string(),
-                ttl: self.ttl_after(expires_ms),
-            })?);
+            let pointers = [
+                (approver_pk(&p), expires_ms.div_euclid(1000) + 1),
+                (viewer_pk(&p), self.ttl_after(expires_ms)),
+            ];
+            for (pk, ttl) in pointers {
+                let item = to_item(PointerItem {
+                    pk,
+                    sk: id.to_string(),
+                    id: id.to_string(),
+                    ttl,
+                })?;
+                self.put_item(item).await?;
+            }
         }
-        self.batch_put(pointers).await
+        Ok(())
     }
 
-    pub(super) async fn delete_nudge_item(&self, id: &RequestId) -> StoreResult<()> {
+    async fn put_item(&self, item: Item) -> StoreResult<()> {
         self.client
-            .delete_item()
+            .put_item()
             .table_name(&self.table)
-            .set_key(Some(key(request_pk(id.as_str()), NUDGE_SK)))
+            .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| self.err("DeleteItem", e))?;
+            .map_err(|e| self.err("PutItem", e))?;
         Ok(())
+    }
+
+    pub(super) async fn unschedule_nudges(&self, id: &RequestId) -> StoreResult<()> {
+        self.put_item(self.nudge_item(id.as_str(), None)?).await
     }
 }
