@@ -225,6 +225,9 @@ pub struct Texts {
     pub closed_reason: &'static str,
     pub policy: &'static str,
     pub policy_none: &'static str,
+    pub escalation: &'static str,
+    pub escalated_at: &'static str,
+    pub escalates_at: &'static str,
 
     pub not_found_title: &'static str,
     pub not_found_body: &'static str,
@@ -356,6 +359,9 @@ const EN: Texts = Texts {
     closed_reason: "Why it was closed",
     policy: "Approval policy",
     policy_none: "None: approvers chosen by the workflow",
+    escalation: "Escalation",
+    escalated_at: "Escalated",
+    escalates_at: "If undecided by",
 
     not_found_title: "Page not found",
     not_found_body: "There is nothing at this address.",
@@ -481,6 +487,9 @@ const JA: Texts = Texts {
     closed_reason: "終了の理由",
     policy: "承認ポリシー",
     policy_none: "なし（承認者はワークフローが指定）",
+    escalation: "エスカレーション",
+    escalated_at: "エスカレーション済み",
+    escalates_at: "未判断なら",
 
     not_found_title: "ページが見つかりません",
     not_found_body: "このアドレスには何もありません。",

@@ -300,6 +300,23 @@ fn RequestView(
                                     }.into_any(),
                                 }}
                             </div>
+                            {a.escalation.clone().map(|e| view! {
+                                <div>
+                                    <dt>{tr(|t| t.escalation)}</dt>
+                                    <dd id="request-escalation">
+                                        {match e.escalated_at {
+                                            Some(at) => view! {
+                                                {tr(|t| t.escalated_at)} " " <DateTimeText at=at/> ": "
+                                                <span class="mono">{e.added.join(", ")}</span>
+                                            }.into_any(),
+                                            None => view! {
+                                                {tr(|t| t.escalates_at)} " " <DateTimeText at=e.at/> ": "
+                                                <span class="mono">{e.to.join(", ")}</span>
+                                            }.into_any(),
+                                        }}
+                                    </dd>
+                                </div>
+                            })}
                             {a.closed_reason.clone().map(|r| view! {
                                 <div>
                                     <dt>{tr(|t| t.closed_reason)}</dt>
