@@ -260,6 +260,11 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub chat: crate::chat::ChatArgs,
 
+    /// EventBridge bus (name, `default`, or ARN) that gets an event for each step of each
+    /// request (crate::events). Unset: no events.
+    #[arg(long, env = "HANKO_EVENT_BUS", value_parser = crate::events::parse_bus)]
+    pub event_bus: Option<String>,
+
     #[command(flatten)]
     pub oidc: OidcArgs,
 }
@@ -410,6 +415,8 @@ pub struct Config {
     pub notifier: Notifier,
     /// Slack and Teams notifications, besides email.
     pub chat: crate::chat::config::ChatConfig,
+    /// The EventBridge bus (name or ARN) events go to; `None`: no events.
+    pub event_bus: Option<String>,
     /// The dev identity provider's login. At least one of it and `oidc` is set.
     pub dev_login: Option<DevLogin>,
     pub oidc: Option<Oidc>,
@@ -706,6 +713,7 @@ impl Config {
             signer,
             notifier,
             chat: args.chat.into_config()?,
+            event_bus: args.event_bus,
             dev_login,
             oidc,
             cognito_user_pool_id: args.cognito_user_pool_id,

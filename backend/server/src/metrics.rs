@@ -124,6 +124,14 @@ pub const NOTIFICATIONS_FAILED: Metric = Metric {
     dimension: None,
     total: false,
 };
+/// EventBridge events (`HANKO_EVENT_BUS`) that did not get through: `PutEvents` failed or
+/// its entry was refused. The vote, intake or housekeeping that caused it stands.
+pub const EVENTS_FAILED: Metric = Metric {
+    name: "EventsFailed",
+    unit: Unit::Count,
+    dimension: None,
+    total: false,
+};
 /// Api requests answered, by `Route` (`GET /api/approvals/{id}`: the method and the route
 /// that matched, not the path asked for; `unmatched` for an api path with no route).
 pub const API_REQUESTS: Metric = Metric {
@@ -159,6 +167,7 @@ pub const CATALOGUE: &[Metric] = &[
     OLDEST_UNDELIVERED_DECISION_AGE,
     NOTIFICATIONS_SENT,
     NOTIFICATIONS_FAILED,
+    EVENTS_FAILED,
     API_REQUESTS,
     API_4XX,
     API_5XX,

@@ -15,6 +15,7 @@ use crate::domain::rules::{self, Ballot};
 use crate::domain::{
     Caller, IntakeError, IntakeMessage, NewRequest, OnReject, RequestId, TaskToken,
 };
+use crate::events::Events;
 use crate::metrics::{self, Metrics};
 use crate::notifier::Notifier;
 use crate::policy_source::Policies;
@@ -87,6 +88,8 @@ pub struct Hanko {
     pub reconcile_from: std::sync::Mutex<Option<RequestId>>,
     /// Where the figures of [`crate::metrics`] go.
     pub metrics: Metrics,
+    /// Where the EventBridge events of [`crate::events`] go.
+    pub events: Arc<dyn Events>,
 }
 
 /// What happened to an intake message.
@@ -289,6 +292,7 @@ impl Hanko {
             }
             Inserted::Created => {
                 self.metrics.count(metrics::REQUESTS_TAKEN, None);
+                self.request_taken_event(&id, &msg.request).await;
                 let (sent, failed) = match self.notifier.request_created(&id, &msg.request).await {
                     Ok(sent) => (sent, 0),
                     Err(e) => {
@@ -352,6 +356,8 @@ impl Hanko {
         // A racing vote changes the version; read again and re-check the rules.
         let mut decided: Option<(Outcome, Callback)> = None;
         let mut written = false;
+        // The request as it was, every vote, and the one counted: for the events.
+        let mut counted: Option<(StoredRequest, Vec<Ballot>, Ballot)> = None;
         for _ in 0..20 {
             let now = Utc::now();
             let req = self.store.get(id).await?.ok_or(VoteError::NotFound)?;
@@ -401,6 +407,7 @@ impl Hanko {
                 })
                 .await?;
             if written {
+                counted = Some((req, votes, ballot));
                 break;
             }
         }
@@ -408,6 +415,10 @@ impl Hanko {
             return Err(VoteError::Busy);
         }
         self.metrics.count(metrics::VOTES, None);
+        if let Some((req, votes, ballot)) = &counted {
+            self.vote_events(req, votes, ballot, decided.as_ref().map(|(o, _)| *o))
+                .await;
+        }
         if let Some((outcome, callback)) = decided {
             let outcome = match outcome {
                 Outcome::Approved => "approved",
@@ -530,6 +541,7 @@ impl Hanko {
                     .record_delivery(id, Delivery::Delivered, None, None)
                     .await?;
                 tracing::info!(request_id = %id, "the workflow was told");
+                self.told_event(id, &owed).await;
                 Ok(Delivered::Yes)
             }
             Err(CallbackError::TaskGone(code)) if owed.unconfirmed => {
@@ -595,6 +607,7 @@ impl Hanko {
             if closed {
                 tracing::info!(request_id = %id, "request expired");
                 self.metrics.count(metrics::DECISIONS, Some("expired"));
+                self.expired_event(&id).await;
                 self.notifier.request_finished(&id).await;
                 self.deliver(&id).await?;
             }
@@ -658,6 +671,7 @@ impl Hanko {
                     {
                         tracing::info!(request_id = %id, %status, "the execution ended; request closed");
                         self.metrics.count(metrics::DECISIONS, Some("closed"));
+                        self.closed_event(&id, &status).await;
                         self.notifier.request_finished(&id).await;
                     }
                 }
