@@ -810,6 +810,26 @@ mod tests {
     }
 
     #[test]
+    fn events_are_off_unless_an_event_bus_is_named_and_a_bad_name_is_refused_at_start() {
+        assert_eq!(config(&[]).unwrap().event_bus, None);
+        assert_eq!(
+            config(&["--event-bus", "default"]).unwrap().event_bus,
+            Some("default".into())
+        );
+        let arn = "arn:aws:events:ap-northeast-1:123456789012:event-bus/approvals";
+        assert_eq!(
+            config(&["--event-bus", arn]).unwrap().event_bus.as_deref(),
+            Some(arn)
+        );
+        let refused =
+            Cli::try_parse_from(["hanko", "--dev-users", "u.json", "--event-bus", "my bus"])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+        assert!(refused.contains("HANKO_EVENT_BUS"), "{refused}");
+    }
+
+    #[test]
     fn the_store_is_sqlite_unless_dynamodb_is_chosen_with_a_table() {
         let default = parse(&[]);
         assert_eq!(default.store, StoreKind::Sqlite);

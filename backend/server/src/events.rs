@@ -225,8 +225,21 @@ pub trait Events: Send + Sync {
         true
     }
 
-    /// Publishes one event; an error says why it did not get through.
-    async fn publish(&self, event: &Event) -> Result<(), String>;
+    /// Publishes `events` (at most [`BATCH`]) in one go.
+    async fn publish(&self, events: &[Event]) -> Result<(), Unpublished>;
+}
+
+/// Most events one `PutEvents` takes.
+pub const BATCH: usize = 10;
+
+/// Events that did not get through, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{count} event(s) not published: {reason}")]
+pub struct Unpublished {
+    /// The events of which the detail-types are `detail_types`.
+    pub count: usize,
+    pub detail_types: Vec<&'static str>,
+    pub reason: String,
 }
 
 /// No events (`HANKO_EVENT_BUS` unset).
@@ -238,7 +251,7 @@ impl Events for NoEvents {
         false
     }
 
-    async fn publish(&self, _event: &Event) -> Result<(), String> {
+    async fn publish(&self, _events: &[Event]) -> Result<(), Unpublished> {
         Ok(())
     }
 }
@@ -274,43 +287,69 @@ impl EventBridge {
     }
 }
 
-#[async_trait::async_trait]
-impl Events for EventBridge {
-    async fn publish(&self, event: &Event) -> Result<(), String> {
+impl EventBridge {
+    fn entry(&self, event: &Event) -> Result<PutEventsRequestEntry, String> {
         let detail = event.detail().map_err(|e| e.to_string())?;
         let time =
             aws_sdk_eventbridge::primitives::DateTime::from_millis(event.time().timestamp_millis());
-        let entry = PutEventsRequestEntry::builder()
+        Ok(PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(SOURCE)
             .detail_type(event.detail_type())
             .resources(&event.subject().execution_arn)
             .time(time)
             .detail(detail)
-            .build();
+            .build())
+    }
+}
+
+#[async_trait::async_trait]
+impl Events for EventBridge {
+    async fn publish(&self, events: &[Event]) -> Result<(), Unpublished> {
+        let all = |reason: String| Unpublished {
+            count: events.len(),
+            detail_types: events.iter().map(Event::detail_type).collect(),
+            reason,
+        };
+        let entries = events
+            .iter()
+            .map(|e| self.entry(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(all)?;
         let out = self
             .client
             .put_events()
-            .entries(entry)
+            .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
-        if out.failed_entry_count() > 0 {
-            let why = out
-                .entries()
-                .iter()
-                .find(|e| e.error_code().is_some())
-                .map(|e| {
-                    format!(
-                        "{}: {}",
-                        e.error_code().unwrap_or_default(),
-                        e.error_message().unwrap_or_default()
-                    )
-                })
-                .unwrap_or_else(|| "EventBridge did not say why".into());
-            return Err(format!("the event was not accepted ({why})"));
+            .map_err(|e| all(DisplayErrorContext(&e).to_string()))?;
+        if out.failed_entry_count() == 0 {
+            return Ok(());
         }
-        Ok(())
+        // The answer's entries are in the order of the request's; a failed one has an
+        // error code (and no event id).
+        let failed: Vec<(&Event, String)> = events
+            .iter()
+            .zip(out.entries())
+            .filter_map(|(event, answer)| {
+                answer.error_code().map(|code| {
+                    let message = answer.error_message().unwrap_or_default();
+                    (event, format!("{code}: {message}"))
+                })
+            })
+            .collect();
+        Err(match failed.first() {
+            Some((_, why)) => Unpublished {
+                count: failed.len(),
+                detail_types: failed.iter().map(|(e, _)| e.detail_type()).collect(),
+                reason: format!("EventBridge refused the entry ({why})"),
+            },
+            None => Unpublished {
+                count: usize::try_from(out.failed_entry_count()).unwrap_or(events.len()),
+                detail_types: Vec::new(),
+                reason: "EventBridge refused entries without saying which".into(),
+            },
+        })
     }
 }
 
@@ -340,18 +379,27 @@ fn voters(votes: &[Ballot], choice: VoteChoice) -> Vec<String> {
 
 /// The events of what [`Hanko`] does, built and published where it does it.
 impl Hanko {
-    /// Publishes `event`. A failure is logged and counted ([`metrics::EVENTS_FAILED`]), never
-    /// returned: what caused the event has happened and stands.
-    async fn publish_event(&self, event: Event) {
-        if let Err(error) = self.events.publish(&event).await {
+    /// Publishes `events` (of one request, at most [`BATCH`]) in one `PutEvents`. A failure
+    /// is logged and counted ([`metrics::EVENTS_FAILED`]), never returned: what caused the
+    /// events has happened and stands.
+    async fn publish_events(&self, events: &[Event]) {
+        let Some(first) = events.first() else {
+            return;
+        };
+        if let Err(e) = self.events.publish(events).await {
             tracing::warn!(
-                request_id = %event.subject().request_id,
-                detail_type = event.detail_type(),
-                %error,
+                request_id = %first.subject().request_id,
+                detail_types = ?e.detail_types,
+                error = %e.reason,
                 "could not publish an event"
             );
-            self.metrics.count(metrics::EVENTS_FAILED, None);
+            self.metrics
+                .put(&[(metrics::EVENTS_FAILED, e.count as f64)], None);
         }
+    }
+
+    async fn publish_event(&self, event: Event) {
+        self.publish_events(&[event]).await;
     }
 
     /// The request `id`, for an event about it; `None` (logged) when it cannot be read.
@@ -386,7 +434,7 @@ impl Hanko {
     }
 
     /// `Vote Recorded` for `ballot`, counted on `req` (as it was before the vote) with
-    /// `votes` (all of them, `ballot` last); then `Approval Decided` when it decided.
+    /// `votes` (all of them, `ballot` last); and after it `Approval Decided` when it decided.
     pub(crate) async fn vote_events(
         &self,
         req: &StoredRequest,
@@ -402,7 +450,7 @@ impl Hanko {
             .iter()
             .filter(|v| v.choice == VoteChoice::Approve)
             .count();
-        self.publish_event(Event::VoteRecorded(VoteRecorded {
+        let mut events = vec![Event::VoteRecorded(VoteRecorded {
             subject: subject.clone(),
             voter: ballot.voter.clone(),
             voter_name: ballot.name.clone(),
@@ -415,18 +463,18 @@ impl Hanko {
                 Some(Outcome::Approved) => RequestStatus::Approved,
                 Some(Outcome::Rejected) => RequestStatus::Rejected,
             },
-        }))
-        .await;
+        })];
         if let Some(decision) = decided {
-            self.publish_event(Event::ApprovalDecided(ApprovalDecided {
+            events.push(Event::ApprovalDecided(ApprovalDecided {
                 subject,
                 decision,
                 approved_by: voters(votes, VoteChoice::Approve),
                 rejected_by: voters(votes, VoteChoice::Reject),
                 decided_at: ballot.decided_at,
-            }))
-            .await;
+            }));
         }
+        // One PutEvents for both: the deciding vote waits for one call, not two.
+        self.publish_events(&events).await;
     }
 
     /// `Approval Expired`, once the sweeper closed `id` as expired.
