@@ -3,7 +3,7 @@
 //! queue, and `hanko serve --event-bus` on it. The test reads the queue back while
 //! requests live their lives (decided by a quorum of two, expired by the sweeper, closed
 //! because the execution went on without it) and checks each one's events, in order, with its
-//! ids, and that none carries the task token, the details or a comment.
+//! ids, and that none carries the task token, the details or a comment; on each store.
 
 use std::time::{Duration, Instant};
 
@@ -168,12 +168,26 @@ fn input(title: &str, approvers: Value, required: u32) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_on_source_hanko_gets_each_step_of_each_request_in_order() {
-    let moto = Moto::start().await.expect("moto");
+    each_life_in_order(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_dynamodb_store_a_rule_gets_each_step_of_each_request_in_order() {
+    each_life_in_order(true).await;
+}
+
+async fn each_life_in_order(dynamodb: bool) {
+    let moto = match dynamodb {
+        true => Moto::start_serial_dynamodb().await,
+        false => Moto::start().await,
+    }
+    .expect("moto");
     let mut queue = EventQueue::create(&moto).await;
     let stack = Stack::start_on(
         moto,
         Options {
             args: vec!["--event-bus".into(), BUS.into()],
+            dynamodb,
             ..Options::default()
         },
     )
