@@ -261,7 +261,7 @@ pub struct ServeArgs {
     pub chat: crate::chat::ChatArgs,
 
     /// EventBridge bus (name, `default`, or ARN) that gets an event for each step of each
-    /// request (crate::events). Unset: no events.
+    /// request (the README's "Events for other systems"). Unset or empty: no events.
     #[arg(long, env = "HANKO_EVENT_BUS", value_parser = crate::events::parse_bus)]
     pub event_bus: Option<String>,
 
@@ -713,7 +713,7 @@ impl Config {
             signer,
             notifier,
             chat: args.chat.into_config()?,
-            event_bus: args.event_bus,
+            event_bus: args.event_bus.filter(|bus| !bus.is_empty()),
             dev_login,
             oidc,
             cognito_user_pool_id: args.cognito_user_pool_id,
@@ -812,6 +812,7 @@ mod tests {
     #[test]
     fn events_are_off_unless_an_event_bus_is_named_and_a_bad_name_is_refused_at_start() {
         assert_eq!(config(&[]).unwrap().event_bus, None);
+        assert_eq!(config(&["--event-bus", " "]).unwrap().event_bus, None);
         assert_eq!(
             config(&["--event-bus", "default"]).unwrap().event_bus,
             Some("default".into())

@@ -157,27 +157,16 @@ pub enum Event {
 }
 
 impl Event {
-    /// Every detail-type, in the order of a request's life.
-    pub const DETAIL_TYPES: [&'static str; 6] = [
-        "Approval Requested",
-        "Vote Recorded",
-        "Approval Decided",
-        "Approval Expired",
-        "Approval Closed",
-        "Workflow Told",
-    ];
-
     /// The event's `detail-type`.
     pub fn detail_type(&self) -> &'static str {
-        let i = match self {
-            Event::ApprovalRequested(_) => 0,
-            Event::VoteRecorded(_) => 1,
-            Event::ApprovalDecided(_) => 2,
-            Event::ApprovalExpired(_) => 3,
-            Event::ApprovalClosed(_) => 4,
-            Event::WorkflowTold(_) => 5,
-        };
-        Self::DETAIL_TYPES[i]
+        match self {
+            Event::ApprovalRequested(_) => "Approval Requested",
+            Event::VoteRecorded(_) => "Vote Recorded",
+            Event::ApprovalDecided(_) => "Approval Decided",
+            Event::ApprovalExpired(_) => "Approval Expired",
+            Event::ApprovalClosed(_) => "Approval Closed",
+            Event::WorkflowTold(_) => "Workflow Told",
+        }
     }
 
     pub fn subject(&self) -> &Subject {
@@ -536,9 +525,12 @@ impl Hanko {
 }
 
 /// `HANKO_EVENT_BUS`: an event bus name (`default`, `approvals`, a partner bus
-/// `aws.partner/...`) or its ARN.
+/// `aws.partner/...`) or its ARN; blank (returned empty) is no events.
 pub fn parse_bus(raw: &str) -> Result<String, String> {
     let bus = raw.trim();
+    if bus.is_empty() {
+        return Ok(String::new());
+    }
     let name_ok = |n: &str| {
         (1..=256).contains(&n.len())
             && n.chars()
@@ -641,7 +633,7 @@ mod tests {
     }
 
     #[test]
-    fn the_bus_is_a_name_or_an_event_bus_arn() {
+    fn the_bus_is_a_name_or_an_event_bus_arn_or_blank_for_none() {
         for ok in [
             "default",
             " approvals ",
@@ -651,9 +643,9 @@ mod tests {
         ] {
             assert_eq!(parse_bus(ok).unwrap(), ok.trim(), "{ok}");
         }
+        assert_eq!(parse_bus("").unwrap(), "");
+        assert_eq!(parse_bus("  ").unwrap(), "");
         for bad in [
-            "",
-            "  ",
             "my bus",
             "bus;drop",
             "arn:aws:sqs:ap-northeast-1:123456789012:queue",

@@ -124,8 +124,9 @@ pub const NOTIFICATIONS_FAILED: Metric = Metric {
     dimension: None,
     total: false,
 };
-/// EventBridge events (`HANKO_EVENT_BUS`) that did not get through: `PutEvents` failed or
-/// its entry was refused. The vote, intake or housekeeping that caused it stands.
+/// EventBridge events (`HANKO_EVENT_BUS`) that did not get through: `PutEvents` failed, its
+/// entry was refused, or the request could not be read to make it. The vote, intake or
+/// housekeeping that caused it stands.
 pub const EVENTS_FAILED: Metric = Metric {
     name: "EventsFailed",
     unit: Unit::Count,
