@@ -113,6 +113,16 @@ done
 seed="$(.venv/bin/python scripts/seed-local.py)"
 took "starting moto, the mailbox and the OpenID provider, and seeding"
 QUEUE_URL="$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["queueUrl"])' "$seed")"
+# Hanko's EventBridge events go to moto's default bus; a rule sends them to a queue, which
+# scripts/events-tail.py prints (and logs in .local/events.log). HANKO_EVENT_BUS= turns them off.
+EVENTS_QUEUE_URL="$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["eventsQueueUrl"])' "$seed")"
+export HANKO_EVENT_BUS="${HANKO_EVENT_BUS-default}"
+if [ -n "$HANKO_EVENT_BUS" ]; then
+  .venv/bin/python scripts/events-tail.py "$EVENTS_QUEUE_URL" &
+  pids+=($!)
+else
+  unset HANKO_EVENT_BUS
+fi
 
 target/debug/hanko serve \
   --listen "127.0.0.1:${HANKO_PORT}" \
@@ -140,6 +150,7 @@ cat <<MSG
   Mailbox:  $([ "$NOTIFIER" = smtp ] && echo "http://127.0.0.1:${MAILDEV_PORT}/  (maildev; SMTP on ${MAILDEV_SMTP_PORT})" || echo "${DATA_DIR}/outbox  (one .eml per notification)")
   Login:    ${OIDC}  (the local OpenID provider; the console's "Log in with" button)
   Local AWS (moto): ${AWS_ENDPOINT_URL}   intake queue: ${QUEUE_URL}
+  Events:   $([ -n "${HANKO_EVENT_BUS:-}" ] && echo "EventBridge bus ${HANKO_EVENT_BUS} -> ${EVENTS_QUEUE_URL}  (each printed as 'event: ...', whole in .local/events.log)" || echo "off (HANKO_EVENT_BUS is empty)")
 
   Dev users (password):
     alice@example.com   (alice-approves)    approver: release-managers, finance

@@ -1,6 +1,7 @@
 """Prepares the local AWS (moto) for Hanko: switches state-machine execution on, creates
-the intake queue and the example state machine from infra/, and starts the example
-executions from infra/examples/executions.json. Prints the intake queue URL."""
+the intake queue and the example state machine from infra/, a rule on the default event bus
+that sends Hanko's events (source "hanko") to the queue hanko-events, and starts the example
+executions from infra/examples/executions.json. Prints the queues' URLs as JSON."""
 
 import json
 import os
@@ -35,11 +36,17 @@ def main():
         definition=asl.replace("${IntakeQueueUrl}", queue_url),
         roleArn="arn:aws:iam::123456789012:role/hanko-example",
     )["stateMachineArn"]
+    # Hanko's EventBridge events, as an example rule of the README would take them.
+    events_url = sqs.create_queue(QueueName="hanko-events")["QueueUrl"]
+    events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events", endpoint_url=endpoint)
+    events.put_rule(Name="hanko-events", EventPattern=json.dumps({"source": ["hanko"]}))
+    events.put_targets(Rule="hanko-events", Targets=[{"Id": "queue", "Arn": events_arn}])
     examples = json.loads((ROOT / "infra/examples/executions.json").read_text())
     stamp = time.strftime("%H%M%S")
     for ex in examples:
         sfn.start_execution(stateMachineArn=arn, name=f"{ex['name']}-{stamp}", input=json.dumps(ex["input"]))
-    print(json.dumps({"queueUrl": queue_url, "stateMachineArn": arn}))
+    print(json.dumps({"queueUrl": queue_url, "stateMachineArn": arn, "eventsQueueUrl": events_url}))
 
 
 if __name__ == "__main__":

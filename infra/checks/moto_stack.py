@@ -58,6 +58,7 @@ AGREED = {
     "HANKO_PREVIOUS_KMS_KEY_IDS", "HANKO_PREVIOUS_SIGNING_KEYS", "HANKO_MAX_AUTH_AGE_SECONDS",
     "HANKO_AUDITOR_GROUP", "HANKO_REQUEST_TIMEOUT_SECONDS", "HANKO_LOGIN_RATE_LIMIT", "RUST_LOG",
     "HANKO_CLIENT_IP_HEADER", "HANKO_ORIGIN_SECRET", "HANKO_POLICY_PARAMETER", "HANKO_METRICS_NAMESPACE",
+    "HANKO_EVENT_BUS",
 }
 # What each function must be told, beyond its role.
 REQUIRED = {
@@ -404,6 +405,8 @@ def check_stack(aws: dict[str, Any], template: dict[str, Any]) -> dict[str, str]
         expect(env["HANKO_PUBLIC_URL"].startswith("https://"), f"{lid} has an https public URL")
         expect(env["HANKO_KMS_KEY_ID"] == physical["SigningKey"], f"{lid} signs with the stack's key")
         expect(env["HANKO_DATA_DIR"].startswith("/tmp"), f"{lid} keeps any file under /tmp")
+        bus = PARAMETERS.get("EventBusName", "default")
+        expect(env.get("HANKO_EVENT_BUS") == bus, f"{lid} publishes its events on the bus {bus} (HANKO_EVENT_BUS)")
     expect(outputs["IntakeFunctionArn"].endswith(":" + physical["IntakeFunction"]), "IntakeFunctionArn output is the intake function")
     # For whoever merges the adapters: which of the variables the functions get the code on
     # this checkout does not read yet (an empty list once store, login, mail and signing are in).

@@ -4,7 +4,7 @@ and the SPA fallback, the four functions are one build of one binary; and govern
 role can delete, CloudFront sends the api the same origin secret the api holds, the web ACL
 and the access logs are wired, the login rules (MFA, verified email, login age) are set,
 the approval policy parameter is read by the intake functions only, and the example state
-machines leave approvers to the policy.
+machines leave approvers to the policy; and EventBridge events may go to the one bus named.
 
 Usage: template_rules.py. Exits non-zero on the first rule broken."""
 
@@ -202,6 +202,32 @@ def governance(t: dict[str, Any]) -> None:
                 expect(message.get("requestedBy.$") == "$.requestedBy", f"{path.name} {sname} passes requestedBy on")
 
 
+def events(t: dict[str, Any]) -> None:
+    """EventBridge events: the bus parameter reaches every function, which may put events
+    on that bus and no other."""
+    res, params = t["Resources"], t["Parameters"]
+    glob_env = t["Globals"]["Function"]["Environment"]["Variables"]
+    expect(params["EventBusName"]["Default"] == "default", "events go to the default bus unless EventBusName says")
+    expect(glob_env.get("HANKO_EVENT_BUS") == {"Fn::If": ["HasEvents", {"Ref": "EventBusName"}, {"Ref": "AWS::NoValue"}]},
+           "every function is told the bus (HANKO_EVENT_BUS), none when EventBusName is empty")
+    bus_arn = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}
+    fns = sorted(lid for lid, r in res.items() if r["Type"] == "AWS::Serverless::Function")
+    granted = []
+    for lid, r in res.items():
+        docs = [r["Properties"].get("PolicyDocument")] if r["Type"].startswith("AWS::IAM::") else []
+        docs += r["Properties"].get("Policies", []) if r["Type"] == "AWS::Serverless::Function" else []
+        for st in [st for d in docs for st in statements(d)]:
+            if any(a.startswith("events:") or a == "*" for a in as_list(st["Action"])):
+                granted.append((lid, st))
+    expect(len(granted) == 1, f"one statement grants EventBridge actions: {[lid for lid, _ in granted]}")
+    lid, st = granted[0]
+    expect(lid == "EventsPolicy" and res[lid].get("Condition") == "HasEvents", "EventsPolicy, only when there is a bus")
+    expect(as_list(st["Action"]) == ["events:PutEvents"] and st["Resource"] == bus_arn,
+           "events:PutEvents on the bus EventBusName names, and nothing else")
+    roles = sorted(r["Ref"] for r in res[lid]["Properties"]["Roles"])
+    expect(roles == sorted(f"{f}Role" for f in fns), "every function may publish (each one's role)")
+
+
 def main() -> None:
     t = cfn.load_template(cfn.INFRA / "template.yaml")
     res: dict[str, Any] = t["Resources"]
@@ -251,6 +277,7 @@ def main() -> None:
     expect(f"request.headers['{header}']" in code, f"the api reads the caller's address from {header}, which CloudFront sets")
     expect(glob["Runtime"] == "provided.al2023" and glob["Architectures"] == ["arm64"], "provided.al2023 on arm64")
     governance(t)
+    events(t)
 
 
 if __name__ == "__main__":

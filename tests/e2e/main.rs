@@ -7,6 +7,7 @@ mod aws_stack;
 mod cognito;
 mod console;
 mod delivery;
+mod events;
 mod keyboard;
 mod kms_ses;
 mod lambda_function;

@@ -199,6 +199,7 @@ fn sweeper(store: Arc<dyn Store>, outbox: &Path, sfn: &aws_config::SdkConfig) ->
         policies: Policies::Absent,
         reconcile_from: Default::default(),
         metrics: Metrics::off(),
+        events: Arc::new(hanko::events::NoEvents),
     }
 }
 

@@ -260,6 +260,11 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub chat: crate::chat::ChatArgs,
 
+    /// EventBridge bus (name, `default`, or ARN) that gets an event for each step of each
+    /// request (the README's "Events for other systems"). Unset or empty: no events.
+    #[arg(long, env = "HANKO_EVENT_BUS", value_parser = crate::events::parse_bus)]
+    pub event_bus: Option<String>,
+
     #[command(flatten)]
     pub oidc: OidcArgs,
 }
@@ -410,6 +415,8 @@ pub struct Config {
     pub notifier: Notifier,
     /// Slack and Teams notifications, besides email.
     pub chat: crate::chat::config::ChatConfig,
+    /// The EventBridge bus (name or ARN) events go to; `None`: no events.
+    pub event_bus: Option<String>,
     /// The dev identity provider's login. At least one of it and `oidc` is set.
     pub dev_login: Option<DevLogin>,
     pub oidc: Option<Oidc>,
@@ -706,6 +713,7 @@ impl Config {
             signer,
             notifier,
             chat: args.chat.into_config()?,
+            event_bus: args.event_bus.filter(|bus| !bus.is_empty()),
             dev_login,
             oidc,
             cognito_user_pool_id: args.cognito_user_pool_id,
@@ -799,6 +807,27 @@ mod tests {
                 .to_string();
             assert!(err.contains("HANKO_METRICS_NAMESPACE"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn events_are_off_unless_an_event_bus_is_named_and_a_bad_name_is_refused_at_start() {
+        assert_eq!(config(&[]).unwrap().event_bus, None);
+        assert_eq!(config(&["--event-bus", " "]).unwrap().event_bus, None);
+        assert_eq!(
+            config(&["--event-bus", "default"]).unwrap().event_bus,
+            Some("default".into())
+        );
+        let arn = "arn:aws:events:ap-northeast-1:123456789012:event-bus/approvals";
+        assert_eq!(
+            config(&["--event-bus", arn]).unwrap().event_bus.as_deref(),
+            Some(arn)
+        );
+        let refused =
+            Cli::try_parse_from(["hanko", "--dev-users", "u.json", "--event-bus", "my bus"])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+        assert!(refused.contains("HANKO_EVENT_BUS"), "{refused}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod intake;
 pub mod keys;

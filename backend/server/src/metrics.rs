@@ -132,6 +132,15 @@ pub const NOTIFICATIONS_FAILED: Metric = Metric {
     dimension: None,
     total: false,
 };
+/// EventBridge events (`HANKO_EVENT_BUS`) that did not get through: `PutEvents` failed, its
+/// entry was refused, or the request could not be read to make it. The vote, intake or
+/// housekeeping that caused it stands.
+pub const EVENTS_FAILED: Metric = Metric {
+    name: "EventsFailed",
+    unit: Unit::Count,
+    dimension: None,
+    total: false,
+};
 /// Api requests answered, by `Route` (`GET /api/approvals/{id}`: the method and the route
 /// that matched, not the path asked for; `unmatched` for an api path with no route).
 pub const API_REQUESTS: Metric = Metric {
@@ -168,6 +177,7 @@ pub const CATALOGUE: &[Metric] = &[
     NOTIFICATIONS_SENT,
     NOTIFICATIONS_FAILED,
     NUDGES,
+    EVENTS_FAILED,
     API_REQUESTS,
     API_4XX,
     API_5XX,

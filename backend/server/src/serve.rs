@@ -194,6 +194,7 @@ pub async fn build(config: &Config, sdk: SdkConfig, public_url: &str) -> anyhow:
         policies,
         reconcile_from: Default::default(),
         metrics: config.metrics(),
+        events: crate::events::from_config(config.event_bus.as_deref(), &sdk),
     };
     Ok(Parts {
         state: AppState {

@@ -16,6 +16,7 @@ use crate::domain::rules::{self, Ballot};
 use crate::domain::{
     Caller, IntakeError, IntakeMessage, NewRequest, OnReject, RequestId, TaskToken,
 };
+use crate::events::Events;
 use crate::metrics::{self, Metrics};
 use crate::notifier::{NotSent, Notifier, Why};
 use crate::policy_source::Policies;
@@ -89,6 +90,8 @@ pub struct Hanko {
     pub reconcile_from: std::sync::Mutex<Option<RequestId>>,
     /// Where the figures of [`crate::metrics`] go.
     pub metrics: Metrics,
+    /// Where the EventBridge events of [`crate::events`] go.
+    pub events: Arc<dyn Events>,
 }
 
 /// What happened to an intake message.
@@ -291,6 +294,7 @@ impl Hanko {
             }
             Inserted::Created => {
                 self.metrics.count(metrics::REQUESTS_TAKEN, None);
+                self.request_taken_event(&id, &msg.request).await;
                 // The request is stored and visible in the console; a failure only
                 // costs the email.
                 let told = self.notifier.request_created(&id, &msg.request).await;
@@ -360,6 +364,8 @@ impl Hanko {
         // A racing vote changes the version; read again and re-check the rules.
         let mut decided: Option<(Outcome, Callback)> = None;
         let mut written = false;
+        // The request as it was, every vote, and the one counted: for the events.
+        let mut counted: Option<(StoredRequest, Vec<Ballot>, Ballot)> = None;
         for _ in 0..20 {
             let now = Utc::now();
             let req = self.store.get(id).await?.ok_or(VoteError::NotFound)?;
@@ -409,6 +415,7 @@ impl Hanko {
                 })
                 .await?;
             if written {
+                counted = Some((req, votes, ballot));
                 break;
             }
         }
@@ -416,6 +423,10 @@ impl Hanko {
             return Err(VoteError::Busy);
         }
         self.metrics.count(metrics::VOTES, None);
+        if let Some((req, votes, ballot)) = &counted {
+            self.vote_events(req, votes, ballot, decided.as_ref().map(|(o, _)| *o))
+                .await;
+        }
         if let Some((outcome, callback)) = decided {
             let outcome = match outcome {
                 Outcome::Approved => "approved",
@@ -538,6 +549,7 @@ impl Hanko {
                     .record_delivery(id, Delivery::Delivered, None, None)
                     .await?;
                 tracing::info!(request_id = %id, "the workflow was told");
+                self.told_event(id, &owed).await;
                 Ok(Delivered::Yes)
             }
             Err(CallbackError::TaskGone(code)) if owed.unconfirmed => {
@@ -603,6 +615,7 @@ impl Hanko {
             if closed {
                 tracing::info!(request_id = %id, "request expired");
                 self.metrics.count(metrics::DECISIONS, Some("expired"));
+                self.expired_event(&id).await;
                 self.notifier.request_finished(&id).await;
                 self.deliver(&id).await?;
             }
@@ -625,6 +638,10 @@ impl Hanko {
     pub async fn nudge(&self) -> Result<(), StoreError> {
         let now = Utc::now();
         for id in self.store.due_nudges(now, 100).await? {
+            // What was sent, then the request: an escalation another sweeper claims in
+            // between is then in the request read (its approvers are reminded too), or
+            // this sweeper's own claim of it fails.
+            let mut sent = self.store.sent_nudges(&id).await?;
             let Some(stored) = self.store.get(&id).await? else {
                 continue;
             };
@@ -634,7 +651,6 @@ impl Hanko {
                 self.store.drop_nudges(&id).await?;
                 continue;
             }
-            let mut sent = self.store.sent_nudges(&id).await?;
             let (escalations, reminders): (Vec<_>, Vec<_>) =
                 nudge::due(&stored.request, &sent, now)
                     .into_iter()
@@ -675,6 +691,7 @@ impl Hanko {
                 let added = escalated.escalation.as_ref().map(|e| e.added.clone());
                 tracing::info!(request_id = %id, ?added, "request escalated");
                 self.metrics.count(metrics::NUDGES, Some("escalation"));
+                self.escalated_event(&id, &escalated).await;
                 let told = self.notifier.tell(&id, &escalated, Why::Escalated).await;
                 self.count_told(&id, told);
                 req = escalated;
@@ -761,6 +778,7 @@ impl Hanko {
                     {
                         tracing::info!(request_id = %id, %status, "the execution ended; request closed");
                         self.metrics.count(metrics::DECISIONS, Some("closed"));
+                        self.closed_event(&id, &status).await;
                         self.notifier.request_finished(&id).await;
                     }
                 }

@@ -390,6 +390,7 @@ async fn setup(policies: Policies) -> Setup {
         policies,
         reconcile_from: Default::default(),
         metrics: Default::default(),
+        events: Arc::new(hanko::events::NoEvents),
     };
     Setup {
         hanko,

@@ -23,6 +23,7 @@ fn hanko_with(notifier: SmtpNotifier) -> Hanko {
         policies: hanko::policy_source::Policies::Absent,
         reconcile_from: Default::default(),
         metrics: Default::default(),
+        events: Arc::new(hanko::events::NoEvents),
     }
 }
 

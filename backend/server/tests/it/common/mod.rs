@@ -219,13 +219,32 @@ pub fn test_app_governed(doc: &str) -> TestApp {
     )
 }
 
-/// The one constructor.
+/// The test app, publishing no events.
 pub fn test_app_built(
     dev_login: bool,
     policy: Policy,
     delivery: DeliveryPolicy,
     issuers: Vec<TrustedIssuer>,
     policies: Policies,
+) -> TestApp {
+    test_app_publishing(
+        dev_login,
+        policy,
+        delivery,
+        issuers,
+        policies,
+        Arc::new(hanko::events::NoEvents),
+    )
+}
+
+/// The one constructor; the app publishes its events to `events`.
+pub fn test_app_publishing(
+    dev_login: bool,
+    policy: Policy,
+    delivery: DeliveryPolicy,
+    issuers: Vec<TrustedIssuer>,
+    policies: Policies,
+    events: Arc<dyn hanko::events::Events>,
 ) -> TestApp {
     let outbox = tempfile::tempdir().unwrap();
     let workflow = Arc::new(RecordingWorkflow::accepting());
@@ -249,6 +268,7 @@ pub fn test_app_built(
         policies,
         reconcile_from: Default::default(),
         metrics,
+        events,
     });
     let state = AppState {
         hanko: hanko.clone(),
