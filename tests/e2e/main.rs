@@ -4,6 +4,7 @@
 mod a11y;
 mod approval_flow;
 mod aws_stack;
+mod chat_secrets;
 mod cognito;
 mod console;
 mod delivery;
