@@ -263,7 +263,11 @@ pub async fn decide(
 ) -> Result<Approval, ApiError> {
     let url = format!("/api/approvals/{}/decision", encode(id));
     let req = authorized(Request::post(&url))
-        .json(&DecisionRequest { decision, comment })
+        .json(&DecisionRequest {
+            decision,
+            comment,
+            passkey: None,
+        })
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, true).await
 }

@@ -194,6 +194,7 @@ pub async fn build(config: &Config, sdk: SdkConfig, public_url: &str) -> anyhow:
         policies,
         reconcile_from: Default::default(),
         metrics: config.metrics(),
+        passkeys: config.passkeys(),
     };
     Ok(Parts {
         state: AppState {

@@ -17,6 +17,9 @@ use crate::domain::intake::sample_request;
 use crate::domain::rules::Ballot;
 use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
 
+mod passkeys;
+pub use passkeys::*;
+
 /// One `#[tokio::test]` per check. `$fresh` is an expression giving a future of
 /// `(guard, store)`: the store is fresh and empty; the guard (a temp dir, an emulator)
 /// lives as long as the test.
@@ -51,6 +54,10 @@ macro_rules! store_conformance_tests {
             pending_requests_come_oldest_first_with_their_execution,
             the_oldest_owed_callback_is_the_earliest_decision_not_yet_delivered,
             chat_messages_of_a_request_are_kept_once_each_and_apart_from_other_requests,
+            passkeys_are_kept_per_person_used_and_removed,
+            a_nonce_is_taken_once_by_its_person_before_it_expires,
+            a_nonce_taken_by_racers_is_taken_once,
+            a_votes_passkey_signature_is_kept_with_the_vote,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -96,6 +103,7 @@ fn ballot(voter: &str, choice: VoteChoice) -> Ballot {
         decided_at: now_ms(),
         source_ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
+        passkey: None,
     }
 }
 

@@ -11,5 +11,6 @@ mod jwt_attacks;
 mod lambda;
 mod metrics;
 mod openapi;
+mod passkeys;
 mod smtp;
 mod verify_cli;

@@ -13,6 +13,8 @@
 //! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | vote + longest timeout + retention |
 //! | closure | `REQ#<id>` | `CLOSED` | gsi1 `CLOSED` / `<closed ms>#<id>` | closed + retention |
 //! | chat message | `REQ#<id>` | `CHAT#<channel>#<ts>` | - | posted + longest timeout + retention |
+//! | passkey | `PERSON#<email>` | `PASSKEY#<credential id>` | - | - (until removed) |
+//! | passkey nonce | `NONCE#<nonce>` | `NONCE` | - | its expiry |
 //!
 //! The request item carries everything a page of the console shows, including a copy of
 //! its ballots (`votes`), so every list is answered from the index items alone. The task
@@ -99,6 +101,7 @@
 mod chat;
 mod expr;
 mod items;
+mod passkeys;
 mod query;
 mod table;
 

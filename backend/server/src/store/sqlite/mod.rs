@@ -30,6 +30,7 @@ use crate::domain::{NewRequest, RequestId, TaskToken};
 mod chat;
 mod delivery;
 mod list;
+mod passkeys;
 mod requests;
 mod rows;
 mod schema;

@@ -248,6 +248,7 @@ pub fn test_app_built(
         delivery,
         policies,
         reconcile_from: Default::default(),
+        passkeys: hanko::passkeys::Passkeys::localhost(),
         metrics,
     });
     let state = AppState {
