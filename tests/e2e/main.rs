@@ -14,6 +14,7 @@ mod local_time;
 mod mailbox;
 mod oidc_login;
 mod operations;
+mod passkeys;
 mod race;
 mod scanners;
 mod schemathesis;

@@ -264,12 +264,14 @@ pub async fn start(
     config: impl TryInto<Config, Error: Into<anyhow::Error>>,
     sdk: Option<SdkConfig>,
 ) -> anyhow::Result<Running> {
-    let config: Config = config.try_into().map_err(Into::into)?;
+    let mut config: Config = config.try_into().map_err(Into::into)?;
     dev_login_listen_check(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (HANKO_LISTEN)", config.listen))?;
     let addr = listener.local_addr()?;
+    // The port taken (of port 0), for what is derived from it (the passkeys' origin).
+    config.listen = addr;
     let public_url = match &config.public_url {
         Some(url) => url.as_str().trim_end_matches('/').to_string(),
         None => format!("http://{addr}"),
