@@ -213,7 +213,7 @@ impl utoipa::PartialSchema for DecisionRequest {
             })
         };
         let passkey = serde_json::json!({
-            "type": "object",
+            "type": ["object", "null"],
             "description": "the approver's passkey signature of this vote (see PasskeyAssertion)",
             "required": ["nonce", "credential"],
             "properties": {"nonce": {"type": "string"}, "credential": {"type": "object"}},
@@ -820,7 +820,12 @@ pub struct PasskeyRegistrationOptions {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasskeyRegistration {
     pub registration_id: String,
-    /// A name the person recognises it by ("work laptop"), 1 to 64 characters.
+    /// A name the person recognises it by ("work laptop"), 1 to 64 characters, not only
+    /// spaces.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = "\\S")
+    )]
     pub name: String,
     /// WebAuthn JSON (`id`, `rawId`, `response.attestationObject`,
     /// `response.clientDataJSON`, `type`; bytes in base64url).

@@ -225,14 +225,15 @@ impl Hanko {
                 "name the passkey in 1 to {MAX_NAME_CHARS} characters"
             )));
         }
-        let credential: RegisterPublicKeyCredential = serde_json::from_value(reg.credential)
-            .map_err(|e| VoteError::BadPasskey(format!("credential: {e}")))?;
+        // The registration is used up first: one try per registration, whatever is sent.
         let nonce = self
             .store
             .take_nonce(&reg.registration_id, &caller.email, now)
             .await?
             .filter(|n| n.purpose == REGISTER)
             .ok_or_else(|| refused("this registration is unknown, used or expired; start again"))?;
+        let credential: RegisterPublicKeyCredential = serde_json::from_value(reg.credential)
+            .map_err(|e| refused(format!("the new passkey was not accepted: credential: {e}")))?;
         let state: RegistrationState = serde_json::from_str(&nonce.state).map_err(stored_json)?;
         let cred = self
             .passkeys
@@ -362,8 +363,7 @@ impl Hanko {
             };
         };
         let now = Utc::now();
-        let rsp: PublicKeyCredential = serde_json::from_value(assertion.credential.clone())
-            .map_err(|e| VoteError::BadPasskey(format!("passkey.credential: {e}")))?;
+        // The nonce is used up first: one try per challenge, whatever is sent.
         self.store
             .take_nonce(&assertion.nonce, &caller.email, now)
             .await?
@@ -371,6 +371,8 @@ impl Hanko {
             .ok_or_else(|| {
                 refused("the passkey challenge is unknown, used, expired or for another request; sign again")
             })?;
+        let rsp: PublicKeyCredential = serde_json::from_value(assertion.credential.clone())
+            .map_err(|e| refused(format!("passkey.credential is not an assertion: {e}")))?;
         let (stored, mut cred) = self
             .credentials(caller)
             .await?

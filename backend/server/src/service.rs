@@ -154,7 +154,7 @@ pub enum VoteError {
     /// The passkey signature was checked and refused; nothing was recorded.
     #[error("{0}")]
     PasskeyRefused(String),
-    /// The passkey part of the body is not what it should be.
+    /// A passkey's name is not one (empty, too long).
     #[error("{0}")]
     BadPasskey(String),
 }

@@ -208,13 +208,13 @@ pub(crate) async fn read(
     responses(
         (status = 200, description = "the vote is recorded; the updated request", body = Approval),
         (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
-        (status = 403, description = "`not_an_approver` (an auditor, who sees the request), `own_request`, `passkey_required` (the vote must carry the voter's passkey signature), `passkey_refused` (it does not hold: another vote's challenge, a used or expired nonce, a removed passkey, another origin; nothing was recorded)", body = ErrorBody),
+        (status = 403, description = "`not_an_approver` (an auditor, who sees the request), `own_request`, `passkey_required` (the vote must carry the voter's passkey signature), `passkey_refused` (it is not an assertion or does not hold: another vote's challenge, a used or expired nonce, a removed passkey, another origin; nothing was recorded)", body = ErrorBody),
         (status = 404, description = "`not_found`: no request has this id, or none the caller may see", body = ErrorBody),
         (status = 409, description = "`already_voted`, `already_decided`, `busy` (try again)", body = ErrorBody),
         (status = 410, description = "`expired`, `closed`, `workflow_gone`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not sent as JSON", body = ErrorBody),
-        (status = 422, description = "`invalid_json`, `invalid_body`, `invalid_comment` (a reject needs a comment), `invalid_passkey` (`passkey.credential` is not a WebAuthn assertion)", body = ErrorBody),
+        (status = 422, description = "`invalid_json`, `invalid_body`, `invalid_comment` (a reject needs a comment)", body = ErrorBody),
         (status = 500, description = "`internal_error`", body = ErrorBody),
     ))]
 pub(crate) async fn decide(

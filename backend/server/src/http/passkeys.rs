@@ -61,8 +61,10 @@ pub(crate) async fn registration(
     responses(
         (status = 201, description = "registered", body = PasskeyInfo),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 403, description = "`passkey_refused`: the registration is unknown, used or expired, or the credential does not hold (another origin, no user verification)", body = ErrorBody),
-        (status = 422, description = "`invalid_json`, `invalid_body`, `invalid_passkey` (no name, or not a WebAuthn credential)", body = ErrorBody),
+        (status = 403, description = "`passkey_refused`: the registration is unknown, used or expired, or the credential is not one or does not hold (another origin, no user verification)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "`invalid_json`, `invalid_body`, `invalid_passkey` (no name)", body = ErrorBody),
     ))]
 pub(crate) async fn register(
     State(s): State<AppState>,
@@ -108,6 +110,8 @@ pub(crate) async fn remove(
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`already_voted`, `already_decided`", body = ErrorBody),
         (status = 410, description = "`expired`, `closed`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not sent as JSON", body = ErrorBody),
         (status = 422, description = "`invalid_json`, `invalid_body`, `invalid_comment`", body = ErrorBody),
     ))]
 pub(crate) async fn challenge(

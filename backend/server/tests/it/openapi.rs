@@ -721,6 +721,19 @@ async fn every_answer_of_the_real_handlers_is_declared_and_fits_its_schema() {
         Some(json!({"decision": "reject"})),
     )
     .await; // 422
+    for uri in ["/api/passkeys".to_string(), challenge(&pending)] {
+        c.send_raw(&t, "POST", &uri, &carol, None, "{}".into())
+            .await; // 415
+        c.send_raw(
+            &t,
+            "POST",
+            &uri,
+            &carol,
+            Some("application/json"),
+            "x".repeat(100_000),
+        )
+        .await; // 413
+    }
     let passkey = format!("/api/passkeys/{}", made.body["id"].as_str().unwrap());
     let removed = t.call("DELETE", &passkey, Some(&carol), None).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);

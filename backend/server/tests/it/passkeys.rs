@@ -269,31 +269,31 @@ async fn an_assertion_for_anything_but_this_vote_is_refused_and_nothing_is_recor
     let mut laptop = Device::new();
     register(&t, &alice, &mut laptop).await;
     let approve = json!({"decision": "approve", "comment": "ship it"});
-    let refused =
-        |r: &crate::common::Resp| assert_error(r, StatusCode::FORBIDDEN, "passkey_refused");
+    let refused = |r: &crate::common::Resp, why: &str| {
+        assert_error(r, StatusCode::FORBIDDEN, "passkey_refused");
+        let message = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "expected {why:?} in {message:?}");
+    };
 
-    // Signed for another request.
+    // Signed for another request: its nonce is that request's.
     let p = sign(&t, &alice, &other, &approve, &mut laptop, ORIGIN).await;
-    refused(&t.decide(&id, &alice, with_passkey(&approve, &p)).await);
+    let r = t.decide(&id, &alice, with_passkey(&approve, &p)).await;
+    refused(&r, "for another request");
     // Signed for another choice.
     let reject = json!({"decision": "reject", "comment": "not today"});
     let p = sign(&t, &alice, &id, &reject, &mut laptop, ORIGIN).await;
-    refused(&t.decide(&id, &alice, with_passkey(&approve, &p)).await);
+    let r = t.decide(&id, &alice, with_passkey(&approve, &p)).await;
+    refused(&r, "MismatchedChallenge");
     // Signed for another comment.
     let p = sign(&t, &alice, &id, &approve, &mut laptop, ORIGIN).await;
     let edited = json!({"decision": "approve", "comment": "ship it now"});
-    refused(&t.decide(&id, &alice, with_passkey(&edited, &p)).await);
+    let r = t.decide(&id, &alice, with_passkey(&edited, &p)).await;
+    refused(&r, "MismatchedChallenge");
     // Signed on another origin (another port of the same host).
-    let p = sign(
-        &t,
-        &alice,
-        &id,
-        &approve,
-        &mut laptop,
-        "http://localhost:9999",
-    )
-    .await;
-    refused(&t.decide(&id, &alice, with_passkey(&approve, &p)).await);
+    let elsewhere = "http://localhost:9999";
+    let p = sign(&t, &alice, &id, &approve, &mut laptop, elsewhere).await;
+    let r = t.decide(&id, &alice, with_passkey(&approve, &p)).await;
+    refused(&r, "InvalidRPOrigin");
     // The nonce of a good assertion, expired.
     let p = sign(&t, &alice, &id, &approve, &mut laptop, ORIGIN).await;
     let nonce = p["nonce"].as_str().unwrap();
@@ -313,14 +313,17 @@ async fn an_assertion_for_anything_but_this_vote_is_refused_and_nothing_is_recor
         })
         .await
         .unwrap();
-    refused(&t.decide(&id, &alice, with_passkey(&approve, &p)).await);
+    let r = t.decide(&id, &alice, with_passkey(&approve, &p)).await;
+    refused(&r, "expired");
     nothing_recorded(&t, &alice, &id).await;
 
     // A nonce is used once: refused with a wrong comment, the same assertion is refused
     // again with the comment it signed.
     let p = sign(&t, &alice, &id, &approve, &mut laptop, ORIGIN).await;
-    refused(&t.decide(&id, &alice, with_passkey(&edited, &p)).await);
-    refused(&t.decide(&id, &alice, with_passkey(&approve, &p)).await);
+    let r = t.decide(&id, &alice, with_passkey(&edited, &p)).await;
+    refused(&r, "MismatchedChallenge");
+    let r = t.decide(&id, &alice, with_passkey(&approve, &p)).await;
+    refused(&r, "used");
     nothing_recorded(&t, &alice, &id).await;
 
     // A good assertion counts once.
@@ -328,7 +331,8 @@ async fn an_assertion_for_anything_but_this_vote_is_refused_and_nothing_is_recor
     let first = t.decide(&other, &alice, with_passkey(&approve, &p)).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     let third = t.seed("tok-pk-4", json!({"approvers": null})).await;
-    refused(&t.decide(&third, &alice, with_passkey(&approve, &p)).await);
+    let r = t.decide(&third, &alice, with_passkey(&approve, &p)).await;
+    refused(&r, "used");
     nothing_recorded(&t, &alice, &third).await;
 }
 
@@ -398,12 +402,50 @@ async fn a_device_that_does_not_verify_the_person_gets_the_vote_refused() {
     options["userVerification"] = "discouraged".into();
     let credential = laptop.get(ORIGIN, &options).await;
     let p = json!({"nonce": c.body["nonce"], "credential": credential});
-    assert_error(
-        &t.decide(&id, &alice, with_passkey(&approve, &p)).await,
-        StatusCode::FORBIDDEN,
-        "passkey_refused",
-    );
+    let r = t.decide(&id, &alice, with_passkey(&approve, &p)).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "passkey_refused");
+    assert!(r.text.contains("UserNotVerified"), "{}", r.text);
     nothing_recorded(&t, &alice, &id).await;
+}
+
+#[tokio::test]
+async fn registering_a_passkey_needs_a_fresh_login() {
+    use hanko::auth::{KeySet, TokenUse, TrustedIssuer};
+    let key = hanko::keys::EcKey::generate().unwrap();
+    let issuer = "https://idp.example/pool";
+    let t = crate::common::test_app_trusting(
+        true,
+        vec![TrustedIssuer {
+            issuer: issuer.into(),
+            audiences: vec!["console".into()],
+            keys: KeySet::Fixed {
+                algorithm: jsonwebtoken::Algorithm::ES256,
+                keys: [(key.kid().to_string(), key.decoding_key().clone())].into(),
+            },
+            groups_claim: "groups".into(),
+            token_use: Some(TokenUse::Id),
+            require_verified_email: true,
+        }],
+    );
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({"iss": issuer, "aud": "console", "sub": "alice",
+        "email": "alice@example.com", "email_verified": true, "iat": now, "exp": now + 600});
+    let registration = "/api/passkeys/registration";
+    // A token that does not say when the person logged in, and one from an hour ago.
+    let unknown = key.sign(&claims, "JWT").unwrap();
+    let r = t.call("POST", registration, Some(&unknown), None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "login_too_old");
+    claims["auth_time"] = json!(now - 3600);
+    let old = key.sign(&claims, "JWT").unwrap();
+    let r = t.call("POST", registration, Some(&old), None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "login_too_old");
+    // The same login may still list the person's passkeys.
+    let listed = t.call("GET", "/api/passkeys", Some(&old), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    claims["auth_time"] = json!(now - 60);
+    let fresh = key.sign(&claims, "JWT").unwrap();
+    let r = t.call("POST", registration, Some(&fresh), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
 #[tokio::test]
@@ -429,19 +471,6 @@ async fn a_registration_is_used_once_and_needs_a_name_and_a_credential() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_passkey",
     );
-    let garbage = t
-        .call(
-            "POST",
-            "/api/passkeys",
-            Some(&alice),
-            Some(body("key", &json!({"id": 1}))),
-        )
-        .await;
-    assert_error(
-        &garbage,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_passkey",
-    );
     let ok = t
         .call(
             "POST",
@@ -460,6 +489,30 @@ async fn a_registration_is_used_once_and_needs_a_name_and_a_credential() {
         )
         .await;
     assert_error(&twice, StatusCode::FORBIDDEN, "passkey_refused");
+    // What is not a credential is refused, and uses its registration up.
+    let again = t
+        .call("POST", "/api/passkeys/registration", Some(&alice), None)
+        .await;
+    let attempt = |credential: Value| json!({"registrationId": again.body["registrationId"], "name": "key", "credential": credential});
+    let garbage = t
+        .call(
+            "POST",
+            "/api/passkeys",
+            Some(&alice),
+            Some(attempt(json!({"id": 1}))),
+        )
+        .await;
+    assert_error(&garbage, StatusCode::FORBIDDEN, "passkey_refused");
+    let credential = laptop.create(ORIGIN, &again.body["publicKey"]).await;
+    let retried = t
+        .call(
+            "POST",
+            "/api/passkeys",
+            Some(&alice),
+            Some(attempt(credential)),
+        )
+        .await;
+    assert_error(&retried, StatusCode::FORBIDDEN, "passkey_refused");
     // Bob cannot finish Alice's registration.
     let start = t
         .call("POST", "/api/passkeys/registration", Some(&alice), None)
@@ -519,6 +572,15 @@ async fn hanko_verify_refuses_a_record_whose_passkey_signature_or_challenge_was_
     let voted = t.decide(&id, &alice, with_passkey(&approve, &p)).await;
     assert_eq!(voted.status, StatusCode::OK, "{}", voted.text);
     let honest = signed_decision(&t, &alice, &id).await.record;
+    // Carol's passkey signs another request.
+    let other = t.seed("tok-pk-9", json!({"approvers": null})).await;
+    let carol = t.login("carol@example.com").await;
+    let mut phone = Device::new();
+    register(&t, &carol, &mut phone).await;
+    let p = sign(&t, &carol, &other, &approve, &mut phone, ORIGIN).await;
+    let voted = t.decide(&other, &carol, with_passkey(&approve, &p)).await;
+    assert_eq!(voted.status, StatusCode::OK, "{}", voted.text);
+    let other_signed = signed_decision(&t, &carol, &other).await.record;
 
     // Whoever holds Hanko's key can sign anything; the passkey's signature still fails.
     let resign = |record: hanko_api::DecisionRecord| {
@@ -540,11 +602,22 @@ async fn hanko_verify_refuses_a_record_whose_passkey_signature_or_challenge_was_
     other_request.request_digest = "00".repeat(32);
     let mut other_nonce = honest.clone();
     other_nonce.approvals[0].passkey.as_mut().unwrap().nonce = "AAAA".into();
+    let mut other_rp = honest.clone();
+    other_rp.approvals[0].passkey.as_mut().unwrap().rp_id = "localhost.example".into();
+    let mut other_key = honest.clone();
+    other_key.approvals[0].passkey.as_mut().unwrap().public_key = other_signed.approvals[0]
+        .passkey
+        .as_ref()
+        .unwrap()
+        .public_key
+        .clone();
     for (what, record) in [
         ("an altered signature", forged_signature),
         ("another comment", other_comment),
         ("another request digest", other_request),
         ("another nonce", other_nonce),
+        ("another rpId", other_rp),
+        ("another passkey's public key", other_key),
     ] {
         let jws = resign(record).await;
         match verify_decision(&jws, &t.signer.jwks()) {
