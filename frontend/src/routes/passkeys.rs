@@ -105,7 +105,7 @@ pub fn Passkeys() -> impl IntoView {
                         </div>
                     </Show>
                     <Show when=move || notice.get()>
-                        <p class="notice" id="passkey-notice" role="status">
+                        <p class="notice success" id="passkey-notice" role="status">
                             {tr(|t| t.passkey_added)}
                         </p>
                     </Show>
