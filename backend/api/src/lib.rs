@@ -450,8 +450,8 @@ pub struct PolicyRef {
 
 /// One approval policy of the operator's policy document: which state machines it covers
 /// and what it asks of their requests. Its canonical JSON (this struct written by
-/// serde_json, compact, keys in this order, `maxLoginAgeSeconds`, `notify` and
-/// `mayNotify` left out when unset) is what [`PolicyRef::sha256`] hashes.
+/// serde_json, compact, keys in this order, `maxLoginAgeSeconds`, `requirePasskey`,
+/// `notify` and `mayNotify` left out when unset) is what [`PolicyRef::sha256`] hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -180,12 +180,15 @@ impl Hanko {
         } else {
             &caller.name
         };
+        // The WebAuthn user handle: a hash of the email the person's votes are recorded
+        // under, not the email itself (authenticators keep and show the handle apart from
+        // the name).
         let user_id = challenge(&caller.email);
         let builder = self
             .passkeys
             .core
             .new_challenge_register_builder(&user_id, &caller.email, display)
-            .map_err(|e| VoteError::BadComment(format!("cannot register for this login: {e}")))?
+            .map_err(|e| VoteError::BadPasskey(format!("cannot register for this login: {e}")))?
             .user_verification_policy(UserVerificationPolicy::Required)
             .exclude_credentials(Some(exclude))
             .require_resident_key(true);

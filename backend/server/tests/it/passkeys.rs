@@ -630,3 +630,63 @@ async fn hanko_verify_refuses_a_record_whose_passkey_signature_or_challenge_was_
     let jws = resign(honest).await;
     verify_decision(&jws, &t.signer.jwks()).expect("the honest record verifies");
 }
+
+/// Runs the real `hanko verify --jwks FILE JWS`; answers its exit code and standard output.
+fn hanko_verify(jwks: &Value, jws: &str, json_output: bool) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jwks.json");
+    std::fs::write(&file, jwks.to_string()).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hanko"));
+    cmd.arg("verify").arg("--jwks").arg(&file);
+    if json_output {
+        cmd.arg("--json");
+    }
+    let out = cmd.arg(jws).output().expect("hanko runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn hanko_verify_says_whose_passkey_signed_and_refuses_a_forged_one() {
+    let t = test_app_governed(POLICY);
+    let id = t.seed("tok-pk-10", json!({"approvers": null})).await;
+    let alice = t.login("alice@example.com").await;
+    let mut laptop = Device::new();
+    let passkey_id = register(&t, &alice, &mut laptop).await;
+    let approve = json!({"decision": "approve", "comment": "ship it"});
+    let p = sign(&t, &alice, &id, &approve, &mut laptop, ORIGIN).await;
+    let voted = t.decide(&id, &alice, with_passkey(&approve, &p)).await;
+    assert_eq!(voted.status, StatusCode::OK, "{}", voted.text);
+    let signed = signed_decision(&t, &alice, &id).await;
+    let jwks = t.signer.jwks();
+
+    let (code, out) = hanko_verify(&jwks, &signed.signature, false);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "signed by alice@example.com's passkey {passkey_id} on localhost (user verified: true)"
+        )),
+        "{out}"
+    );
+    let (code, out) = hanko_verify(&jwks, &signed.signature, true);
+    assert_eq!(code, 0, "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["approvers"][0]["passkey"]["credentialId"],
+        passkey_id.as_str()
+    );
+    assert_eq!(report["approvers"][0]["passkey"]["userVerified"], true);
+
+    // Hanko's key signs a record whose vote says something else: the passkey's does not.
+    let mut forged = signed.record.clone();
+    forged.approvals[0].comment = Some("ship it, and drop the old tables".into());
+    let jws = t.signer.sign(&forged).await.unwrap();
+    let (code, out) = hanko_verify(&jwks, &jws, false);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("INVALID: the passkey signature of alice@example.com's vote does not hold"),
+        "{out}"
+    );
+}
