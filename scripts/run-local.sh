@@ -147,6 +147,7 @@ echo "run-local: ready after ${SECONDS} s"
 cat <<MSG
 
   Hanko:    http://127.0.0.1:${HANKO_PORT}/
+  Passkeys: http://localhost:${HANKO_PORT}/passkeys  (passkeys need the name localhost; HANKO_REQUIRE_PASSKEY=true make run asks one of every vote)
   Mailbox:  $([ "$NOTIFIER" = smtp ] && echo "http://127.0.0.1:${MAILDEV_PORT}/  (maildev; SMTP on ${MAILDEV_SMTP_PORT})" || echo "${DATA_DIR}/outbox  (one .eml per notification)")
   Login:    ${OIDC}  (the local OpenID provider; the console's "Log in with" button)
   Local AWS (moto): ${AWS_ENDPOINT_URL}   intake queue: ${QUEUE_URL}

@@ -255,17 +255,65 @@ pub async fn approval(id: &str) -> Result<Approval, ApiError> {
     read(get(&url, &[], true).await, true).await
 }
 
-/// `POST /api/approvals/{id}/decision`.
+/// `POST /api/approvals/{id}/decision`, with the passkey's signature of the vote when
+/// there is one.
 pub async fn decide(
     id: &str,
     decision: VoteChoice,
     comment: Option<String>,
+    passkey: Option<hanko_api::PasskeyAssertion>,
 ) -> Result<Approval, ApiError> {
     let url = format!("/api/approvals/{}/decision", encode(id));
     let req = authorized(Request::post(&url))
-        .json(&DecisionRequest { decision, comment })
+        .json(&DecisionRequest {
+            decision,
+            comment,
+            passkey,
+        })
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, true).await
+}
+
+/// `POST /api/approvals/{id}/passkey-challenge`: what the passkey signs for this vote.
+pub async fn passkey_challenge(
+    id: &str,
+    decision: VoteChoice,
+    comment: Option<String>,
+) -> Result<hanko_api::PasskeyChallenge, ApiError> {
+    let url = format!("/api/approvals/{}/passkey-challenge", encode(id));
+    let req = authorized(Request::post(&url))
+        .json(&hanko_api::PasskeyChallengeRequest { decision, comment })
+        .map_err(|_| ApiError::Decode)?;
+    read(req.send().await, true).await
+}
+
+/// `GET /api/passkeys`.
+pub async fn passkeys() -> Result<hanko_api::PasskeyList, ApiError> {
+    read(authorized(Request::get("/api/passkeys")).send().await, true).await
+}
+
+/// `POST /api/passkeys/registration`.
+pub async fn passkey_registration() -> Result<hanko_api::PasskeyRegistrationOptions, ApiError> {
+    let req = authorized(Request::post("/api/passkeys/registration"));
+    read(req.send().await, true).await
+}
+
+/// `POST /api/passkeys`.
+pub async fn register_passkey(
+    body: &hanko_api::PasskeyRegistration,
+) -> Result<hanko_api::PasskeyInfo, ApiError> {
+    let req = authorized(Request::post("/api/passkeys"))
+        .json(body)
+        .map_err(|_| ApiError::Decode)?;
+    read(req.send().await, true).await
+}
+
+/// `DELETE /api/passkeys/{id}`.
+pub async fn remove_passkey(id: &str) -> Result<(), ApiError> {
+    let url = format!("/api/passkeys/{}", encode(id));
+    body(authorized(Request::delete(&url)).send().await, true)
+        .await
+        .map(|_| ())
 }
 
 /// `GET /api/audit`: the export of a period as a file's text (CSV or JSON).

@@ -15,6 +15,7 @@ use crate::routes::history::History;
 use crate::routes::inbox::Inbox;
 use crate::routes::login::Login;
 use crate::routes::not_found::NotFound;
+use crate::routes::passkeys::Passkeys;
 use crate::routes::request::RequestPage;
 use crate::{auth, clock, oidc};
 
@@ -51,6 +52,10 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/history")
                         view=|| view! { <RequireLogin><History/></RequireLogin> }
+                    />
+                    <Route
+                        path=path!("/passkeys")
+                        view=|| view! { <RequireLogin><Passkeys/></RequireLogin> }
                     />
                 </FlatRoutes>
             </main>

@@ -10,6 +10,7 @@ mod i18n;
 mod oidc;
 mod routes;
 mod title;
+mod webauthn;
 
 fn main() {
     // Panic messages in the browser's console, for development builds; a release build

@@ -59,6 +59,7 @@ AGREED = {
     "HANKO_AUDITOR_GROUP", "HANKO_REQUEST_TIMEOUT_SECONDS", "HANKO_LOGIN_RATE_LIMIT", "RUST_LOG",
     "HANKO_CLIENT_IP_HEADER", "HANKO_ORIGIN_SECRET", "HANKO_POLICY_PARAMETER", "HANKO_METRICS_NAMESPACE",
     "HANKO_EVENT_BUS",
+    "HANKO_PASSKEY_RP_ID", "HANKO_REQUIRE_PASSKEY",
 }
 # What each function must be told, beyond its role.
 REQUIRED = {
@@ -298,6 +299,7 @@ def check_own_domain_stack(aws: dict[str, Any], template: dict[str, Any]) -> Non
     for lid in HANDLERS:
         env = aws["lambda"].get_function_configuration(FunctionName=physical[lid])["Environment"]["Variables"]
         expect(env["HANKO_PUBLIC_URL"] == "https://approvals.example.com", f"{lid} makes deep links on the console domain")
+        expect(env.get("HANKO_PASSKEY_RP_ID") == "approvals.example.com", f"{lid} takes passkeys of the console domain (rpId)")
         expect(env.get("HANKO_PREVIOUS_KMS_KEY_IDS") == params["PreviousKmsKeyIds"], f"{lid} serves the retired keys too")
     expect("RetiredKeysPolicy" in physical, "the retired keys' policy is created")
     expect(outputs["WebAclArn"] == OWN_WEB_ACL and "WebAcl" not in physical, "WebAclArn is the web ACL, and the stack makes none")

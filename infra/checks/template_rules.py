@@ -164,6 +164,10 @@ def governance(t: dict[str, Any]) -> None:
     expect(mfa["Default"] == "ON" and sorted(mfa["AllowedValues"]) == ["ON", "OPTIONAL"], "MFA is required unless a trial turns it down")
     expect(api_env.get("HANKO_MAX_AUTH_AGE_SECONDS") == {"Ref": "MaxAuthAgeSeconds"} and params["MaxAuthAgeSeconds"]["Default"] == 900,
            "the api lets a login decide for MaxAuthAgeSeconds (default 900)")
+    expect(glob_env.get("HANKO_PASSKEY_RP_ID") == {"Fn::If": ["HasConsoleDomain", {"Ref": "ConsoleDomain"}, {"Fn::GetAtt": ["Distribution", "DomainName"]}]},
+           "passkeys belong to the console's domain (its rpId)")
+    expect(api_env.get("HANKO_REQUIRE_PASSKEY") == {"Ref": "RequirePasskey"} and params["RequirePasskey"]["Default"] == "false",
+           "RequirePasskey reaches the api (default: only where a policy asks)")
 
     # The approval policy: one parameter, read by the intake functions and no other.
     param = res["ApprovalPolicyParameter"]

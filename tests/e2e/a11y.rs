@@ -144,6 +144,8 @@ async fn every_page_of_the_console_passes_the_wcag_a_and_aa_checks_of_axe_in_eng
         check(&b, &format!("all requests ({lang})"), &mut report).await;
         visit(&b, &stack, "/history", lists).await;
         check(&b, &format!("history ({lang})"), &mut report).await;
+        visit(&b, &stack, "/passkeys", "#passkeys-none, #passkey-list").await;
+        check(&b, &format!("passkeys ({lang})"), &mut report).await;
         for (what, id, ready) in [
             ("pending request", &pending, "#approve-button"),
             ("decided request", &decided, "#decision-result"),

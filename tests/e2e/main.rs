@@ -16,6 +16,7 @@ mod local_time;
 mod mailbox;
 mod oidc_login;
 mod operations;
+mod passkeys;
 mod race;
 mod reminders;
 mod scanners;

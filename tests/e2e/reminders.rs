@@ -200,6 +200,7 @@ fn sweeper(store: Arc<dyn Store>, outbox: &Path, sfn: &aws_config::SdkConfig) ->
         reconcile_from: Default::default(),
         metrics: Metrics::off(),
         events: Arc::new(hanko::events::NoEvents),
+        passkeys: hanko::passkeys::Passkeys::localhost(),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod cognito;
 pub mod mail;
 pub mod oidc;
 pub mod proxy;
+pub mod webauthn;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

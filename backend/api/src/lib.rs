@@ -193,6 +193,10 @@ pub struct DecisionRequest {
     pub decision: VoteChoice,
     #[serde(default)]
     pub comment: Option<String>,
+    /// The approver's passkey signature of this vote (required when the request's policy or
+    /// the server asks for one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAssertion>,
 }
 
 /// Written by hand: the rule "a reject needs a comment" is part of the contract, and a
@@ -208,6 +212,13 @@ impl utoipa::PartialSchema for DecisionRequest {
                 "description": format!("why; up to {MAX_COMMENT_CHARS} characters"),
             })
         };
+        let passkey = serde_json::json!({
+            "type": ["object", "null"],
+            "description": "the approver's passkey signature of this vote (see PasskeyAssertion)",
+            "required": ["nonce", "credential"],
+            "properties": {"nonce": {"type": "string"}, "credential": {"type": "object"}},
+            "additionalProperties": false,
+        });
         let mut reject_comment = comment("string".into(), 1);
         reject_comment["pattern"] = "\\S".into();
         serde_json::from_value(serde_json::json!({
@@ -219,6 +230,7 @@ impl utoipa::PartialSchema for DecisionRequest {
                     "properties": {
                         "decision": {"type": "string", "enum": ["approve"]},
                         "comment": comment(serde_json::json!(["string", "null"]), 0),
+                        "passkey": passkey.clone(),
                     },
                     "additionalProperties": false,
                 },
@@ -228,6 +240,7 @@ impl utoipa::PartialSchema for DecisionRequest {
                     "properties": {
                         "decision": {"type": "string", "enum": ["reject"]},
                         "comment": reject_comment,
+                        "passkey": passkey,
                     },
                     "additionalProperties": false,
                 },
@@ -426,6 +439,9 @@ pub struct Approval {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<EscalationInfo>,
     pub viewer: Viewer,
+    /// A vote on this request must be signed with the voter's passkey.
+    #[serde(default)]
+    pub passkey_required: bool,
 }
 
 /// A request's escalation: when it is due, to whom, and what it did once it happened.
@@ -455,8 +471,8 @@ pub struct PolicyRef {
 
 /// One approval policy of the operator's policy document: which state machines it covers
 /// and what it asks of their requests. Its canonical JSON (this struct written by
-/// serde_json, compact, keys in this order, `maxLoginAgeSeconds`, `notify` and
-/// `mayNotify` left out when unset) is what [`PolicyRef::sha256`] hashes.
+/// serde_json, compact, keys in this order, `maxLoginAgeSeconds`, `requirePasskey`,
+/// `notify` and `mayNotify` left out when unset) is what [`PolicyRef::sha256`] hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -473,6 +489,9 @@ pub struct ApprovalPolicy {
     pub allow_self_approval: bool,
     /// The longest a request may wait for a decision.
     pub max_timeout_seconds: i64,
+    /// Every vote must be signed with the approver's passkey.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_passkey: bool,
     /// The oldest a login may be to decide (seconds since the person logged in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_login_age_seconds: Option<i64>,
@@ -521,6 +540,9 @@ pub struct RecordedVote {
     pub approver: String,
     pub comment: Option<String>,
     pub decided_at: DateTime<Utc>,
+    /// The approver's passkey signature of this vote, when they signed with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeySignature>,
 }
 
 /// The claims of the signed decision (the JWS payload).
@@ -649,6 +671,12 @@ pub struct AuditVote {
     pub decided_at: DateTime<Utc>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The passkey that signed the vote (its credential id), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey_credential_id: Option<String>,
+    /// Whether the passkey's authenticator verified the person; absent without a passkey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_verified: Option<bool>,
 }
 
 /// One request that was decided or closed in the audited period.
@@ -718,4 +746,124 @@ mod wire_words {
         check(&Delivery::ALL, Delivery::as_str, Delivery::parse);
         check(&VoteBlock::ALL, VoteBlock::as_str, VoteBlock::parse);
     }
+}
+
+/// A vote's passkey signature, as the decision record carries it: the approver's
+/// authenticator signed `authenticatorData || SHA-256(clientDataJSON)`, and the challenge
+/// in `clientDataJSON` is the SHA-256 of the vote's canonical form (README, "Passkeys").
+/// Bytes are base64url without padding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeySignature {
+    /// The credential's id.
+    pub credential_id: String,
+    /// The credential's public key as registered (a COSE key, in webauthn-rs's JSON form).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub public_key: Value,
+    /// The relying party id the passkey belongs to (the console's domain).
+    pub rp_id: String,
+    /// The single-use server nonce in the canonical form.
+    pub nonce: String,
+    pub authenticator_data: String,
+    #[serde(rename = "clientDataJSON")]
+    pub client_data_json: String,
+    pub signature: String,
+    /// The authenticator verified the person (PIN, biometrics).
+    pub user_verified: bool,
+    /// The credential may be synced between devices (it was so registered).
+    pub backup_eligible: bool,
+}
+
+/// A passkey assertion sent with a vote (`DecisionRequest::passkey`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasskeyAssertion {
+    /// The nonce of `POST /api/approvals/{id}/passkey-challenge`.
+    pub nonce: String,
+    /// What `navigator.credentials.get()` gave, as WebAuthn JSON (`id`, `rawId`,
+    /// `response.authenticatorData`, `response.clientDataJSON`, `response.signature`,
+    /// `type`; bytes in base64url).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub credential: Value,
+}
+
+/// `POST /api/approvals/{id}/passkey-challenge` body: the vote about to be signed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyChallengeRequest {
+    pub decision: VoteChoice,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// What the passkey signs for one vote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyChallenge {
+    /// Single use; send it back in the vote's `passkey.nonce`.
+    pub nonce: String,
+    pub expires_at: DateTime<Utc>,
+    /// The vote's canonical form; its SHA-256 is the challenge.
+    pub canonical: String,
+    /// `publicKey` of `navigator.credentials.get()` (WebAuthn JSON, bytes in base64url).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub public_key: Value,
+}
+
+/// One of the caller's passkeys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyInfo {
+    /// The credential id (base64url).
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/passkeys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyList {
+    pub items: Vec<PasskeyInfo>,
+    /// The relying party id passkeys are registered for here.
+    pub rp_id: String,
+}
+
+/// `POST /api/passkeys/registration` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyRegistrationOptions {
+    /// Single use; send it back with the new credential.
+    pub registration_id: String,
+    pub expires_at: DateTime<Utc>,
+    /// `publicKey` of `navigator.credentials.create()` (WebAuthn JSON, bytes in base64url).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub public_key: Value,
+}
+
+/// `POST /api/passkeys` body: the credential `navigator.credentials.create()` made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasskeyRegistration {
+    pub registration_id: String,
+    /// A name the person recognises it by ("work laptop"), 1 to 64 characters, not only
+    /// spaces.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = "\\S")
+    )]
+    pub name: String,
+    /// WebAuthn JSON (`id`, `rawId`, `response.attestationObject`,
+    /// `response.clientDataJSON`, `type`; bytes in base64url).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub credential: Value,
 }

@@ -75,6 +75,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HANKO_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<Url>,
 
+    /// The relying party id of passkeys: the console's domain (a passkey works only there).
+    /// Default: the host of HANKO_PUBLIC_URL, else `localhost`.
+    #[arg(long, env = "HANKO_PASSKEY_RP_ID")]
+    pub passkey_rp_id: Option<String>,
+
+    /// Every vote must be signed with the approver's passkey (whatever the policy says).
+    #[arg(long, env = "HANKO_REQUIRE_PASSKEY",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub require_passkey: bool,
+
     /// Folder for the database, keys and outbox when their own paths are not given.
     #[arg(long, env = "HANKO_DATA_DIR", default_value = ".hanko")]
     pub data_dir: PathBuf,
@@ -436,6 +446,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The CloudWatch namespace of the metrics.
     pub metrics_namespace: String,
+    /// `HANKO_PASSKEY_RP_ID`, when set.
+    pub passkey_rp_id: Option<String>,
+    /// `HANKO_REQUIRE_PASSKEY`.
+    pub require_passkey: bool,
 }
 
 /// Where requests, votes and decisions are kept (`HANKO_STORE`).
@@ -743,6 +757,8 @@ impl Config {
             aws_endpoint_url: args.aws_endpoint_url,
             log_format: args.log_format,
             metrics_namespace: args.metrics_namespace,
+            passkey_rp_id: non_blank(args.passkey_rp_id),
+            require_passkey: args.require_passkey,
         })
     }
 
@@ -753,6 +769,26 @@ impl Config {
             LogFormat::Json => crate::metrics::Metrics::stdout(&self.metrics_namespace),
             LogFormat::Text => crate::metrics::Metrics::log(&self.metrics_namespace),
         }
+    }
+
+    /// The relying party of passkeys: the console's origin (HANKO_PUBLIC_URL; without it
+    /// `http://localhost:<port>`, since a browser takes no IP address as an rpId) and its
+    /// domain, or HANKO_PASSKEY_RP_ID.
+    pub fn passkeys(&self) -> crate::passkeys::Passkeys {
+        let origin = self.public_url.clone().unwrap_or_else(|| {
+            Url::parse(&format!("http://localhost:{}", self.listen.port()))
+                .expect("a localhost URL")
+        });
+        let rp_id = self
+            .passkey_rp_id
+            .clone()
+            .or_else(|| {
+                self.public_url
+                    .as_ref()
+                    .and_then(|u| u.host_str().map(str::to_string))
+            })
+            .unwrap_or_else(|| "localhost".into());
+        crate::passkeys::Passkeys::new(&rp_id, &origin, self.require_passkey)
     }
 
     /// The api's rules, with a fresh login rate limiter.

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lambda;
 pub mod metrics;
 pub mod notifier;
+pub mod passkeys;
 pub mod policy_source;
 pub mod serve;
 pub mod service;

@@ -195,6 +195,7 @@ pub async fn build(config: &Config, sdk: SdkConfig, public_url: &str) -> anyhow:
         reconcile_from: Default::default(),
         metrics: config.metrics(),
         events: crate::events::from_config(config.event_bus.as_deref(), &sdk),
+        passkeys: config.passkeys(),
     };
     Ok(Parts {
         state: AppState {
@@ -264,12 +265,14 @@ pub async fn start(
     config: impl TryInto<Config, Error: Into<anyhow::Error>>,
     sdk: Option<SdkConfig>,
 ) -> anyhow::Result<Running> {
-    let config: Config = config.try_into().map_err(Into::into)?;
+    let mut config: Config = config.try_into().map_err(Into::into)?;
     dev_login_listen_check(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (HANKO_LISTEN)", config.listen))?;
     let addr = listener.local_addr()?;
+    // The port taken (of port 0), for what is derived from it (the passkeys' origin).
+    config.listen = addr;
     let public_url = match &config.public_url {
         Some(url) => url.as_str().trim_end_matches('/').to_string(),
         None => format!("http://{addr}"),

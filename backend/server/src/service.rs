@@ -92,6 +92,8 @@ pub struct Hanko {
     pub metrics: Metrics,
     /// Where the EventBridge events of [`crate::events`] go.
     pub events: Arc<dyn Events>,
+    /// The relying party of votes signed with passkeys.
+    pub passkeys: crate::passkeys::Passkeys,
 }
 
 /// What happened to an intake message.
@@ -151,6 +153,15 @@ pub enum VoteError {
     Store(#[from] StoreError),
     #[error("signing the decision: {0}")]
     Signing(String),
+    /// The vote must be signed with the voter's passkey and was not (or they have none).
+    #[error("this vote must be signed with your passkey")]
+    PasskeyRequired,
+    /// The passkey signature was checked and refused; nothing was recorded.
+    #[error("{0}")]
+    PasskeyRefused(String),
+    /// A passkey's name is not one (empty, too long).
+    #[error("{0}")]
+    BadPasskey(String),
 }
 
 /// Where a delivery stands after an attempt.
@@ -165,9 +176,11 @@ pub enum Delivered {
     NothingOwed,
 }
 
-/// SHA-256 (hex) of the request as shown to approvers.
+/// SHA-256 (hex) of the request as shown to approvers when it was made: an escalation's
+/// additions ([`nudge::as_made`]) change who may decide, not what is decided, so a vote
+/// signed before an escalation and the decision after it name the same digest.
 pub fn request_digest(req: &NewRequest) -> String {
-    let bytes = serde_json::to_vec(req).unwrap_or_default();
+    let bytes = serde_json::to_vec(&nudge::as_made(req)).unwrap_or_default();
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
     hex::encode(d)
 }
@@ -205,6 +218,7 @@ fn recorded(votes: &[Ballot], choice: VoteChoice) -> Vec<RecordedVote> {
             approver: v.voter.clone(),
             comment: v.comment.clone(),
             decided_at: v.decided_at,
+            passkey: v.passkey.clone(),
         })
         .collect()
 }
@@ -361,7 +375,27 @@ impl Hanko {
         source_ip: Option<String>,
         user_agent: Option<String>,
     ) -> Result<StoredRequest, VoteError> {
+        self.vote_signed(id, caller, choice, comment, None, source_ip, user_agent)
+            .await
+    }
+
+    /// [`Hanko::vote`], with the voter's passkey signature of the vote when there is one
+    /// (required by the request's policy or `HANKO_REQUIRE_PASSKEY`). The signature is
+    /// checked once, before the first write; its nonce is used up even if the vote is then
+    /// refused.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn vote_signed(
+        &self,
+        id: &RequestId,
+        caller: &Caller,
+        choice: VoteChoice,
+        comment: Option<&str>,
+        passkey: Option<&hanko_api::PasskeyAssertion>,
+        source_ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Result<StoredRequest, VoteError> {
         // A racing vote changes the version; read again and re-check the rules.
+        let mut signed: Option<Option<hanko_api::PasskeySignature>> = None;
         let mut decided: Option<(Outcome, Callback)> = None;
         let mut written = false;
         // The request as it was, every vote, and the one counted: for the events.
@@ -384,6 +418,12 @@ impl Hanko {
                 return Err(VoteError::LoginTooOld);
             }
             let comment = rules::check_comment(choice, comment).map_err(VoteError::BadComment)?;
+            if signed.is_none() {
+                signed = Some(
+                    self.check_passkey(&req, caller, choice, comment.as_deref(), passkey)
+                        .await?,
+                );
+            }
             let ballot = Ballot {
                 voter: caller.email.clone(),
                 subject: caller.subject.clone(),
@@ -393,6 +433,7 @@ impl Hanko {
                 decided_at: now,
                 source_ip: source_ip.clone(),
                 user_agent: user_agent.clone(),
+                passkey: signed.clone().flatten(),
             };
             let mut votes = req.votes.clone();
             votes.push(ballot.clone());

@@ -39,6 +39,9 @@ pub enum VerifyError {
     NotADecision(String),
     #[error("the JWKS is not usable: {0}")]
     BadJwks(String),
+    /// Hanko's signature holds, but an approver's passkey signature in the record does not.
+    #[error("the passkey signature of {approver}'s vote does not hold: {why}")]
+    BadPasskey { approver: String, why: String },
 }
 
 /// The ES256 key of the JWK with this `kid`, if the JWKS has one.
@@ -162,7 +165,37 @@ pub fn verify_decision(jws: &str, jwks: &Value) -> Result<Verified, VerifyError>
             ));
         }
     }
+    check_passkeys(&record)?;
     Ok(Verified { kid, record })
+}
+
+/// Each vote's passkey signature, where there is one, over the same decision
+/// ([`crate::passkeys::verify_recorded`]).
+fn check_passkeys(record: &DecisionRecord) -> Result<(), VerifyError> {
+    let votes = record
+        .approvals
+        .iter()
+        .map(|v| (hanko_api::VoteChoice::Approve, v))
+        .chain(
+            record
+                .rejections
+                .iter()
+                .map(|v| (hanko_api::VoteChoice::Reject, v)),
+        );
+    for (choice, vote) in votes {
+        crate::passkeys::verify_recorded(
+            &record.request_id,
+            &record.execution_arn,
+            &record.request_digest,
+            choice,
+            vote,
+        )
+        .map_err(|why| VerifyError::BadPasskey {
+            approver: vote.approver.clone(),
+            why,
+        })?;
+    }
+    Ok(())
 }
 
 /// `hanko verify`: checks a signed decision against Hanko's JWKS.
@@ -271,7 +304,18 @@ fn votes_json(votes: &[hanko_api::RecordedVote]) -> Value {
     Value::Array(
         votes
             .iter()
-            .map(|v| serde_json::json!({"email": v.approver, "comment": v.comment, "decidedAt": v.decided_at}))
+            .map(|v| {
+                serde_json::json!({
+                    "email": v.approver,
+                    "comment": v.comment,
+                    "decidedAt": v.decided_at,
+                    "passkey": v.passkey.as_ref().map(|p| serde_json::json!({
+                        "credentialId": p.credential_id,
+                        "rpId": p.rp_id,
+                        "userVerified": p.user_verified,
+                    })),
+                })
+            })
             .collect(),
     )
 }
@@ -295,6 +339,12 @@ fn print_votes(label: &str, votes: &[hanko_api::RecordedVote]) {
         match &v.comment {
             Some(c) => println!("{label:<12}{} at {when}: {c:?}", v.approver),
             None => println!("{label:<12}{} at {when}", v.approver),
+        }
+        if let Some(p) = &v.passkey {
+            println!(
+                "{:<12}signed by {}'s passkey {} on {} (user verified: {})",
+                "", v.approver, p.credential_id, p.rp_id, p.user_verified
+            );
         }
     }
 }
@@ -399,6 +449,7 @@ mod tests {
                 approver: "alice@example.com".into(),
                 comment: Some("ok".into()),
                 decided_at: now,
+                passkey: None,
             }],
             rejections: vec![],
             request_digest: "00".repeat(32),
@@ -433,6 +484,7 @@ mod tests {
             allow_self_approval: false,
             max_timeout_seconds: 3600,
             max_login_age_seconds: None,
+            require_passkey: false,
             notify: Vec::new(),
             may_notify: Vec::new(),
             remind_before_seconds: None,

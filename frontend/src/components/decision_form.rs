@@ -1,15 +1,18 @@
 //! Approve or reject: a comment (required to reject), two buttons, the confirmation dialog,
 //! and the api's answer. A failed vote shows the api's words and leaves the form as it was;
-//! it never looks like a success.
+//! it never looks like a success. When the request asks for it, the vote is signed with
+//! the person's passkey: the api's challenge for this very vote, the browser's prompt, then
+//! the vote with the signature.
 
-use hanko_api::{Approval, VoteChoice};
+use hanko_api::{Approval, PasskeyAssertion, VoteChoice};
 use leptos::html::Textarea;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::confirm_dialog::ConfirmDialog;
-use crate::i18n::tr;
+use crate::i18n::{t, tr};
+use crate::webauthn::{self, PasskeyError};
 
 /// Longest comment the form accepts (the api has its own limit too).
 const MAX_COMMENT: usize = 2000;
@@ -20,6 +23,9 @@ pub fn DecisionForm(
     id: String,
     /// The request's title, restated in the confirmation.
     title: String,
+    /// The vote must be signed with the person's passkey.
+    #[prop(optional)]
+    passkey: bool,
     /// Gets the request as it is after a recorded vote.
     on_decided: Callback<Approval>,
     /// Loads the request again (offered when the vote was refused because it changed).
@@ -55,7 +61,11 @@ pub fn DecisionForm(
         let text = (!text.is_empty()).then_some(text);
         let id = id.get_value();
         spawn_local(async move {
-            let result = api::decide(&id, c, text).await;
+            let result = if passkey {
+                signed_vote(&id, c, text).await
+            } else {
+                api::decide(&id, c, text, None).await
+            };
             sending.set(false);
             choice.set(None);
             match result {
@@ -92,6 +102,11 @@ pub fn DecisionForm(
                         </p>
                     </Show>
                 </div>
+                <Show when=move || passkey>
+                    <p class="hint" id="passkey-required-note">
+                        {tr(|t| t.passkey_required_note)}
+                    </p>
+                </Show>
                 <Show when=move || error.with(Option::is_some)>
                     <div class="error-panel" id="decision-error" role="alert">
                         <h3 class="error-title">{tr(|t| t.decision_failed)}</h3>
@@ -99,7 +114,22 @@ pub fn DecisionForm(
                             {move || error.get().map(|e| e.message()).unwrap_or_default()}
                         </p>
                         <Show when=move || {
-                            error.with(|e| e.as_ref().is_some_and(|e| e.changed_meanwhile()))
+                            error.with(|e| {
+                                e.as_ref().is_some_and(|e| e.code() == Some("passkey_required"))
+                            })
+                        }>
+                            <p id="passkey-missing">
+                                {tr(|t| t.passkey_missing)} " "
+                                <a href="/passkeys" id="passkey-go-add">{tr(|t| t.passkey_go_add)}</a>
+                            </p>
+                        </Show>
+                        <Show when=move || {
+                            error.with(|e| {
+                                e.as_ref()
+                                    .is_some_and(|e| {
+                                        e.changed_meanwhile() && !e.code().is_some_and(is_passkey_code)
+                                    })
+                            })
                         }>
                             <button
                                 type="button"
@@ -135,4 +165,38 @@ pub fn DecisionForm(
             <ConfirmDialog choice title comment sending on_confirm=send/>
         </section>
     }
+}
+
+/// Codes of a vote refused for its passkey: loading the request again would not help.
+fn is_passkey_code(code: &str) -> bool {
+    matches!(
+        code,
+        "passkey_required" | "passkey_refused" | "passkey_cancelled"
+    )
+}
+
+/// The vote signed with the person's passkey: the challenge for exactly this vote, the
+/// browser's prompt, then the vote carrying the signature.
+async fn signed_vote(
+    id: &str,
+    choice: VoteChoice,
+    comment: Option<String>,
+) -> Result<Approval, api::ApiError> {
+    let challenge = api::passkey_challenge(id, choice, comment.clone()).await?;
+    let credential =
+        webauthn::sign(&challenge.public_key)
+            .await
+            .map_err(|e| api::ApiError::Status {
+                status: 0,
+                code: "passkey_cancelled".into(),
+                message: match e {
+                    PasskeyError::Unsupported => t().passkey_unsupported.to_string(),
+                    PasskeyError::Failed(why) => format!("{} ({why})", t().passkey_cancelled),
+                },
+            })?;
+    let passkey = PasskeyAssertion {
+        nonce: challenge.nonce,
+        credential,
+    };
+    api::decide(id, choice, comment, Some(passkey)).await
 }

@@ -48,6 +48,9 @@ fn MainNav() -> impl IntoView {
             <A href="/history" attr:id="nav-history">
                 {tr(|t| t.nav_history)}
             </A>
+            <A href="/passkeys" attr:id="nav-passkeys">
+                {tr(|t| t.nav_passkeys)}
+            </A>
         </nav>
     }
 }

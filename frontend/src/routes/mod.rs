@@ -6,6 +6,7 @@ pub mod history;
 pub mod inbox;
 pub mod login;
 pub mod not_found;
+pub mod passkeys;
 pub mod request;
 
 use hanko_api::RequestStatus;

@@ -187,13 +187,16 @@ fn RequestView(
     let past_deadline = Memo::new(move |_| clock::now() >= deadline_ms);
     let vote_area = {
         let (id, title) = (a.id.clone(), a.title.clone());
+        let passkey = a.passkey_required;
         move || {
             if just_voted.get() {
                 // The "vote recorded" notice says it all.
                 ().into_any()
             } else if viewer.can_vote && !past_deadline.get() {
-                view! { <DecisionForm id=id.clone() title=title.clone() on_decided on_reload/> }
-                    .into_any()
+                view! {
+                    <DecisionForm id=id.clone() title=title.clone() passkey on_decided on_reload/>
+                }
+                .into_any()
             } else {
                 let (reason, words) = match viewer.reason {
                     Some(r) => (vote_block_code(r).to_string(), i18n::vote_block(r)),

@@ -142,6 +142,23 @@ pub fn reminder_times(req: &NewRequest) -> Vec<DateTime<Utc>> {
         .collect()
 }
 
+/// `req` as it was made, before its escalation: without the approvers the escalation
+/// added, and without its record. The same request for one that never escalated.
+pub fn as_made(req: &NewRequest) -> std::borrow::Cow<'_, NewRequest> {
+    match &req.escalation {
+        Some(e) if e.escalated_at.is_some() || !e.added.is_empty() => {
+            let mut out = req.clone();
+            out.approvers.retain(|p| !e.added.contains(p));
+            if let Some(e) = out.escalation.as_mut() {
+                e.escalated_at = None;
+                e.added.clear();
+            }
+            std::borrow::Cow::Owned(out)
+        }
+        _ => std::borrow::Cow::Borrowed(req),
+    }
+}
+
 /// Reads `remindBeforeSeconds` of a message: `Ok(None)` when absent.
 pub fn parse_reminders(v: Option<&Value>) -> Result<Option<Vec<i64>>, String> {
     let list = match v {
@@ -309,6 +326,11 @@ mod tests {
         assert_eq!(e.escalated_at, Some(now));
         assert_eq!(e.added, [Principal::parse("group:managers").unwrap()]);
         assert!(escalated(&sample_request(&["a@example.com"]), now).is_none());
+        assert_eq!(*as_made(&out_of(&req, now)), req, "as it was made");
+    }
+
+    fn out_of(req: &NewRequest, now: DateTime<Utc>) -> NewRequest {
+        escalated(req, now).unwrap()
     }
 
     #[test]

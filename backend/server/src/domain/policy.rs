@@ -460,6 +460,12 @@ pub fn report(text: &str, state_machines: &[String]) -> Result<String, String> {
         if let Some(age) = p.max_login_age_seconds {
             let _ = writeln!(out, "  login age       at most {age} s to decide");
         }
+        if p.require_passkey {
+            let _ = writeln!(
+                out,
+                "  passkey         every vote signed with the approver's passkey"
+            );
+        }
         let channels = |list: &[hanko_api::ChatTarget]| {
             list.iter()
                 .filter_map(|t| ChatRoute::try_from(t.clone()).ok())
@@ -678,6 +684,28 @@ maxTimeoutSeconds = 604800
         }
         let typo = r#"{"default": "deny", "policies": [], "polices": []}"#;
         assert!(PolicyDocument::parse(typo).unwrap_err().contains("polices"));
+    }
+
+    #[test]
+    fn require_passkey_is_read_reported_and_left_out_of_the_hash_when_off() {
+        let signed = TOML.replace(
+            "maxLoginAgeSeconds = 900\n",
+            "maxLoginAgeSeconds = 900\nrequirePasskey = true\n",
+        );
+        let doc = PolicyDocument::parse(&signed).expect("valid");
+        assert!(doc.policies[0].require_passkey);
+        assert!(!doc.policies[1].require_passkey);
+        let out = report(&signed, &[]).expect("valid");
+        assert!(out.contains("passkey         every vote signed with the approver's passkey"));
+        // A policy without it hashes as before the setting existed.
+        let plain = PolicyDocument::parse(TOML).expect("valid");
+        let json = serde_json::to_string(&plain.policies[0]).unwrap();
+        assert!(!json.contains("requirePasskey"), "{json}");
+        assert!(
+            serde_json::to_string(&doc.policies[0])
+                .unwrap()
+                .contains("\"requirePasskey\":true")
+        );
     }
 
     #[test]

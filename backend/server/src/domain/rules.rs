@@ -19,6 +19,8 @@ pub struct Ballot {
     pub decided_at: DateTime<Utc>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The voter's passkey signature of this vote, when they signed with one.
+    pub passkey: Option<hanko_api::PasskeySignature>,
 }
 
 /// The status a person should see: a pending request past its deadline is expired even
@@ -132,6 +134,7 @@ mod tests {
             decided_at: Utc::now(),
             source_ip: None,
             user_agent: None,
+            passkey: None,
         }
     }
 

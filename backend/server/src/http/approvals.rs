@@ -194,7 +194,10 @@ pub(crate) async fn read(
         .await?
         .filter(|r| may_see(&s, &caller, r))
         .ok_or_else(ApiError::not_found)?;
-    Ok(Json(detail(&r, &caller)))
+    Ok(Json(Approval {
+        passkey_required: s.hanko.passkey_required(&r),
+        ..detail(&r, &caller)
+    }))
 }
 
 /// Votes on a request: approve, or reject with a comment. The vote that completes the
@@ -205,7 +208,7 @@ pub(crate) async fn read(
     responses(
         (status = 200, description = "the vote is recorded; the updated request", body = Approval),
         (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
-        (status = 403, description = "`not_an_approver` (an auditor, who sees the request), `own_request`", body = ErrorBody),
+        (status = 403, description = "`not_an_approver` (an auditor, who sees the request), `own_request`, `passkey_required` (the vote must carry the voter's passkey signature), `passkey_refused` (it is not an assertion or does not hold: another vote's challenge, a used or expired nonce, a removed passkey, another origin; nothing was recorded)", body = ErrorBody),
         (status = 404, description = "`not_found`: no request has this id, or none the caller may see", body = ErrorBody),
         (status = 409, description = "`already_voted`, `already_decided`, `busy` (try again)", body = ErrorBody),
         (status = 410, description = "`expired`, `closed`, `workflow_gone`", body = ErrorBody),
@@ -235,17 +238,21 @@ pub(crate) async fn decide(
         .map(|s| s.chars().take(512).collect());
     let voted = s
         .hanko
-        .vote(
+        .vote_signed(
             &id,
             &caller,
             body.decision,
             body.comment.as_deref(),
+            body.passkey.as_ref(),
             source_ip,
             user_agent,
         )
         .await;
     match voted {
-        Ok(r) => Ok(Json(detail(&r, &caller))),
+        Ok(r) => Ok(Json(Approval {
+            passkey_required: s.hanko.passkey_required(&r),
+            ..detail(&r, &caller)
+        })),
         // Someone who may not see the request is not told that it exists.
         Err(VoteError::Blocked(VoteBlock::NotAnApprover)) => {
             let visible = s
@@ -349,5 +356,7 @@ pub fn detail(r: &StoredRequest, caller: &Caller) -> Approval {
             can_vote: block.is_none(),
             reason: block,
         },
+        // What the policy says; the handlers add `HANKO_REQUIRE_PASSKEY`.
+        passkey_required: q.policy.as_ref().is_some_and(|p| p.policy.require_passkey),
     }
 }

@@ -256,12 +256,14 @@ fn entry(r: &StoredRequest) -> AuditEntry {
                 decided_at: b.decided_at,
                 source_ip: b.source_ip.clone(),
                 user_agent: b.user_agent.clone(),
+                passkey_credential_id: b.passkey.as_ref().map(|p| p.credential_id.clone()),
+                user_verified: b.passkey.as_ref().map(|p| p.user_verified),
             })
             .collect(),
     }
 }
 
-pub const CSV_COLUMNS: [&str; 22] = [
+pub const CSV_COLUMNS: [&str; 24] = [
     "request_id",
     "title",
     "status",
@@ -284,6 +286,8 @@ pub const CSV_COLUMNS: [&str; 22] = [
     "voted_at",
     "source_ip",
     "user_agent",
+    "passkey_credential_id",
+    "user_verified",
 ];
 
 fn time(t: DateTime<Utc>) -> String {
@@ -324,11 +328,16 @@ pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
             &escalated_to,
         ];
         if e.votes.is_empty() {
-            write_line(&mut out, request.into_iter().chain([""; 8]))?;
+            write_line(&mut out, request.into_iter().chain([""; 10]))?;
         }
         for v in &e.votes {
             let voted = time(v.decided_at);
-            let vote: [&str; 8] = [
+            let verified = match v.user_verified {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "",
+            };
+            let vote: [&str; 10] = [
                 &v.approver,
                 &v.subject,
                 &v.name,
@@ -337,6 +346,8 @@ pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
                 &voted,
                 v.source_ip.as_deref().unwrap_or_default(),
                 v.user_agent.as_deref().unwrap_or_default(),
+                v.passkey_credential_id.as_deref().unwrap_or_default(),
+                verified,
             ];
             write_line(&mut out, request.into_iter().chain(vote))?;
         }
@@ -432,6 +443,8 @@ mod tests {
                 decided_at: at("2026-11-01T09:30:00Z"),
                 source_ip: Some("203.0.113.9".into()),
                 user_agent: None,
+                passkey_credential_id: Some("Y3JlZA".into()),
+                user_verified: Some(true),
             }],
         };
         let unvoted = AuditEntry {
@@ -449,9 +462,9 @@ mod tests {
                  r1,\"売上, 11月\",approved,2026-11-01T10:00:00.000Z,,bob@example.com,\
                  2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,2026-11-01T09:10:02.000Z,\
                  group:leads carol@example.com,alice@example.com,dev|alice,Alice,\
-                 approve,'=cmd,2026-11-01T09:30:00.000Z,203.0.113.9,\r\n\
+                 approve,'=cmd,2026-11-01T09:30:00.000Z,203.0.113.9,,Y3JlZA,true\r\n\
                  r2,\"売上, 11月\",expired,2026-11-01T10:00:00.000Z,,bob@example.com,\
-                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,,,,,,,,,,\r\n",
+                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,,,,,,,,,,,,\r\n",
                 CSV_COLUMNS.join(",")
             )
         );

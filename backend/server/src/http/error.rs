@@ -160,6 +160,18 @@ impl From<VoteError> for ApiError {
             },
             VoteError::Store(e) => e.into(),
             VoteError::Signing(e) => ApiError::Internal(e),
+            VoteError::PasskeyRequired => ApiError::Forbidden {
+                code: "passkey_required",
+                message: "this vote must be signed with your passkey; register one under Passkeys, then vote again".into(),
+            },
+            VoteError::PasskeyRefused(m) => ApiError::Forbidden {
+                code: "passkey_refused",
+                message: m,
+            },
+            VoteError::BadPasskey(m) => ApiError::Unprocessable {
+                code: "invalid_passkey",
+                message: m,
+            },
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod limit;
 pub mod meta;
 pub mod openapi;
+pub mod passkeys;
 pub mod session;
 
 use std::path::PathBuf;
@@ -161,6 +162,7 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
         .merge(session::router())
         .merge(approvals::router())
         .merge(audit::router())
+        .merge(passkeys::router())
         .merge(openapi::router())
         .fallback(|| async {
             ApiError::NotFound {

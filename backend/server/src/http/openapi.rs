@@ -15,7 +15,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::{approvals, audit, meta, session};
+use super::{approvals, audit, meta, passkeys, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,11 @@ use super::{approvals, audit, meta, session};
         approvals::decide,
         audit::signed_decision,
         audit::export,
+        passkeys::list,
+        passkeys::registration,
+        passkeys::register,
+        passkeys::remove,
+        passkeys::challenge,
         openapi_json,
     ),
     components(schemas(StatusFilter)),
@@ -45,6 +50,7 @@ use super::{approvals, audit, meta, session};
         (name = "session", description = "logging in and who am I"),
         (name = "approvals", description = "approval requests: list, read, decide"),
         (name = "audit", description = "signed decision records and the audit trail export"),
+        (name = "passkeys", description = "the caller's passkeys, and the challenge a passkey signs for a vote"),
     )
 )]
 pub struct ApiDoc;

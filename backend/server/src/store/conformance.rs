@@ -18,6 +18,9 @@ use crate::domain::nudge::{self, Escalation};
 use crate::domain::rules::Ballot;
 use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
 
+mod passkeys;
+pub use passkeys::*;
+
 /// One `#[tokio::test]` per check. `$fresh` is an expression giving a future of
 /// `(guard, store)`: the store is fresh and empty; the guard (a temp dir, an emulator)
 /// lives as long as the test.
@@ -56,6 +59,10 @@ macro_rules! store_conformance_tests {
             racing_sweepers_claim_a_reminder_once,
             an_escalation_makes_its_principals_approvers_who_may_then_see_and_vote,
             nothing_is_claimed_of_a_request_that_is_not_pending,
+            passkeys_are_kept_per_person_used_and_removed,
+            a_nonce_is_taken_once_by_its_person_before_it_expires,
+            a_nonce_taken_by_racers_is_taken_once,
+            a_votes_passkey_signature_is_kept_with_the_vote,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -101,6 +108,7 @@ fn ballot(voter: &str, choice: VoteChoice) -> Ballot {
         decided_at: now_ms(),
         source_ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
+        passkey: None,
     }
 }
 

@@ -15,7 +15,10 @@ use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod dynamo;
+pub mod passkeys;
 pub mod sqlite;
+
+pub use passkeys::{PasskeyNonce, PasskeyStore, StoredPasskey};
 
 /// What Hanko owes the workflow: one `SendTaskSuccess` or one `SendTaskFailure`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,7 +298,7 @@ pub(crate) fn stored_token(s: &str) -> StoreResult<TaskToken> {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: PasskeyStore + Send + Sync + 'static {
     /// Stores a new request; the same task token twice makes one request.
     async fn insert(
         &self,

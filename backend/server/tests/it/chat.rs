@@ -389,6 +389,7 @@ async fn setup(policies: Policies) -> Setup {
         delivery: Default::default(),
         policies,
         reconcile_from: Default::default(),
+        passkeys: hanko::passkeys::Passkeys::localhost(),
         metrics: Default::default(),
         events: Arc::new(hanko::events::NoEvents),
     };

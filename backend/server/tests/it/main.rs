@@ -12,5 +12,6 @@ mod jwt_attacks;
 mod lambda;
 mod metrics;
 mod openapi;
+mod passkeys;
 mod smtp;
 mod verify_cli;

@@ -617,6 +617,134 @@ async fn every_answer_of_the_real_handlers_is_declared_and_fits_its_schema() {
         .await;
     }
 
+    // passkeys
+    let mut device = crate::passkeys::Device::new();
+    c.call(&t, "GET", "/api/passkeys", Some(&carol), None).await;
+    c.call(&t, "GET", "/api/passkeys", None, None).await;
+    let start = c
+        .call(&t, "POST", "/api/passkeys/registration", Some(&carol), None)
+        .await;
+    c.call(&t, "POST", "/api/passkeys/registration", None, None)
+        .await;
+    let credential = device
+        .create(crate::passkeys::ORIGIN, &start.body["publicKey"])
+        .await;
+    let registration = |name: &str| json!({"registrationId": start.body["registrationId"], "name": name, "credential": credential});
+    c.call(
+        &t,
+        "POST",
+        "/api/passkeys",
+        Some(&carol),
+        Some(registration(" ")),
+    )
+    .await; // 422
+    let made = c
+        .call(
+            &t,
+            "POST",
+            "/api/passkeys",
+            Some(&carol),
+            Some(registration("laptop")),
+        )
+        .await;
+    c.call(
+        &t,
+        "POST",
+        "/api/passkeys",
+        Some(&carol),
+        Some(registration("laptop")),
+    )
+    .await; // 403: used
+    c.call(
+        &t,
+        "POST",
+        "/api/passkeys",
+        None,
+        Some(registration("laptop")),
+    )
+    .await;
+    let challenge = |id: &str| format!("/api/approvals/{id}/passkey-challenge");
+    let approve = json!({"decision": "approve"});
+    c.call(
+        &t,
+        "POST",
+        &challenge(&pending),
+        Some(&carol),
+        Some(approve.clone()),
+    )
+    .await;
+    c.call(
+        &t,
+        "POST",
+        &challenge(&pending),
+        None,
+        Some(approve.clone()),
+    )
+    .await;
+    c.call(
+        &t,
+        "POST",
+        &challenge(&pending),
+        Some(&mallory),
+        Some(approve.clone()),
+    )
+    .await; // 404
+    c.call(
+        &t,
+        "POST",
+        &challenge(&pending),
+        Some(&bob),
+        Some(approve.clone()),
+    )
+    .await; // 403: own request
+    c.call(
+        &t,
+        "POST",
+        &challenge(&decided),
+        Some(&carol),
+        Some(approve.clone()),
+    )
+    .await; // 409
+    c.call(
+        &t,
+        "POST",
+        &challenge(&gone),
+        Some(&carol),
+        Some(approve.clone()),
+    )
+    .await; // 410
+    c.call(
+        &t,
+        "POST",
+        &challenge(&pending),
+        Some(&carol),
+        Some(json!({"decision": "reject"})),
+    )
+    .await; // 422
+    for uri in ["/api/passkeys".to_string(), challenge(&pending)] {
+        c.send_raw(&t, "POST", &uri, &carol, None, "{}".into())
+            .await; // 415
+        c.send_raw(
+            &t,
+            "POST",
+            &uri,
+            &carol,
+            Some("application/json"),
+            "x".repeat(100_000),
+        )
+        .await; // 413
+    }
+    let passkey = format!("/api/passkeys/{}", made.body["id"].as_str().unwrap());
+    let removed = t.call("DELETE", &passkey, Some(&carol), None).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
+    c.seen.insert((
+        "DELETE".to_string(),
+        "/api/passkeys/{id}".to_string(),
+        "204".to_string(),
+    ));
+    c.call(&t, "DELETE", &passkey, Some(&carol), None).await; // 404
+    c.call(&t, "DELETE", &passkey, None, None).await;
+
     // Every declared answer was seen, but 500: a broken store is not an example we can run.
     let mut unseen = Vec::new();
     for ((method, path), op) in &c.ops {

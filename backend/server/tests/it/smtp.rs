@@ -22,6 +22,7 @@ fn hanko_with(notifier: SmtpNotifier) -> Hanko {
         delivery: Default::default(),
         policies: hanko::policy_source::Policies::Absent,
         reconcile_from: Default::default(),
+        passkeys: hanko::passkeys::Passkeys::localhost(),
         metrics: Default::default(),
         events: Arc::new(hanko::events::NoEvents),
     }

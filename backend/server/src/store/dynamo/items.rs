@@ -212,6 +212,9 @@ pub(super) struct BallotItem {
     source_ip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<String>,
+    /// The vote's passkey signature (JSON of `hanko_api::PasskeySignature`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    passkey: Option<String>,
 }
 
 impl From<&Ballot> for BallotItem {
@@ -225,6 +228,10 @@ impl From<&Ballot> for BallotItem {
             decided_ms: b.decided_at.timestamp_millis(),
             source_ip: b.source_ip.clone(),
             user_agent: b.user_agent.clone(),
+            passkey: b
+                .passkey
+                .as_ref()
+                .and_then(|p| serde_json::to_string(p).ok()),
         }
     }
 }
@@ -240,6 +247,8 @@ impl From<BallotItem> for Ballot {
             decided_at: from_ms(b.decided_ms),
             source_ip: b.source_ip,
             user_agent: b.user_agent,
+            // Written by Hanko from the type it reads back into.
+            passkey: b.passkey.and_then(|j| serde_json::from_str(&j).ok()),
         }
     }
 }
@@ -332,6 +341,7 @@ mod tests {
             decided_at: from_ms(1_700_000_000_123),
             source_ip: None,
             user_agent: Some("ua".into()),
+            passkey: None,
         }
     }
 

@@ -14,6 +14,8 @@
 //! | closure | `REQ#<id>` | `CLOSED` | gsi1 `CLOSED` / `<closed ms>#<id>` | closed + retention |
 //! | chat message | `REQ#<id>` | `CHAT#<channel>#<ts>` | - | posted + longest timeout + retention |
 //! | nudge (a reminder or the escalation to come, `nudge.rs`) | `REQ#<id>` | `NUDGE` | gsi2 `NUDGE` / `<next due ms>#<id>` while one is to come | due + retention |
+//! | passkey | `PERSON#<email>` | `PASSKEY#<credential id>` | - | - (until removed) |
+//! | passkey nonce | `NONCE#<nonce>` | `NONCE` | - | its expiry |
 //!
 //! The request item carries everything a page of the console shows, including a copy of
 //! its ballots (`votes`), so every list is answered from the index items alone. The task
@@ -101,6 +103,7 @@ mod chat;
 mod expr;
 mod items;
 mod nudge;
+mod passkeys;
 mod query;
 mod table;
 

@@ -31,6 +31,7 @@ mod chat;
 mod delivery;
 mod list;
 mod nudges;
+mod passkeys;
 mod requests;
 mod rows;
 mod schema;

@@ -114,9 +114,11 @@ pub(super) fn record_vote(conn: &mut Connection, vote: Vote) -> StoreResult<bool
             if version == expected_version && expires_ms > ms(now) => {}
         _ => return Ok(false),
     }
+    let passkey = b.passkey.as_ref().map(serde_json::to_string).transpose()?;
     let inserted = tx.execute(
         "INSERT OR IGNORE INTO votes (request_id, voter, subject, name, choice, comment, \
-         decided_ms, source_ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         decided_ms, source_ip, user_agent, passkey) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             id,
             b.voter,
@@ -127,6 +129,7 @@ pub(super) fn record_vote(conn: &mut Connection, vote: Vote) -> StoreResult<bool
             ms(b.decided_at),
             b.source_ip,
             b.user_agent,
+            passkey,
         ],
     )?;
     if inserted == 0 {

@@ -116,6 +116,28 @@ CREATE TABLE nudges (
     PRIMARY KEY (request_id, key)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // Passkeys: each person's credentials, the single-use nonces of their ceremonies, and
+    // a vote's passkey signature (JSON of hanko_api::PasskeySignature).
+    r#"
+CREATE TABLE passkeys (
+    person     TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    used_ms    INTEGER,
+    PRIMARY KEY (person, id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE passkey_nonces (
+    nonce      TEXT PRIMARY KEY,
+    person     TEXT NOT NULL,
+    purpose    TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX passkey_nonces_by_expiry ON passkey_nonces (expires_ms);
+ALTER TABLE votes ADD COLUMN passkey TEXT;
+"#,
 ];
 
 fn migrations() -> Migrations<'static> {

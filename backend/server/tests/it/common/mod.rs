@@ -267,6 +267,7 @@ pub fn test_app_publishing(
         delivery,
         policies,
         reconcile_from: Default::default(),
+        passkeys: hanko::passkeys::Passkeys::localhost(),
         metrics,
         events,
     });
