@@ -56,6 +56,7 @@ fn record() -> DecisionRecord {
             approver: "alice@example.com".into(),
             comment: Some("OK".into()),
             decided_at: now,
+            on_behalf_of: None,
         }],
         rejections: vec![],
         request_digest: "ab".repeat(32),

@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod delegation;
+pub use delegation::{DelegationInfo, DelegationStatus, MAX_DELEGATION_DAYS, SetDelegation};
+
 /// The JSON a workflow sent with its request.
 pub type Details = Value;
 
@@ -193,6 +196,13 @@ pub struct DecisionRequest {
     pub decision: VoteChoice,
     #[serde(default)]
     pub comment: Option<String>,
+    /// Vote in this person's seat, as their delegate (see `/api/me/delegation`).
+    #[serde(
+        default,
+        rename = "onBehalfOf",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_behalf_of: Option<String>,
 }
 
 /// Written by hand: the rule "a reject needs a comment" is part of the contract, and a
@@ -208,6 +218,11 @@ impl utoipa::PartialSchema for DecisionRequest {
                 "description": format!("why; up to {MAX_COMMENT_CHARS} characters"),
             })
         };
+        let on_behalf_of = serde_json::json!({
+            "type": ["string", "null"],
+            "format": "email",
+            "description": "vote in this person's seat, as their delegate during their delegation (see /api/me/delegation)",
+        });
         let mut reject_comment = comment("string".into(), 1);
         reject_comment["pattern"] = "\\S".into();
         serde_json::from_value(serde_json::json!({
@@ -219,6 +234,7 @@ impl utoipa::PartialSchema for DecisionRequest {
                     "properties": {
                         "decision": {"type": "string", "enum": ["approve"]},
                         "comment": comment(serde_json::json!(["string", "null"]), 0),
+                        "onBehalfOf": on_behalf_of.clone(),
                     },
                     "additionalProperties": false,
                 },
@@ -228,6 +244,7 @@ impl utoipa::PartialSchema for DecisionRequest {
                     "properties": {
                         "decision": {"type": "string", "enum": ["reject"]},
                         "comment": reject_comment,
+                        "onBehalfOf": on_behalf_of,
                     },
                     "additionalProperties": false,
                 },
@@ -250,6 +267,9 @@ pub struct Vote {
     pub decision: VoteChoice,
     pub comment: Option<String>,
     pub decided_at: DateTime<Utc>,
+    /// The `approver` voted as this person's delegate, in their seat ("carol for alice").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 /// Whether the workflow has been told of the decision.
@@ -320,16 +340,19 @@ pub enum VoteBlock {
     Decided,
     Expired,
     Closed,
+    /// `onBehalfOf` names someone whose delegation to the caller is not in force now.
+    NotADelegate,
 }
 
 impl VoteBlock {
-    pub const ALL: [VoteBlock; 6] = [
+    pub const ALL: [VoteBlock; 7] = [
         VoteBlock::NotAnApprover,
         VoteBlock::OwnRequest,
         VoteBlock::AlreadyVoted,
         VoteBlock::Decided,
         VoteBlock::Expired,
         VoteBlock::Closed,
+        VoteBlock::NotADelegate,
     ];
 
     /// The word the api writes (`not_an_approver`, `own_request`, ...).
@@ -341,6 +364,7 @@ impl VoteBlock {
             VoteBlock::Decided => "decided",
             VoteBlock::Expired => "expired",
             VoteBlock::Closed => "closed",
+            VoteBlock::NotADelegate => "not_a_delegate",
         }
     }
 
@@ -385,6 +409,10 @@ pub struct ApprovalPage {
 pub struct Viewer {
     pub can_vote: bool,
     pub reason: Option<VoteBlock>,
+    /// Those whose delegate the caller is now and in whose seat the caller may vote on
+    /// this request (`onBehalfOf` of the decision), besides their own seat (`canVote`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_behalf_of: Vec<String>,
 }
 
 /// `GET /api/approvals/{id}`: everything a person needs to decide.
@@ -489,6 +517,10 @@ pub struct RecordedVote {
     pub approver: String,
     pub comment: Option<String>,
     pub decided_at: DateTime<Utc>,
+    /// The approver voted as this person's delegate, in their seat ("carol for alice").
+    /// Absent otherwise, so records signed before delegation verify unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 /// The claims of the signed decision (the JWS payload).
@@ -617,6 +649,9 @@ pub struct AuditVote {
     pub decided_at: DateTime<Utc>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The approver voted as this person's delegate, in their seat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 /// One request that was decided or closed in the audited period.

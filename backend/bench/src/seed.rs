@@ -223,6 +223,7 @@ mod tests {
             decided_at: at,
             source_ip: Some("127.0.0.1".into()),
             user_agent: Some("Mozilla/5.0 (bench)".into()),
+            on_behalf_of: None,
         };
         let decision = StoredDecision {
             outcome,

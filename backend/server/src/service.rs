@@ -200,6 +200,7 @@ fn recorded(votes: &[Ballot], choice: VoteChoice) -> Vec<RecordedVote> {
             approver: v.voter.clone(),
             comment: v.comment.clone(),
             decided_at: v.decided_at,
+            on_behalf_of: v.on_behalf_of.clone(),
         })
         .collect()
 }
@@ -336,28 +337,57 @@ impl Hanko {
         }
     }
 
-    /// Counts `caller`'s vote; when it decides the request, signs the decision and tells
-    /// the workflow. The deciding vote's write also claims the delivery, so the attempt
-    /// that follows needs no write of its own before it. Returns the request as it now
-    /// stands.
+    /// Counts `caller`'s vote, in their own seat or (`on_behalf_of`) in the seat of
+    /// someone whose delegation to them is in force; when it decides the request, signs
+    /// the decision and tells the workflow. The deciding vote's write also claims the
+    /// delivery, so the attempt that follows needs no write of its own before it. Returns
+    /// the request as it now stands.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one vote's parts, each said once"
+    )]
     pub async fn vote(
         &self,
         id: &RequestId,
         caller: &Caller,
         choice: VoteChoice,
         comment: Option<&str>,
+        on_behalf_of: Option<&str>,
         source_ip: Option<String>,
         user_agent: Option<String>,
     ) -> Result<StoredRequest, VoteError> {
+        // The seat's delegation, read once; its window is checked at each try's time.
+        let delegation = match on_behalf_of {
+            None => None,
+            Some(who) => {
+                let who = who.trim().to_lowercase();
+                let d = self
+                    .store
+                    .delegation_of(&who)
+                    .await?
+                    .filter(|d| d.delegate.as_str() == caller.email)
+                    .ok_or(VoteError::Blocked(VoteBlock::NotADelegate))?;
+                Some(d)
+            }
+        };
         // A racing vote changes the version; read again and re-check the rules.
         let mut decided: Option<(Outcome, Callback)> = None;
         let mut written = false;
         for _ in 0..20 {
             let now = Utc::now();
             let req = self.store.get(id).await?.ok_or(VoteError::NotFound)?;
-            if let Some(block) =
-                rules::vote_block(&req.request, req.status, &req.votes, caller, now)
-            {
+            let block = match &delegation {
+                None => rules::vote_block(&req.request, req.status, &req.votes, caller, now),
+                Some(d) => rules::delegated_vote_block(
+                    &req.request,
+                    req.status,
+                    &req.votes,
+                    caller,
+                    d,
+                    now,
+                ),
+            };
+            if let Some(block) = block {
                 return Err(VoteError::Blocked(block));
             }
             if let Some(max) = req
@@ -379,6 +409,7 @@ impl Hanko {
                 decided_at: now,
                 source_ip: source_ip.clone(),
                 user_agent: user_agent.clone(),
+                on_behalf_of: delegation.as_ref().map(|d| d.delegator.clone()),
             };
             let mut votes = req.votes.clone();
             votes.push(ballot.clone());

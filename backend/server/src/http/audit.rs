@@ -255,12 +255,13 @@ fn entry(r: &StoredRequest) -> AuditEntry {
                 decided_at: b.decided_at,
                 source_ip: b.source_ip.clone(),
                 user_agent: b.user_agent.clone(),
+                on_behalf_of: b.on_behalf_of.clone(),
             })
             .collect(),
     }
 }
 
-pub const CSV_COLUMNS: [&str; 20] = [
+pub const CSV_COLUMNS: [&str; 21] = [
     "request_id",
     "title",
     "status",
@@ -281,6 +282,7 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "voted_at",
     "source_ip",
     "user_agent",
+    "on_behalf_of",
 ];
 
 fn time(t: DateTime<Utc>) -> String {
@@ -311,11 +313,11 @@ pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
             policy.map_or("", |p| &p.sha256),
         ];
         if e.votes.is_empty() {
-            write_line(&mut out, request.into_iter().chain([""; 8]))?;
+            write_line(&mut out, request.into_iter().chain([""; 9]))?;
         }
         for v in &e.votes {
             let voted = time(v.decided_at);
-            let vote: [&str; 8] = [
+            let vote: [&str; 9] = [
                 &v.approver,
                 &v.subject,
                 &v.name,
@@ -324,6 +326,7 @@ pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
                 &voted,
                 v.source_ip.as_deref().unwrap_or_default(),
                 v.user_agent.as_deref().unwrap_or_default(),
+                v.on_behalf_of.as_deref().unwrap_or_default(),
             ];
             write_line(&mut out, request.into_iter().chain(vote))?;
         }
@@ -413,6 +416,7 @@ mod tests {
                 decided_at: at("2026-11-01T09:30:00Z"),
                 source_ip: Some("203.0.113.9".into()),
                 user_agent: None,
+                on_behalf_of: None,
             }],
         };
         let unvoted = AuditEntry {
@@ -428,9 +432,9 @@ mod tests {
                 "\u{feff}{}\r\n\
                  r1,\"売上, 11月\",approved,2026-11-01T10:00:00.000Z,,bob@example.com,\
                  2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,alice@example.com,dev|alice,Alice,\
-                 approve,'=cmd,2026-11-01T09:30:00.000Z,203.0.113.9,\r\n\
+                 approve,'=cmd,2026-11-01T09:30:00.000Z,203.0.113.9,,\r\n\
                  r2,\"売上, 11月\",expired,2026-11-01T10:00:00.000Z,,bob@example.com,\
-                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,,,,,,,,\r\n",
+                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,,,,,,,,,\r\n",
                 CSV_COLUMNS.join(",")
             )
         );

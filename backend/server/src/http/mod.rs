@@ -3,6 +3,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod delegation;
 pub mod error;
 pub mod extract;
 pub mod limit;
@@ -161,6 +162,7 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
         .merge(session::router())
         .merge(approvals::router())
         .merge(audit::router())
+        .merge(delegation::router())
         .merge(openapi::router())
         .fallback(|| async {
             ApiError::NotFound {

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::{approvals, audit, meta, session};
+use super::{approvals, audit, delegation, meta, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,9 @@ use super::{approvals, audit, meta, session};
         approvals::decide,
         audit::signed_decision,
         audit::export,
+        delegation::read,
+        delegation::set,
+        delegation::end,
         openapi_json,
     ),
     components(schemas(StatusFilter)),
@@ -45,6 +48,7 @@ use super::{approvals, audit, meta, session};
         (name = "session", description = "logging in and who am I"),
         (name = "approvals", description = "approval requests: list, read, decide"),
         (name = "audit", description = "signed decision records and the audit trail export"),
+        (name = "delegation", description = "while I am away, someone else decides for me"),
     )
 )]
 pub struct ApiDoc;

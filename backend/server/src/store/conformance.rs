@@ -17,6 +17,9 @@ use crate::domain::intake::sample_request;
 use crate::domain::rules::Ballot;
 use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
 
+mod delegation;
+pub use delegation::*;
+
 /// One `#[tokio::test]` per check. `$fresh` is an expression giving a future of
 /// `(guard, store)`: the store is fresh and empty; the guard (a temp dir, an emulator)
 /// lives as long as the test.
@@ -51,6 +54,10 @@ macro_rules! store_conformance_tests {
             pending_requests_come_oldest_first_with_their_execution,
             the_oldest_owed_callback_is_the_earliest_decision_not_yet_delivered,
             chat_messages_of_a_request_are_kept_once_each_and_apart_from_other_requests,
+            a_delegation_is_set_found_by_its_delegate_replaced_and_ended,
+            a_delegation_that_has_ended_is_not_found_by_its_delegate,
+            a_seat_holds_one_vote_by_its_person_or_their_delegate,
+            a_delegate_lists_what_the_delegator_approves_and_votes_on_her_open_seats,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -96,6 +103,7 @@ fn ballot(voter: &str, choice: VoteChoice) -> Ballot {
         decided_at: now_ms(),
         source_ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
+        on_behalf_of: None,
     }
 }
 
@@ -117,6 +125,7 @@ fn person(email: &str, principals: &[&str]) -> Person {
             .iter()
             .map(|p| Principal::parse(p).expect("a principal"))
             .collect(),
+        standing_in_for: Vec::new(),
     }
 }
 

@@ -675,6 +675,7 @@ async fn an_approved_request_changes_its_slack_message_to_say_who_approved_it_an
             Some("ship it"),
             None,
             None,
+            None,
         )
         .await
         .unwrap();

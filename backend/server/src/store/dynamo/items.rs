@@ -42,8 +42,9 @@ pub(super) fn viewer_pk(principal: &str) -> String {
     format!("VIEWER#{principal}")
 }
 
-fn vote_sk(voter: &str) -> String {
-    format!("VOTE#{voter}")
+/// The vote item of a seat: the voter's own email, or the email of whom they voted for.
+fn vote_sk(seat: &str) -> String {
+    format!("VOTE#{seat}")
 }
 
 pub(super) fn status_pk(status: RequestStatus) -> String {
@@ -212,6 +213,8 @@ pub(super) struct BallotItem {
     source_ip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<String>,
 }
 
 impl From<&Ballot> for BallotItem {
@@ -225,6 +228,7 @@ impl From<&Ballot> for BallotItem {
             decided_ms: b.decided_at.timestamp_millis(),
             source_ip: b.source_ip.clone(),
             user_agent: b.user_agent.clone(),
+            on_behalf_of: b.on_behalf_of.clone(),
         }
     }
 }
@@ -240,11 +244,12 @@ impl From<BallotItem> for Ballot {
             decided_at: from_ms(b.decided_ms),
             source_ip: b.source_ip,
             user_agent: b.user_agent,
+            on_behalf_of: b.on_behalf_of,
         }
     }
 }
 
-/// The vote item: one per person and request, so a second vote fails its put.
+/// The vote item: one per seat and request, so a second vote in a seat fails its put.
 #[derive(Serialize)]
 pub(super) struct VoteItem<'a> {
     pk: String,
@@ -260,7 +265,7 @@ impl<'a> VoteItem<'a> {
     pub fn new(id: &'a str, b: &'a Ballot, ttl: i64) -> Self {
         Self {
             pk: request_pk(id),
-            sk: vote_sk(&b.voter),
+            sk: vote_sk(b.seat()),
             id,
             voter: &b.voter,
             choice: b.choice,
@@ -332,6 +337,7 @@ mod tests {
             decided_at: from_ms(1_700_000_000_123),
             source_ip: None,
             user_agent: Some("ua".into()),
+            on_behalf_of: None,
         }
     }
 

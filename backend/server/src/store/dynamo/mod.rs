@@ -10,7 +10,9 @@
 //! | task token | `TOKEN#<sha256 of the token>` | `TOKEN` | - | expires + retention |
 //! | approver | `APPROVER#<principal>` | `<id>` | - | expires (no vote after it) |
 //! | viewer | `VIEWER#<principal>` | `<id>` | - | expires + retention |
-//! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | vote + longest timeout + retention |
+//! | vote | `REQ#<id>` | `VOTE#<seat email>` (the voter's, or whom a delegate voted for) | - | vote + longest timeout + retention |
+//! | delegation | `DELEGATION#<delegator email>` | `DELEGATION` | - | until |
+//! | delegate's pointer | `DELEGATE#<delegate email>` | `<delegator email>` | - | until |
 //! | closure | `REQ#<id>` | `CLOSED` | gsi1 `CLOSED` / `<closed ms>#<id>` | closed + retention |
 //! | chat message | `REQ#<id>` | `CHAT#<channel>#<ts>` | - | posted + longest timeout + retention |
 //!
@@ -71,6 +73,10 @@
 //!   the execution ARN comes from the projected `body`.
 //! - `decided_between`: `Query` gsi1 `CLOSED` between two times, oldest first, then
 //!   `BatchGetItem` of the requests.
+//! - `put_delegation`, `delete_delegation`: a consistent read of the delegation item, then
+//!   a transaction writing (or deleting) it on its `version` read and the delegate's
+//!   pointer (deleting the old delegate's); `delegation_of`: a consistent `GetItem`;
+//!   `delegations_to`: a consistent `Query` of `DELEGATE#<email>` (see `delegation`).
 //! - `add_chat_message`: `PutItem` (the same message twice is the same item);
 //!   `chat_messages`: a consistent `Query` of `REQ#<id>` with `sk` beginning `CHAT#`.
 //!
@@ -97,6 +103,7 @@
 //! and indexes, and its creation. This module: the [`Store`] itself.
 
 mod chat;
+mod delegation;
 mod expr;
 mod items;
 mod query;
@@ -126,7 +133,7 @@ use super::{
     StoreResult, StoredRequest, VoteWrite, Waiting, stored_id, stored_token, token_hash,
 };
 use crate::domain::intake::MAX_TIMEOUT_SECONDS;
-use crate::domain::{Email, NewRequest, RequestId, TaskToken};
+use crate::domain::{Delegation, Email, NewRequest, RequestId, TaskToken};
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -816,5 +823,25 @@ impl Store for DynamoStore {
 
     async fn chat_messages(&self, id: &RequestId) -> StoreResult<Vec<ChatMessage>> {
         self.query_chat_messages(id.as_str()).await
+    }
+
+    async fn put_delegation(&self, d: &Delegation) -> StoreResult<()> {
+        self.write_delegation(d).await
+    }
+
+    async fn delegation_of(&self, delegator: &str) -> StoreResult<Option<Delegation>> {
+        Ok(self.read_delegation(delegator).await?.map(|(d, _)| d))
+    }
+
+    async fn delete_delegation(&self, delegator: &str) -> StoreResult<bool> {
+        self.remove_delegation(delegator).await
+    }
+
+    async fn delegations_to(
+        &self,
+        delegate: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Delegation>> {
+        self.query_delegations_to(delegate, now).await
     }
 }

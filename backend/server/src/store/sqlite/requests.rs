@@ -112,10 +112,12 @@ pub(super) fn record_vote(conn: &mut Connection, vote: Vote) -> StoreResult<bool
         _ => return Ok(false),
     }
     let inserted = tx.execute(
-        "INSERT OR IGNORE INTO votes (request_id, voter, subject, name, choice, comment, \
-         decided_ms, source_ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT OR IGNORE INTO votes (request_id, seat, voter, subject, name, choice, \
+         comment, decided_ms, source_ip, user_agent, on_behalf_of) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             id,
+            b.seat(),
             b.voter,
             b.subject,
             b.name,
@@ -124,6 +126,7 @@ pub(super) fn record_vote(conn: &mut Connection, vote: Vote) -> StoreResult<bool
             ms(b.decided_at),
             b.source_ip,
             b.user_agent,
+            b.on_behalf_of,
         ],
     )?;
     if inserted == 0 {

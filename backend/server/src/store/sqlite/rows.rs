@@ -200,7 +200,8 @@ pub(super) fn votes_for(conn: &Connection, ids: &[String]) -> StoreResult<Vec<(S
     let marks = vec!["?"; ids.len()].join(",");
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT request_id, voter, subject, name, choice, comment, decided_ms, source_ip, \
-         user_agent FROM votes WHERE request_id IN ({marks}) ORDER BY decided_ms, voter"
+         user_agent, on_behalf_of FROM votes WHERE request_id IN ({marks}) \
+         ORDER BY decided_ms, voter"
     ))?;
     let rows = stmt.query_map(params_from_iter(ids.iter()), |r| {
         let ballot = Ballot {
@@ -212,6 +213,7 @@ pub(super) fn votes_for(conn: &Connection, ids: &[String]) -> StoreResult<Vec<(S
             decided_at: from_ms(r.get(6)?),
             source_ip: r.get(7)?,
             user_agent: r.get(8)?,
+            on_behalf_of: r.get(9)?,
         };
         Ok((r.get(0)?, ballot))
     })?;

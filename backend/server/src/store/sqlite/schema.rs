@@ -103,6 +103,41 @@ CREATE TABLE chat_messages (
     PRIMARY KEY (request_id, channel, ts)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // Delegation: a vote fills a seat, its voter's own or (`on_behalf_of`) the seat of
+    // the person the voter stands in for; one vote per seat. SQLite cannot change a
+    // primary key in place, so the votes move to a table keyed by seat. And the
+    // delegations themselves, one per delegator, found by their delegate.
+    r#"
+CREATE TABLE votes_by_seat (
+    request_id   TEXT NOT NULL REFERENCES requests (id),
+    seat         TEXT NOT NULL,
+    voter        TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    choice       TEXT NOT NULL,
+    comment      TEXT,
+    decided_ms   INTEGER NOT NULL,
+    source_ip    TEXT,
+    user_agent   TEXT,
+    on_behalf_of TEXT,
+    PRIMARY KEY (request_id, seat)
+) STRICT;
+INSERT INTO votes_by_seat (request_id, seat, voter, subject, name, choice, comment,
+    decided_ms, source_ip, user_agent)
+    SELECT request_id, voter, voter, subject, name, choice, comment, decided_ms, source_ip,
+    user_agent FROM votes;
+DROP TABLE votes;
+ALTER TABLE votes_by_seat RENAME TO votes;
+CREATE TABLE delegations (
+    delegator  TEXT PRIMARY KEY,
+    delegate   TEXT NOT NULL,
+    groups     TEXT NOT NULL,
+    from_ms    INTEGER NOT NULL,
+    until_ms   INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX delegations_by_delegate ON delegations (delegate, until_ms);
+"#,
 ];
 
 fn migrations() -> Migrations<'static> {
