@@ -7,8 +7,8 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use hanko_api::{
-    Approval, ApprovalPage, ConsoleConfig, DecisionRequest, ErrorBody, LoginRequest, LoginResponse,
-    Me, RequestStatus, VoteChoice,
+    Approval, ApprovalPage, ConsoleConfig, DecisionRequest, DelegationStatus, ErrorBody,
+    LoginRequest, LoginResponse, Me, RequestStatus, SetDelegation, VoteChoice,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -255,17 +255,43 @@ pub async fn approval(id: &str) -> Result<Approval, ApiError> {
     read(get(&url, &[], true).await, true).await
 }
 
-/// `POST /api/approvals/{id}/decision`.
+/// `POST /api/approvals/{id}/decision`; `on_behalf_of`: in the seat of this person, as
+/// their delegate.
 pub async fn decide(
     id: &str,
     decision: VoteChoice,
     comment: Option<String>,
+    on_behalf_of: Option<String>,
 ) -> Result<Approval, ApiError> {
     let url = format!("/api/approvals/{}/decision", encode(id));
     let req = authorized(Request::post(&url))
-        .json(&DecisionRequest { decision, comment })
+        .json(&DecisionRequest {
+            decision,
+            comment,
+            on_behalf_of,
+        })
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, true).await
+}
+
+/// `GET /api/me/delegation`. Never the early answer of boot.js: it changes under the page.
+pub async fn delegation() -> Result<DelegationStatus, ApiError> {
+    let req = authorized(Request::get("/api/me/delegation"));
+    read(req.send().await, true).await
+}
+
+/// `PUT /api/me/delegation`.
+pub async fn set_delegation(body: &SetDelegation) -> Result<DelegationStatus, ApiError> {
+    let req = authorized(Request::put("/api/me/delegation"))
+        .json(body)
+        .map_err(|_| ApiError::Decode)?;
+    read(req.send().await, true).await
+}
+
+/// `DELETE /api/me/delegation`.
+pub async fn end_delegation() -> Result<(), ApiError> {
+    let req = authorized(Request::delete("/api/me/delegation"));
+    body(req.send().await, true).await.map(|_| ())
 }
 
 /// `GET /api/audit`: the export of a period as a file's text (CSV or JSON).

@@ -6,6 +6,7 @@ mod approval_flow;
 mod aws_stack;
 mod cognito;
 mod console;
+mod delegation;
 mod delivery;
 mod keyboard;
 mod kms_ses;

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::confirm_dialog::ConfirmDialog;
-use crate::i18n::tr;
+use crate::i18n::{away, tr, tr_away};
 
 /// Longest comment the form accepts (the api has its own limit too).
 const MAX_COMMENT: usize = 2000;
@@ -20,6 +20,10 @@ pub fn DecisionForm(
     id: String,
     /// The request's title, restated in the confirmation.
     title: String,
+    /// The caller may vote in their own seat.
+    own_seat: bool,
+    /// Those in whose seat the caller may vote, as their delegate.
+    seats: Vec<String>,
     /// Gets the request as it is after a recorded vote.
     on_decided: Callback<Approval>,
     /// Loads the request again (offered when the vote was refused because it changed).
@@ -31,6 +35,12 @@ pub fn DecisionForm(
     let error = RwSignal::new(None::<api::ApiError>);
     let comment_missing = RwSignal::new(false);
     let textarea = NodeRef::<Textarea>::new();
+    // In whose seat: `None` their own. Their own first, when they have one.
+    let seat = RwSignal::new(if own_seat {
+        None
+    } else {
+        seats.first().cloned()
+    });
 
     let ask = move |c: VoteChoice| {
         error.set(None);
@@ -54,8 +64,9 @@ pub fn DecisionForm(
         let text = comment.get_untracked().trim().to_string();
         let text = (!text.is_empty()).then_some(text);
         let id = id.get_value();
+        let on_behalf_of = seat.get_untracked();
         spawn_local(async move {
-            let result = api::decide(&id, c, text).await;
+            let result = api::decide(&id, c, text, on_behalf_of).await;
             sending.set(false);
             choice.set(None);
             match result {
@@ -72,6 +83,7 @@ pub fn DecisionForm(
                 ev.prevent_default();
                 ask(VoteChoice::Approve);
             }>
+                {(!seats.is_empty()).then(|| view! { <SeatChoice own_seat seats seat/> })}
                 <div class="field">
                     <label for="decision-comment">{tr(|t| t.comment)}</label>
                     <textarea
@@ -134,5 +146,48 @@ pub fn DecisionForm(
             </form>
             <ConfirmDialog choice title comment sending on_confirm=send/>
         </section>
+    }
+}
+
+/// "Vote as: myself / for alice": shown when the caller may vote in someone's seat as
+/// their delegate. Radio buttons in a fieldset: arrow keys move between them.
+#[component]
+fn SeatChoice(own_seat: bool, seats: Vec<String>, seat: RwSignal<Option<String>>) -> impl IntoView {
+    view! {
+        <fieldset class="field seat-choice" id="seat-choice">
+            <legend>{tr_away(|t| t.vote_as)}</legend>
+            {own_seat.then(|| view! {
+                <label class="radio">
+                    <input
+                        type="radio"
+                        name="seat"
+                        id="seat-own"
+                        value=""
+                        prop:checked=move || seat.with(Option::is_none)
+                        on:change=move |_| seat.set(None)
+                    />
+                    {tr_away(|t| t.as_myself)}
+                </label>
+            })}
+            {seats.into_iter().enumerate().map(|(i, who)| {
+                let mine = who.clone();
+                let label = who.clone();
+                let value = who.clone();
+                view! {
+                    <label class="radio">
+                        <input
+                            type="radio"
+                            name="seat"
+                            id=format!("seat-for-{i}")
+                            data-for=who.clone()
+                            value=value
+                            prop:checked=move || seat.with(|s| s.as_deref() == Some(mine.as_str()))
+                            on:change=move |_| seat.set(Some(who.clone()))
+                        />
+                        {move || (away().for_whom)(&label)}
+                    </label>
+                }
+            }).collect_view()}
+        </fieldset>
     }
 }

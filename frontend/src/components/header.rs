@@ -48,6 +48,9 @@ fn MainNav() -> impl IntoView {
             <A href="/history" attr:id="nav-history">
                 {tr(|t| t.nav_history)}
             </A>
+            <A href="/away" attr:id="nav-away">
+                {crate::i18n::tr_away(|t| t.nav)}
+            </A>
         </nav>
     }
 }
