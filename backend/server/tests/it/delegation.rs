@@ -431,3 +431,51 @@ async fn someone_who_is_not_a_delegate_cannot_use_on_behalf_of_and_learns_nothin
     let stored = t.read(&id, &alice).await;
     assert_eq!(stored.body["votes"], json!([]));
 }
+
+#[tokio::test]
+async fn hanko_verify_prints_a_delegate_s_vote_as_carol_for_alice() {
+    let t = test_app();
+    let (alice, carol) = (
+        t.login("alice@example.com").await,
+        t.login("carol@example.com").await,
+    );
+    delegate(&t, &alice, "carol@example.com", 0, 24).await;
+    let id = alices_request(&t, "tok-deleg-verify", "bob@example.com").await;
+    let r = t
+        .decide(&id, &carol, approve_for("alice@example.com"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let Callback::Success { output } = &t.callbacks()[0].1 else {
+        panic!("not a success");
+    };
+    let out: TaskOutput = serde_json::from_str(output).unwrap();
+    let jwks = t
+        .call("GET", "/.well-known/jwks.json", None, None)
+        .await
+        .body;
+    let dir = tempfile::tempdir().unwrap();
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, jwks.to_string()).unwrap();
+    let run = |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hanko"));
+        cmd.arg("verify").arg("--jwks").arg(&jwks_file);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.arg(&out.signature).output().expect("hanko runs")
+    };
+    let text = run(false);
+    assert!(text.status.success(), "{text:?}");
+    let printed = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        printed.contains("carol@example.com for alice@example.com"),
+        "{printed}"
+    );
+    let json = run(true);
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let text = v.to_string();
+    assert!(
+        text.contains(r#""onBehalfOf":"alice@example.com""#),
+        "{text}"
+    );
+}

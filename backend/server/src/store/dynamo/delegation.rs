@@ -1,14 +1,16 @@
 //! Delegations: the item `DELEGATION#<delegator>` / `DELEGATION`, and a pointer item
 //! `DELEGATE#<delegate>` / `<delegator>` with the same attributes, so a delegate's
-//! delegations are one `Query`. Both are written (or deleted) in one transaction,
-//! conditioned on the delegation item's `version` as read: of two changes at once, one
-//! wins and the other reads again. Both expire (TTL) when the delegation ends.
+//! delegations are one `Query`. Both are written in one transaction, conditioned on the
+//! delegation item's `version` as read: of two changes at once, one wins and the other
+//! reads again. Nothing is deleted (the api's role may not `DeleteItem`): ending a
+//! delegation, or leaving an old delegate's pointer behind when it is replaced, writes the
+//! item `ended`, which reads as none. Every item expires (TTL) when its delegation ends.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::items::{Item, from_item, from_ms, key, num, s, to_item};
+use super::items::{Item, from_item, from_ms, num, s, to_item};
 use super::{DynamoStore, build_err};
 use crate::domain::{Delegation, Email};
 use crate::store::{StoreError, StoreResult};
@@ -24,7 +26,7 @@ fn delegate_pk(delegate: &str) -> String {
 }
 
 /// The delegation item and its pointer: the same attributes under two keys.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct DelegationItem {
     pk: String,
     sk: String,
@@ -36,6 +38,9 @@ struct DelegationItem {
     created_ms: i64,
     /// Bumped by every change of the delegation item: the condition of the next one.
     version: i64,
+    /// Ended (by its delegator, or replaced for this delegate): reads as none.
+    #[serde(default)]
+    ended: bool,
     ttl: i64,
 }
 
@@ -51,8 +56,17 @@ impl DelegationItem {
             until_ms: d.until.timestamp_millis(),
             created_ms: d.created_at.timestamp_millis(),
             version,
+            ended: false,
             ttl: d.until.timestamp_millis().div_euclid(1000) + 1,
         }
+    }
+
+    /// The same item, ended now: it reads as none and expires a day later.
+    fn ended(mut self, version: i64) -> Self {
+        self.ended = true;
+        self.version = version;
+        self.ttl = Utc::now().timestamp() + 86_400;
+        self
     }
 
     fn into_delegation(self) -> StoreResult<Delegation> {
@@ -72,20 +86,20 @@ impl DelegationItem {
 const TRIES: usize = 5;
 
 impl DynamoStore {
-    /// The delegation of `delegator` and the version it was read at.
-    pub(super) async fn read_delegation(
-        &self,
-        delegator: &str,
-    ) -> StoreResult<Option<(Delegation, i64)>> {
-        let Some(item) = self
-            .get_item(delegation_pk(delegator), DELEGATION_SK)
+    /// The delegation item of `delegator`, ended or not.
+    async fn read_item(&self, delegator: &str) -> StoreResult<Option<DelegationItem>> {
+        self.get_item(delegation_pk(delegator), DELEGATION_SK)
             .await?
-        else {
-            return Ok(None);
-        };
-        let item: DelegationItem = from_item(item)?;
-        let version = item.version;
-        Ok(Some((item.into_delegation()?, version)))
+            .map(from_item)
+            .transpose()
+    }
+
+    /// The delegation of `delegator`, unless none is set or it was ended.
+    pub(super) async fn read_delegation(&self, delegator: &str) -> StoreResult<Option<Delegation>> {
+        match self.read_item(delegator).await? {
+            Some(item) if !item.ended => Ok(Some(item.into_delegation()?)),
+            _ => Ok(None),
+        }
     }
 
     /// The condition that the delegation item is as read: absent, or at `version`.
@@ -115,33 +129,11 @@ impl DynamoStore {
             .build())
     }
 
-    fn delete_write(
-        &self,
-        pk: String,
-        sk: &str,
-        condition: Option<(String, Option<AttributeValue>)>,
-    ) -> StoreResult<TransactWriteItem> {
-        let mut del = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)));
-        if let Some((cond, value)) = condition {
-            del = del.condition_expression(cond);
-            if let Some(v) = value {
-                del = del
-                    .expression_attribute_names("#version", "version")
-                    .expression_attribute_values(":read", v);
-            }
-        }
-        Ok(TransactWriteItem::builder()
-            .delete(del.build().map_err(build_err)?)
-            .build())
-    }
-
     /// See [`crate::store::Store::put_delegation`].
     pub(super) async fn write_delegation(&self, d: &Delegation) -> StoreResult<()> {
         for _ in 0..TRIES {
-            let old = self.read_delegation(&d.delegator).await?;
-            let read = old.as_ref().map(|(_, v)| *v);
+            let old = self.read_item(&d.delegator).await?;
+            let read = old.as_ref().map(|o| o.version);
             let version = read.map_or(1, |v| v + 1);
             let mut items = vec![
                 self.put_write(
@@ -163,12 +155,19 @@ impl DynamoStore {
                     None,
                 )?,
             ];
-            if let Some((old, _)) = &old
-                && old.delegate != d.delegate
+            // The old delegate's pointer, when it is another person's, ends.
+            if let Some(old) = old
+                && !old.ended
+                && old.delegate != d.delegate.as_str()
             {
-                items.push(self.delete_write(
-                    delegate_pk(old.delegate.as_str()),
-                    &d.delegator,
+                let pk = delegate_pk(&old.delegate);
+                let sk = d.delegator.clone();
+                items.push(self.put_write(
+                    to_item(DelegationItem {
+                        pk,
+                        sk,
+                        ..old.ended(version)
+                    })?,
                     None,
                 )?);
             }
@@ -185,23 +184,31 @@ impl DynamoStore {
     /// See [`crate::store::Store::delete_delegation`].
     pub(super) async fn remove_delegation(&self, delegator: &str) -> StoreResult<bool> {
         for _ in 0..TRIES {
-            let Some((old, version)) = self.read_delegation(delegator).await? else {
+            let Some(old) = self.read_item(delegator).await? else {
                 return Ok(false);
             };
+            if old.ended {
+                return Ok(false);
+            }
+            let read = old.version;
+            let pointer = DelegationItem {
+                pk: delegate_pk(&old.delegate),
+                sk: delegator.to_string(),
+                ..old.clone()
+            };
             let items = vec![
-                self.delete_write(
-                    delegation_pk(delegator),
-                    DELEGATION_SK,
-                    Some(Self::as_read(Some(version))),
+                self.put_write(
+                    to_item(old.ended(read + 1))?,
+                    Some(Self::as_read(Some(read))),
                 )?,
-                self.delete_write(delegate_pk(old.delegate.as_str()), delegator, None)?,
+                self.put_write(to_item(pointer.ended(read + 1))?, None)?,
             ];
             if self.transact(items).await?.is_ok() {
                 return Ok(true);
             }
         }
         Err(StoreError::Conflict(format!(
-            "the delegation of {delegator} kept changing while it was deleted"
+            "the delegation of {delegator} kept changing while it was ended"
         )))
     }
 
@@ -226,8 +233,12 @@ impl DynamoStore {
                 .await
                 .map_err(|e| self.err("Query", e))?;
             for item in page.items.unwrap_or_default() {
-                let d = from_item::<DelegationItem>(item)?.into_delegation()?;
-                // TTL deletes late: an ended delegation may still be there.
+                let item: DelegationItem = from_item(item)?;
+                if item.ended {
+                    continue;
+                }
+                let d = item.into_delegation()?;
+                // TTL deletes late: a delegation past its end may still be there.
                 if d.until > now {
                     out.push(d);
                 }

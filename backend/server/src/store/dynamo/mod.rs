@@ -74,9 +74,10 @@
 //! - `decided_between`: `Query` gsi1 `CLOSED` between two times, oldest first, then
 //!   `BatchGetItem` of the requests.
 //! - `put_delegation`, `delete_delegation`: a consistent read of the delegation item, then
-//!   a transaction writing (or deleting) it on its `version` read and the delegate's
-//!   pointer (deleting the old delegate's); `delegation_of`: a consistent `GetItem`;
-//!   `delegations_to`: a consistent `Query` of `DELEGATE#<email>` (see `delegation`).
+//!   a transaction putting it on its `version` read and the delegate's pointer (an ended
+//!   copy over the old delegate's; `delete_delegation` puts both ended: nothing is
+//!   deleted); `delegation_of`: a consistent `GetItem`; `delegations_to`: a consistent
+//!   `Query` of `DELEGATE#<email>` (see `delegation`).
 //! - `add_chat_message`: `PutItem` (the same message twice is the same item);
 //!   `chat_messages`: a consistent `Query` of `REQ#<id>` with `sk` beginning `CHAT#`.
 //!
@@ -830,7 +831,7 @@ impl Store for DynamoStore {
     }
 
     async fn delegation_of(&self, delegator: &str) -> StoreResult<Option<Delegation>> {
-        Ok(self.read_delegation(delegator).await?.map(|(d, _)| d))
+        self.read_delegation(delegator).await
     }
 
     async fn delete_delegation(&self, delegator: &str) -> StoreResult<bool> {
