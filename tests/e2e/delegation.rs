@@ -75,6 +75,8 @@ async fn alice_names_carol_in_the_console_and_carol_approves_for_her_and_the_wor
         .await
         .unwrap();
     b.wait_for("#approve-button").await.click().await.unwrap();
+    let restated = b.wait_for("#confirm-for").await.text().await.unwrap();
+    assert!(restated.contains("alice@example.com"), "{restated}");
     b.wait_for("#confirm-decision").await.click().await.unwrap();
     b.wait_for("#decision-result[data-outcome='approved']")
         .await;

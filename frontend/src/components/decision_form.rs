@@ -144,7 +144,7 @@ pub fn DecisionForm(
                     </button>
                 </div>
             </form>
-            <ConfirmDialog choice title comment sending on_confirm=send/>
+            <ConfirmDialog choice title comment sending on_behalf_of=seat on_confirm=send/>
         </section>
     }
 }
