@@ -149,7 +149,8 @@ impl ListParams {
 }
 
 /// Lists approval requests, newest first, a page at a time: those the caller approves (by
-/// email or group) or asked for; every request for an auditor.
+/// email or group) or asked for, and those approved by someone whose delegation to the
+/// caller is in force; every request for an auditor.
 #[utoipa::path(get, path = "/api/approvals", tag = "approvals", security(("bearer" = [])),
     params(ListParams),
     responses(
@@ -189,8 +190,9 @@ pub(crate) async fn list(
     Ok(Json(page).into_response())
 }
 
-/// One request: everything a person needs to decide, and whether the caller may vote. Only
-/// for its approvers, its requester and auditors.
+/// One request: everything a person needs to decide, and whether the caller may vote (in
+/// their own seat, and in whose as their delegate). Only for its approvers, their
+/// delegates while the delegation is in force, its requester and auditors.
 #[utoipa::path(get, path = "/api/approvals/{id}", tag = "approvals", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "the request's id")),
     responses(
@@ -216,7 +218,8 @@ pub(crate) async fn read(
     Ok(Json(detail(&r, &caller, &delegations)))
 }
 
-/// Votes on a request: approve, or reject with a comment. The vote that completes the
+/// Votes on a request: approve, or reject with a comment; with `onBehalfOf`, in the seat
+/// of someone whose delegation to the caller is in force. The vote that completes the
 /// quorum (or the first reject) decides; the decision is signed and sent to the workflow.
 #[utoipa::path(post, path = "/api/approvals/{id}/decision", tag = "approvals", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "the request's id")),
