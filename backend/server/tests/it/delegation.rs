@@ -479,3 +479,34 @@ async fn hanko_verify_prints_a_delegate_s_vote_as_carol_for_alice() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alice_and_her_delegate_voting_at_once_fill_her_seat_once() {
+    let t = test_app();
+    let (alice, carol) = (
+        t.login("alice@example.com").await,
+        t.login("carol@example.com").await,
+    );
+    delegate(&t, &alice, "carol@example.com", 0, 24).await;
+    for round in 0..10 {
+        let id = t
+            .seed(
+                &format!("tok-deleg-race-{round}"),
+                json!({"approvers": ["alice@example.com", "group:ops"], "requiredApprovals": 2}),
+            )
+            .await;
+        let (mine, hers) = tokio::join!(
+            t.decide(&id, &alice, json!({"decision": "approve"})),
+            t.decide(&id, &carol, approve_for("alice@example.com")),
+        );
+        let mut statuses = [mine.status.as_u16(), hers.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "{} / {}", mine.text, hers.text);
+        let votes = t.read(&id, &alice).await.body["votes"].clone();
+        assert_eq!(votes.as_array().unwrap().len(), 1, "{votes}");
+    }
+    assert!(
+        t.callbacks().is_empty(),
+        "one seat never makes a quorum of two"
+    );
+}
