@@ -7,8 +7,8 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use hanko_api::{
-    Approval, ApprovalPage, ConsoleConfig, DecisionRequest, ErrorBody, LoginRequest, LoginResponse,
-    Me, RequestStatus, VoteChoice,
+    Approval, ApprovalPage, ConsoleConfig, DecisionRequest, DelegationStatus, ErrorBody,
+    LoginRequest, LoginResponse, Me, RequestStatus, SetDelegation, VoteChoice,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -255,12 +255,13 @@ pub async fn approval(id: &str) -> Result<Approval, ApiError> {
     read(get(&url, &[], true).await, true).await
 }
 
-/// `POST /api/approvals/{id}/decision`, with the passkey's signature of the vote when
-/// there is one.
+/// `POST /api/approvals/{id}/decision`; `on_behalf_of`: in the seat of this person, as
+/// their delegate; `passkey`: the passkey's signature of the vote, when there is one.
 pub async fn decide(
     id: &str,
     decision: VoteChoice,
     comment: Option<String>,
+    on_behalf_of: Option<String>,
     passkey: Option<hanko_api::PasskeyAssertion>,
 ) -> Result<Approval, ApiError> {
     let url = format!("/api/approvals/{}/decision", encode(id));
@@ -268,6 +269,7 @@ pub async fn decide(
         .json(&DecisionRequest {
             decision,
             comment,
+            on_behalf_of,
             passkey,
         })
         .map_err(|_| ApiError::Decode)?;
@@ -279,10 +281,15 @@ pub async fn passkey_challenge(
     id: &str,
     decision: VoteChoice,
     comment: Option<String>,
+    on_behalf_of: Option<String>,
 ) -> Result<hanko_api::PasskeyChallenge, ApiError> {
     let url = format!("/api/approvals/{}/passkey-challenge", encode(id));
     let req = authorized(Request::post(&url))
-        .json(&hanko_api::PasskeyChallengeRequest { decision, comment })
+        .json(&hanko_api::PasskeyChallengeRequest {
+            decision,
+            comment,
+            on_behalf_of,
+        })
         .map_err(|_| ApiError::Decode)?;
     read(req.send().await, true).await
 }
@@ -308,12 +315,32 @@ pub async fn register_passkey(
     read(req.send().await, true).await
 }
 
+/// `GET /api/me/delegation`. Never the early answer of boot.js: it changes under the page.
+pub async fn delegation() -> Result<DelegationStatus, ApiError> {
+    let req = authorized(Request::get("/api/me/delegation"));
+    read(req.send().await, true).await
+}
+
+/// `PUT /api/me/delegation`.
+pub async fn set_delegation(body: &SetDelegation) -> Result<DelegationStatus, ApiError> {
+    let req = authorized(Request::put("/api/me/delegation"))
+        .json(body)
+        .map_err(|_| ApiError::Decode)?;
+    read(req.send().await, true).await
+}
+
 /// `DELETE /api/passkeys/{id}`.
 pub async fn remove_passkey(id: &str) -> Result<(), ApiError> {
     let url = format!("/api/passkeys/{}", encode(id));
     body(authorized(Request::delete(&url)).send().await, true)
         .await
         .map(|_| ())
+}
+
+/// `DELETE /api/me/delegation`.
+pub async fn end_delegation() -> Result<(), ApiError> {
+    let req = authorized(Request::delete("/api/me/delegation"));
+    body(req.send().await, true).await.map(|_| ())
 }
 
 /// `GET /api/audit`: the export of a period as a file's text (CSV or JSON).

@@ -11,6 +11,7 @@ use crate::components::header::Header;
 use crate::components::require_login::RequireLogin;
 use crate::routes::approvals::Approvals;
 use crate::routes::callback::AuthCallback;
+use crate::routes::delegation::Away;
 use crate::routes::history::History;
 use crate::routes::inbox::Inbox;
 use crate::routes::login::Login;
@@ -56,6 +57,10 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/passkeys")
                         view=|| view! { <RequireLogin><Passkeys/></RequireLogin> }
+                    />
+                    <Route
+                        path=path!("/away")
+                        view=|| view! { <RequireLogin><Away/></RequireLogin> }
                     />
                 </FlatRoutes>
             </main>

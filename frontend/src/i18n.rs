@@ -604,6 +604,12 @@ pub fn vote_block(reason: VoteBlock) -> &'static str {
         (Lang::Ja, VoteBlock::Closed) => {
             "ワークフローはもうこの申請を待っていないため、判断できません。"
         }
+        (Lang::En, VoteBlock::NotADelegate) => {
+            "You may vote for that person only as their delegate, while the delegation is in force."
+        }
+        (Lang::Ja, VoteBlock::NotADelegate) => {
+            "代理期間中の代理人だけが、その人の代わりに投票できます。"
+        }
     }
 }
 
@@ -753,4 +759,116 @@ pub fn format_countdown(ms_left: f64) -> String {
         (d, Lang::En) => format!("{d}d {clock}"),
         (d, Lang::Ja) => format!("{d}日 {clock}"),
     }
+}
+
+/// The words of delegation ("while I am away"): its page, and voting for someone.
+pub struct AwayTexts {
+    pub nav: &'static str,
+    pub title: &'static str,
+    pub intro: &'static str,
+    pub rules: &'static str,
+    pub current_title: &'static str,
+    pub none: &'static str,
+    /// "carol@example.com decides for you".
+    pub decides_for_you: fn(&str) -> String,
+    pub active: &'static str,
+    pub upcoming: &'static str,
+    pub from: &'static str,
+    pub until: &'static str,
+    pub end: &'static str,
+    pub form_title: &'static str,
+    pub delegate: &'static str,
+    pub delegate_hint: &'static str,
+    pub times_hint: &'static str,
+    pub save: &'static str,
+    pub saving: &'static str,
+    pub saved: &'static str,
+    pub ended: &'static str,
+    pub bad_time: &'static str,
+    pub failed: &'static str,
+    pub standing_title: &'static str,
+    pub standing_none: &'static str,
+    pub vote_as: &'static str,
+    pub as_myself: &'static str,
+    /// The choice to vote in someone's seat: "For alice@example.com".
+    pub for_whom: fn(&str) -> String,
+    /// After a delegate's name in the votes: "for alice@example.com".
+    pub voted_for: fn(&str) -> String,
+}
+
+const AWAY_EN: AwayTexts = AwayTexts {
+    nav: "While I am away",
+    title: "While I am away",
+    intro: "Name someone who decides for you while you are away. From the start to the end, they see the requests you approve and may vote in your place.",
+    rules: "Their vote takes your seat: you and your delegate count once. They cannot approve a request either of you asked for, and they cannot pass your seat on. They vote for you on requests that name you or a group you are in now.",
+    current_title: "Your delegation",
+    none: "Nobody decides for you.",
+    decides_for_you: |who| format!("{who} decides for you"),
+    active: "In force now",
+    upcoming: "Not begun yet",
+    from: "From",
+    until: "Until",
+    end: "End the delegation",
+    form_title: "Name a delegate",
+    delegate: "Who decides for me (email)",
+    delegate_hint: "One person. A new delegation replaces the one you have.",
+    times_hint: "Times are in your time zone. At most 90 days.",
+    save: "Save delegation",
+    saving: "Saving…",
+    saved: "Your delegation is saved.",
+    ended: "Your delegation has ended.",
+    bad_time: "Enter a date and time for both the start and the end.",
+    failed: "The delegation was not saved",
+    standing_title: "You stand in for",
+    standing_none: "Nobody has named you as their delegate.",
+    vote_as: "Vote as",
+    as_myself: "Myself",
+    for_whom: |who| format!("For {who}"),
+    voted_for: |who| format!("for {who}"),
+};
+
+const AWAY_JA: AwayTexts = AwayTexts {
+    nav: "不在時の代理",
+    title: "不在時の代理",
+    intro: "不在の間、あなたの代わりに判断する人を指定します。開始から終了まで、その人はあなたが承認者である申請を見て、あなたの代わりに投票できます。",
+    rules: "代理人の票はあなたの一票として数えられ、あなたと代理人で合わせて一票です。どちらかが出した申請は承認できず、代理をさらに別の人に任せることもできません。対象は、あなた自身か、いま所属しているグループが承認者である申請です。",
+    current_title: "あなたの代理設定",
+    none: "代理人は設定されていません。",
+    decides_for_you: |who| format!("{who} があなたの代わりに判断します"),
+    active: "有効",
+    upcoming: "開始前",
+    from: "開始",
+    until: "終了",
+    end: "代理を終了する",
+    form_title: "代理人を指定",
+    delegate: "代理人 (メールアドレス)",
+    delegate_hint: "一人だけ指定できます。新しく指定すると、いまの設定は置き換わります。",
+    times_hint: "日時はお使いのタイムゾーンです。最長 90 日です。",
+    save: "代理を保存",
+    saving: "保存中…",
+    saved: "代理を保存しました。",
+    ended: "代理を終了しました。",
+    bad_time: "開始と終了の日時を入力してください。",
+    failed: "代理を保存できませんでした",
+    standing_title: "あなたが代理を務める人",
+    standing_none: "あなたを代理人に指定している人はいません。",
+    vote_as: "投票する立場",
+    as_myself: "自分として",
+    for_whom: |who| format!("{who} の代理として"),
+    voted_for: |who| format!("({who} の代理)"),
+};
+
+/// The words of delegation in the current language (reactive).
+pub fn away() -> &'static AwayTexts {
+    match lang() {
+        Lang::En => &AWAY_EN,
+        Lang::Ja => &AWAY_JA,
+    }
+}
+
+/// One word of delegation that follows the language, to put in a view (see [`tr`]).
+pub fn tr_away(
+    word: fn(&'static AwayTexts) -> &'static str,
+) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    move || word(away())
 }

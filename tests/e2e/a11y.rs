@@ -84,17 +84,42 @@ async fn every_page_of_the_console_passes_the_wcag_a_and_aa_checks_of_axe_in_eng
     // Alice asked for it; only approver01 may decide.
     let mut not_hers = example_input("Alice's own request", json!(["approver01@example.com"]), 1);
     not_hers["requestedBy"] = json!("alice@example.com");
+    // Carol is away and alice decides for her: alice may vote as herself or for carol.
+    let seats = example_input(
+        "Renew the certificate",
+        json!(["alice@example.com", "carol@example.com"]),
+        1,
+    );
     let mut ids: Vec<String> = Vec::new();
     for (name, input) in [
         ("a11y-pending", pending),
         ("a11y-decided", decided),
         ("a11y-expired", expired),
         ("a11y-not-hers", not_hers),
+        ("a11y-seats", seats),
     ] {
         stack.start_execution(name, input).await.unwrap();
         ids.push(stack.wait_for_request(name, &alice).await.unwrap());
     }
-    let [pending, decided, expired, not_hers]: [String; 4] = ids.try_into().unwrap();
+    let [pending, decided, expired, not_hers, seats]: [String; 5] = ids.try_into().unwrap();
+    let carol = stack
+        .login("carol@example.com", "carol-approves")
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let away = stack
+        .http
+        .put(format!("{}/api/me/delegation", stack.base))
+        .bearer_auth(&carol)
+        .json(&json!({
+            "delegate": "alice@example.com",
+            "from": now.to_rfc3339(),
+            "until": (now + chrono::Duration::days(7)).to_rfc3339(),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(away.status(), 200, "{}", away.text().await.unwrap());
     let (status, body) = stack
         .decide(
             &decided,
@@ -159,6 +184,11 @@ async fn every_page_of_the_console_passes_the_wcag_a_and_aa_checks_of_axe_in_eng
                 &not_hers,
                 "#vote-blocked[data-reason='not_an_approver']",
             ),
+            (
+                "request she may vote on for carol too",
+                &seats,
+                "#seat-choice",
+            ),
         ] {
             visit(&b, &stack, &format!("/approvals/{id}"), ready).await;
             check(&b, &format!("{what} ({lang})"), &mut report).await;
@@ -182,6 +212,23 @@ async fn every_page_of_the_console_passes_the_wcag_a_and_aa_checks_of_axe_in_eng
         b.wait_for("#confirm-dialog[open]").await;
         check(&b, &format!("confirmation dialog ({lang})"), &mut report).await;
         b.wait_for("#confirm-cancel").await.click().await.unwrap();
+        visit(&b, &stack, "/away", "#standing-in").await;
+        check(&b, &format!("while I am away ({lang})"), &mut report).await;
+        // Naming herself: the api refuses, and the page says why.
+        b.wait_for("#delegation-delegate")
+            .await
+            .send_keys("alice@example.com")
+            .await
+            .unwrap();
+        b.wait_for("#delegation-save").await.click().await.unwrap();
+        b.wait_for("#delegation-error[data-code='self_delegation']")
+            .await;
+        check(
+            &b,
+            &format!("while I am away, a refused delegation ({lang})"),
+            &mut report,
+        )
+        .await;
         visit(&b, &stack, "/no/such/page", "#page-title").await;
         check(&b, &format!("page not found ({lang})"), &mut report).await;
     }

@@ -57,6 +57,7 @@ fn record() -> DecisionRecord {
             comment: Some("OK".into()),
             decided_at: now,
             passkey: None,
+            on_behalf_of: None,
         }],
         rejections: vec![],
         request_digest: "ab".repeat(32),

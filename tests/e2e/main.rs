@@ -7,6 +7,7 @@ mod aws_stack;
 mod chat_secrets;
 mod cognito;
 mod console;
+mod delegation;
 mod delivery;
 mod events;
 mod keyboard;

@@ -99,6 +99,7 @@ async fn get_and_head_on_every_route_and_page_logged_in_or_out_change_nothing() 
         "/api/approvals/{id}/decision",
         "/api/dev/login",
         "/api/approvals",
+        "/api/me/delegation",
     ] {
         assert!(
             routes.iter().any(|r| r == expected),
@@ -110,6 +111,7 @@ async fn get_and_head_on_every_route_and_page_logged_in_or_out_change_nothing() 
         "/approvals",
         "/approvals/{id}",
         "/history",
+        "/away",
         "/login",
         "/index.html",
     ];

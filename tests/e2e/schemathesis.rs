@@ -36,7 +36,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_descriptio
     let examples =
         std::env::var("HANKO_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "40".to_string());
     let report = tempfile::tempdir().unwrap();
+    let config = root().join("tests/schemathesis.toml");
     let run = Command::new(&bin)
+        .arg("--config-file")
+        .arg(&config)
         .args(["run", &format!("{}/api/openapi.json", stack.base)])
         .args(["--url", &stack.base])
         .args(["--checks", "all"])

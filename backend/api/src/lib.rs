@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod delegation;
+pub use delegation::{DelegationInfo, DelegationStatus, MAX_DELEGATION_DAYS, SetDelegation};
+
 /// The JSON a workflow sent with its request.
 pub type Details = Value;
 
@@ -197,6 +200,13 @@ pub struct DecisionRequest {
     /// the server asks for one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passkey: Option<PasskeyAssertion>,
+    /// Vote in this person's seat, as their delegate (see `/api/me/delegation`).
+    #[serde(
+        default,
+        rename = "onBehalfOf",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_behalf_of: Option<String>,
 }
 
 /// Written by hand: the rule "a reject needs a comment" is part of the contract, and a
@@ -219,6 +229,11 @@ impl utoipa::PartialSchema for DecisionRequest {
             "properties": {"nonce": {"type": "string"}, "credential": {"type": "object"}},
             "additionalProperties": false,
         });
+        let on_behalf_of = serde_json::json!({
+            "type": ["string", "null"],
+            "format": "email",
+            "description": "vote in this person's seat, as their delegate during their delegation (see /api/me/delegation)",
+        });
         let mut reject_comment = comment("string".into(), 1);
         reject_comment["pattern"] = "\\S".into();
         serde_json::from_value(serde_json::json!({
@@ -231,6 +246,7 @@ impl utoipa::PartialSchema for DecisionRequest {
                         "decision": {"type": "string", "enum": ["approve"]},
                         "comment": comment(serde_json::json!(["string", "null"]), 0),
                         "passkey": passkey.clone(),
+                        "onBehalfOf": on_behalf_of.clone(),
                     },
                     "additionalProperties": false,
                 },
@@ -241,6 +257,7 @@ impl utoipa::PartialSchema for DecisionRequest {
                         "decision": {"type": "string", "enum": ["reject"]},
                         "comment": reject_comment,
                         "passkey": passkey,
+                        "onBehalfOf": on_behalf_of,
                     },
                     "additionalProperties": false,
                 },
@@ -263,6 +280,9 @@ pub struct Vote {
     pub decision: VoteChoice,
     pub comment: Option<String>,
     pub decided_at: DateTime<Utc>,
+    /// The `approver` voted as this person's delegate, in their seat ("carol for alice").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 /// Whether the workflow has been told of the decision.
@@ -333,16 +353,19 @@ pub enum VoteBlock {
     Decided,
     Expired,
     Closed,
+    /// `onBehalfOf` names someone whose delegation to the caller is not in force now.
+    NotADelegate,
 }
 
 impl VoteBlock {
-    pub const ALL: [VoteBlock; 6] = [
+    pub const ALL: [VoteBlock; 7] = [
         VoteBlock::NotAnApprover,
         VoteBlock::OwnRequest,
         VoteBlock::AlreadyVoted,
         VoteBlock::Decided,
         VoteBlock::Expired,
         VoteBlock::Closed,
+        VoteBlock::NotADelegate,
     ];
 
     /// The word the api writes (`not_an_approver`, `own_request`, ...).
@@ -354,6 +377,7 @@ impl VoteBlock {
             VoteBlock::Decided => "decided",
             VoteBlock::Expired => "expired",
             VoteBlock::Closed => "closed",
+            VoteBlock::NotADelegate => "not_a_delegate",
         }
     }
 
@@ -398,6 +422,10 @@ pub struct ApprovalPage {
 pub struct Viewer {
     pub can_vote: bool,
     pub reason: Option<VoteBlock>,
+    /// Those whose delegate the caller is now and in whose seat the caller may vote on
+    /// this request (`onBehalfOf` of the decision), besides their own seat (`canVote`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_behalf_of: Vec<String>,
 }
 
 /// `GET /api/approvals/{id}`: everything a person needs to decide.
@@ -543,6 +571,10 @@ pub struct RecordedVote {
     /// The approver's passkey signature of this vote, when they signed with one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passkey: Option<PasskeySignature>,
+    /// The approver voted as this person's delegate, in their seat ("carol for alice").
+    /// Absent otherwise, so records signed before delegation verify unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 /// The claims of the signed decision (the JWS payload).
@@ -677,6 +709,9 @@ pub struct AuditVote {
     /// Whether the passkey's authenticator verified the person; absent without a passkey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_verified: Option<bool>,
+    /// The approver voted as this person's delegate, in their seat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 /// One request that was decided or closed in the audited period.
@@ -797,6 +832,13 @@ pub struct PasskeyChallengeRequest {
     pub decision: VoteChoice,
     #[serde(default)]
     pub comment: Option<String>,
+    /// The seat the vote will be cast in, as the person's delegate (as in the vote).
+    #[serde(
+        default,
+        rename = "onBehalfOf",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_behalf_of: Option<String>,
 }
 
 /// What the passkey signs for one vote.

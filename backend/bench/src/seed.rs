@@ -226,6 +226,7 @@ mod tests {
             source_ip: Some("127.0.0.1".into()),
             user_agent: Some("Mozilla/5.0 (bench)".into()),
             passkey: None,
+            on_behalf_of: None,
         };
         let decision = StoredDecision {
             outcome,

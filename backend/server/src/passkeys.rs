@@ -273,18 +273,21 @@ impl Hanko {
                 .is_some_and(|p| p.policy.require_passkey)
     }
 
-    /// The challenge for the caller's vote `choice`/`comment` on request `id`, and the
-    /// options for `navigator.credentials.get()`.
+    /// The challenge for the caller's vote `choice`/`comment` on request `id` (in the seat
+    /// of `on_behalf_of`, as their delegate, when given), and the options for
+    /// `navigator.credentials.get()`.
     pub async fn passkey_challenge(
         &self,
         id: &crate::domain::RequestId,
         caller: &Caller,
         choice: VoteChoice,
         comment: Option<&str>,
+        on_behalf_of: Option<&str>,
     ) -> Result<PasskeyChallenge, VoteError> {
         let now = Utc::now();
+        let delegation = self.seat_delegation(caller, on_behalf_of).await?;
         let req = self.store.get(id).await?.ok_or(VoteError::NotFound)?;
-        if let Some(block) = rules::vote_block(&req.request, req.status, &req.votes, caller, now) {
+        if let Some(block) = crate::service::seat_block(&req, caller, delegation.as_ref(), now) {
             return Err(VoteError::Blocked(block));
         }
         let comment = rules::check_comment(choice, comment).map_err(VoteError::BadComment)?;

@@ -185,6 +185,22 @@ pub fn request_digest(req: &NewRequest) -> String {
     hex::encode(d)
 }
 
+/// Why `caller` may not vote on `req` now, in their own seat or, with `delegation`, in
+/// the seat of the person who delegated to them.
+pub(crate) fn seat_block(
+    req: &StoredRequest,
+    caller: &Caller,
+    delegation: Option<&crate::domain::delegation::Delegation>,
+    now: DateTime<Utc>,
+) -> Option<VoteBlock> {
+    match delegation {
+        None => rules::vote_block(&req.request, req.status, &req.votes, caller, now),
+        Some(d) => {
+            rules::delegated_vote_block(&req.request, req.status, &req.votes, caller, d, now)
+        }
+    }
+}
+
 /// Puts AWS's word in place of the message's: the execution must be running, and the
 /// state machine is the one AWS names (a message naming another one is refused).
 fn trust_aws(req: &mut NewRequest, execution: &Execution) -> Result<(), String> {
@@ -219,6 +235,7 @@ fn recorded(votes: &[Ballot], choice: VoteChoice) -> Vec<RecordedVote> {
             comment: v.comment.clone(),
             decided_at: v.decided_at,
             passkey: v.passkey.clone(),
+            on_behalf_of: v.on_behalf_of.clone(),
         })
         .collect()
 }
@@ -362,38 +379,59 @@ impl Hanko {
         }
     }
 
-    /// Counts `caller`'s vote; when it decides the request, signs the decision and tells
-    /// the workflow. The deciding vote's write also claims the delivery, so the attempt
-    /// that follows needs no write of its own before it. Returns the request as it now
-    /// stands.
+    /// Counts `caller`'s vote, in their own seat or (`on_behalf_of`) in the seat of
+    /// someone whose delegation to them is in force; when it decides the request, signs
+    /// the decision and tells the workflow. The deciding vote's write also claims the
+    /// delivery, so the attempt that follows needs no write of its own before it. Returns
+    /// the request as it now stands.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one vote's parts, each said once"
+    )]
     pub async fn vote(
         &self,
         id: &RequestId,
         caller: &Caller,
         choice: VoteChoice,
         comment: Option<&str>,
+        on_behalf_of: Option<&str>,
         source_ip: Option<String>,
         user_agent: Option<String>,
     ) -> Result<StoredRequest, VoteError> {
-        self.vote_signed(id, caller, choice, comment, None, source_ip, user_agent)
-            .await
+        self.vote_signed(
+            id,
+            caller,
+            choice,
+            comment,
+            on_behalf_of,
+            None,
+            source_ip,
+            user_agent,
+        )
+        .await
     }
 
     /// [`Hanko::vote`], with the voter's passkey signature of the vote when there is one
     /// (required by the request's policy or `HANKO_REQUIRE_PASSKEY`). The signature is
     /// checked once, before the first write; its nonce is used up even if the vote is then
     /// refused.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one vote's parts, each said once"
+    )]
     pub async fn vote_signed(
         &self,
         id: &RequestId,
         caller: &Caller,
         choice: VoteChoice,
         comment: Option<&str>,
+        on_behalf_of: Option<&str>,
         passkey: Option<&hanko_api::PasskeyAssertion>,
         source_ip: Option<String>,
         user_agent: Option<String>,
     ) -> Result<StoredRequest, VoteError> {
+        // The seat's delegation, read once; its window is checked at each try's time.
+        let delegation = self.seat_delegation(caller, on_behalf_of).await?;
         // A racing vote changes the version; read again and re-check the rules.
         let mut signed: Option<Option<hanko_api::PasskeySignature>> = None;
         let mut decided: Option<(Outcome, Callback)> = None;
@@ -403,9 +441,7 @@ impl Hanko {
         for _ in 0..20 {
             let now = Utc::now();
             let req = self.store.get(id).await?.ok_or(VoteError::NotFound)?;
-            if let Some(block) =
-                rules::vote_block(&req.request, req.status, &req.votes, caller, now)
-            {
+            if let Some(block) = seat_block(&req, caller, delegation.as_ref(), now) {
                 return Err(VoteError::Blocked(block));
             }
             if let Some(max) = req
@@ -434,6 +470,7 @@ impl Hanko {
                 source_ip: source_ip.clone(),
                 user_agent: user_agent.clone(),
                 passkey: signed.clone().flatten(),
+                on_behalf_of: delegation.as_ref().map(|d| d.delegator.clone()),
             };
             let mut votes = req.votes.clone();
             votes.push(ballot.clone());
@@ -491,6 +528,27 @@ impl Hanko {
             }
         }
         self.store.get(id).await?.ok_or(VoteError::NotFound)
+    }
+
+    /// The delegation that lets `caller` vote in the seat of `on_behalf_of`: `None` for
+    /// their own seat; refused (`not_a_delegate`) when that person has delegated to
+    /// someone else or to nobody. Its window is checked with the vote ([`seat_block`]).
+    pub(crate) async fn seat_delegation(
+        &self,
+        caller: &Caller,
+        on_behalf_of: Option<&str>,
+    ) -> Result<Option<crate::domain::delegation::Delegation>, VoteError> {
+        let Some(who) = on_behalf_of else {
+            return Ok(None);
+        };
+        let who = who.trim().to_lowercase();
+        let d = self
+            .store
+            .delegation_of(&who)
+            .await?
+            .filter(|d| d.delegate.as_str() == caller.email)
+            .ok_or(VoteError::Blocked(VoteBlock::NotADelegate))?;
+        Ok(Some(d))
     }
 
     /// Builds and signs the decision record and the callback it causes.

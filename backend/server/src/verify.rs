@@ -305,7 +305,7 @@ fn votes_json(votes: &[hanko_api::RecordedVote]) -> Value {
         votes
             .iter()
             .map(|v| {
-                serde_json::json!({
+                let mut j = serde_json::json!({
                     "email": v.approver,
                     "comment": v.comment,
                     "decidedAt": v.decided_at,
@@ -314,7 +314,11 @@ fn votes_json(votes: &[hanko_api::RecordedVote]) -> Value {
                         "rpId": p.rp_id,
                         "userVerified": p.user_verified,
                     })),
-                })
+                });
+                if let Some(seat) = &v.on_behalf_of {
+                    j["onBehalfOf"] = seat.clone().into();
+                }
+                j
             })
             .collect(),
     )
@@ -336,9 +340,14 @@ fn print_votes(label: &str, votes: &[hanko_api::RecordedVote]) {
         let when = v
             .decided_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        // A delegate's vote names both: "carol@example.com for alice@example.com".
+        let who = match &v.on_behalf_of {
+            Some(seat) => format!("{} for {seat}", v.approver),
+            None => v.approver.clone(),
+        };
         match &v.comment {
-            Some(c) => println!("{label:<12}{} at {when}: {c:?}", v.approver),
-            None => println!("{label:<12}{} at {when}", v.approver),
+            Some(c) => println!("{label:<12}{who} at {when}: {c:?}"),
+            None => println!("{label:<12}{who} at {when}"),
         }
         if let Some(p) = &v.passkey {
             println!(
@@ -450,6 +459,7 @@ mod tests {
                 comment: Some("ok".into()),
                 decided_at: now,
                 passkey: None,
+                on_behalf_of: None,
             }],
             rejections: vec![],
             request_digest: "00".repeat(32),

@@ -19,6 +19,9 @@ pub fn ConfirmDialog(
     /// While the vote is being sent.
     #[prop(into)]
     sending: Signal<bool>,
+    /// Whose seat the vote is cast in, when it is someone else's (as their delegate).
+    #[prop(optional, into)]
+    on_behalf_of: Signal<Option<String>>,
     /// Sends the vote.
     on_confirm: Callback<VoteChoice>,
 ) -> impl IntoView {
@@ -59,6 +62,11 @@ pub fn ConfirmDialog(
                     {move || if is_reject() { t().confirm_reject_body } else { t().confirm_approve_body }}
                 </p>
                 <p class="confirm-request-title" id="confirm-request-title">{title}</p>
+                {move || on_behalf_of.get().map(|who| view! {
+                    <p class="confirm-for" id="confirm-for">
+                        <strong>{(crate::i18n::away().for_whom)(&who)}</strong>
+                    </p>
+                })}
                 <p class="confirm-comment-label">{tr(|t| t.confirm_comment)}</p>
                 {move || {
                     let c = comment.get();

@@ -11,7 +11,7 @@ use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::confirm_dialog::ConfirmDialog;
-use crate::i18n::{t, tr};
+use crate::i18n::{away, t, tr, tr_away};
 use crate::webauthn::{self, PasskeyError};
 
 /// Longest comment the form accepts (the api has its own limit too).
@@ -26,6 +26,10 @@ pub fn DecisionForm(
     /// The vote must be signed with the person's passkey.
     #[prop(optional)]
     passkey: bool,
+    /// The caller may vote in their own seat.
+    own_seat: bool,
+    /// Those in whose seat the caller may vote, as their delegate.
+    seats: Vec<String>,
     /// Gets the request as it is after a recorded vote.
     on_decided: Callback<Approval>,
     /// Loads the request again (offered when the vote was refused because it changed).
@@ -37,6 +41,12 @@ pub fn DecisionForm(
     let error = RwSignal::new(None::<api::ApiError>);
     let comment_missing = RwSignal::new(false);
     let textarea = NodeRef::<Textarea>::new();
+    // In whose seat: `None` their own. Their own first, when they have one.
+    let seat = RwSignal::new(if own_seat {
+        None
+    } else {
+        seats.first().cloned()
+    });
 
     let ask = move |c: VoteChoice| {
         error.set(None);
@@ -60,11 +70,12 @@ pub fn DecisionForm(
         let text = comment.get_untracked().trim().to_string();
         let text = (!text.is_empty()).then_some(text);
         let id = id.get_value();
+        let on_behalf_of = seat.get_untracked();
         spawn_local(async move {
             let result = if passkey {
-                signed_vote(&id, c, text).await
+                signed_vote(&id, c, text, on_behalf_of).await
             } else {
-                api::decide(&id, c, text, None).await
+                api::decide(&id, c, text, on_behalf_of, None).await
             };
             sending.set(false);
             choice.set(None);
@@ -82,6 +93,7 @@ pub fn DecisionForm(
                 ev.prevent_default();
                 ask(VoteChoice::Approve);
             }>
+                {(!seats.is_empty()).then(|| view! { <SeatChoice own_seat seats seat/> })}
                 <div class="field">
                     <label for="decision-comment">{tr(|t| t.comment)}</label>
                     <textarea
@@ -162,7 +174,7 @@ pub fn DecisionForm(
                     </button>
                 </div>
             </form>
-            <ConfirmDialog choice title comment sending on_confirm=send/>
+            <ConfirmDialog choice title comment sending on_behalf_of=seat on_confirm=send/>
         </section>
     }
 }
@@ -181,8 +193,10 @@ async fn signed_vote(
     id: &str,
     choice: VoteChoice,
     comment: Option<String>,
+    on_behalf_of: Option<String>,
 ) -> Result<Approval, api::ApiError> {
-    let challenge = api::passkey_challenge(id, choice, comment.clone()).await?;
+    let challenge =
+        api::passkey_challenge(id, choice, comment.clone(), on_behalf_of.clone()).await?;
     let credential =
         webauthn::sign(&challenge.public_key)
             .await
@@ -198,5 +212,48 @@ async fn signed_vote(
         nonce: challenge.nonce,
         credential,
     };
-    api::decide(id, choice, comment, Some(passkey)).await
+    api::decide(id, choice, comment, on_behalf_of, Some(passkey)).await
+}
+
+/// "Vote as: myself / for alice": shown when the caller may vote in someone's seat as
+/// their delegate. Radio buttons in a fieldset: arrow keys move between them.
+#[component]
+fn SeatChoice(own_seat: bool, seats: Vec<String>, seat: RwSignal<Option<String>>) -> impl IntoView {
+    view! {
+        <fieldset class="field seat-choice" id="seat-choice">
+            <legend>{tr_away(|t| t.vote_as)}</legend>
+            {own_seat.then(|| view! {
+                <label class="radio">
+                    <input
+                        type="radio"
+                        name="seat"
+                        id="seat-own"
+                        value=""
+                        prop:checked=move || seat.with(Option::is_none)
+                        on:change=move |_| seat.set(None)
+                    />
+                    {tr_away(|t| t.as_myself)}
+                </label>
+            })}
+            {seats.into_iter().enumerate().map(|(i, who)| {
+                let mine = who.clone();
+                let label = who.clone();
+                let value = who.clone();
+                view! {
+                    <label class="radio">
+                        <input
+                            type="radio"
+                            name="seat"
+                            id=format!("seat-for-{i}")
+                            data-for=who.clone()
+                            value=value
+                            prop:checked=move || seat.with(|s| s.as_deref() == Some(mine.as_str()))
+                            on:change=move |_| seat.set(Some(who.clone()))
+                        />
+                        {move || (away().for_whom)(&label)}
+                    </label>
+                }
+            }).collect_view()}
+        </fieldset>
+    }
 }

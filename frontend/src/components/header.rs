@@ -51,6 +51,9 @@ fn MainNav() -> impl IntoView {
             <A href="/passkeys" attr:id="nav-passkeys">
                 {tr(|t| t.nav_passkeys)}
             </A>
+            <A href="/away" attr:id="nav-away">
+                {crate::i18n::tr_away(|t| t.nav)}
+            </A>
         </nav>
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod approvals;
 pub mod callback;
+pub mod delegation;
 pub mod history;
 pub mod inbox;
 pub mod login;

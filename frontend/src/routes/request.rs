@@ -57,6 +57,7 @@ fn vote_block_code(reason: VoteBlock) -> &'static str {
         VoteBlock::Decided => "decided",
         VoteBlock::Expired => "expired",
         VoteBlock::Closed => "closed",
+        VoteBlock::NotADelegate => "not_a_delegate",
     }
 }
 
@@ -181,7 +182,12 @@ fn RequestView(
         .and_then(|r| aws_console_url(r, &a.execution_arn));
     let deadline_ms = a.expires_at.timestamp_millis() as f64;
     let viewer = a.viewer.clone();
-    let voters: Vec<String> = a.votes.iter().map(|v| v.approver.clone()).collect();
+    // Whose seats are filled: a delegate's vote fills the seat of whom they voted for.
+    let voters: Vec<String> = a
+        .votes
+        .iter()
+        .map(|v| v.on_behalf_of.clone().unwrap_or_else(|| v.approver.clone()))
+        .collect();
 
     // A memo, so that the form is built once and not on every tick of the clock.
     let past_deadline = Memo::new(move |_| clock::now() >= deadline_ms);
@@ -192,9 +198,17 @@ fn RequestView(
             if just_voted.get() {
                 // The "vote recorded" notice says it all.
                 ().into_any()
-            } else if viewer.can_vote && !past_deadline.get() {
+            } else if (viewer.can_vote || !viewer.on_behalf_of.is_empty()) && !past_deadline.get() {
                 view! {
-                    <DecisionForm id=id.clone() title=title.clone() passkey on_decided on_reload/>
+                    <DecisionForm
+                        id=id.clone()
+                        title=title.clone()
+                        own_seat=viewer.can_vote
+                        seats=viewer.on_behalf_of.clone()
+                        passkey
+                        on_decided
+                        on_reload
+                    />
                 }
                 .into_any()
             } else {
@@ -387,6 +401,9 @@ fn RequestView(
                                             <li class=cls>
                                                 <div class="vote-head">
                                                     <strong title=v.approver.clone()>{v.name.clone()}</strong>
+                                                    {v.on_behalf_of.clone().map(|who| view! {
+                                                        <span class="vote-for">{move || (i18n::away().voted_for)(&who)}</span>
+                                                    })}
                                                     <span class="vote-choice">{move || i18n::choice_name(v.decision)}</span>
                                                     <RelativeTime at=v.decided_at/>
                                                 </div>

@@ -202,12 +202,18 @@ pub fn mrkdwn(s: &str) -> std::borrow::Cow<'_, str> {
     html_escape::encode_text(s)
 }
 
-fn voters(req: &StoredRequest, choice: VoteChoice) -> String {
-    let who: Vec<&str> = req
+/// Who voted `choice`; a delegate's vote names both ("carol@example.com for
+/// alice@example.com").
+fn voters(lang: Lang, req: &StoredRequest, choice: VoteChoice) -> String {
+    let who: Vec<String> = req
         .votes
         .iter()
         .filter(|v| v.choice == choice)
-        .map(|v| v.voter.as_str())
+        .map(|v| match (&v.on_behalf_of, lang) {
+            (None, _) => v.voter.clone(),
+            (Some(seat), Lang::En) => format!("{} for {seat}", v.voter),
+            (Some(seat), Lang::Ja) => format!("{}（{seat} の代理）", v.voter),
+        })
         .collect();
     if who.is_empty() {
         "-".into()
@@ -223,22 +229,22 @@ fn outcome_text(lang: Lang, req: &StoredRequest) -> String {
     match (req.status, lang) {
         (RequestStatus::Approved, Lang::En) => format!(
             "Approved by {} at {}",
-            voters(req, VoteChoice::Approve),
+            voters(lang, req, VoteChoice::Approve),
             at(decided)
         ),
         (RequestStatus::Approved, Lang::Ja) => format!(
             "{} が承認しました（{}）",
-            voters(req, VoteChoice::Approve),
+            voters(lang, req, VoteChoice::Approve),
             at(decided)
         ),
         (RequestStatus::Rejected, Lang::En) => format!(
             "Rejected by {} at {}",
-            voters(req, VoteChoice::Reject),
+            voters(lang, req, VoteChoice::Reject),
             at(decided)
         ),
         (RequestStatus::Rejected, Lang::Ja) => format!(
             "{} が却下しました（{}）",
-            voters(req, VoteChoice::Reject),
+            voters(lang, req, VoteChoice::Reject),
             at(decided)
         ),
         (RequestStatus::Expired, Lang::En) => {

@@ -6,6 +6,7 @@
 //! its own type: [`Email`], [`Principal`], [`RequestId`], [`TaskToken`].
 
 pub mod chat;
+pub mod delegation;
 pub mod email;
 pub mod intake;
 pub mod nudge;
@@ -15,6 +16,7 @@ pub mod request_id;
 pub mod rules;
 pub mod task_token;
 
+pub use delegation::{Delegation, DelegationProblem};
 pub use email::{Email, NotAnEmail};
 pub use intake::{Given, IntakeError, IntakeMessage, NewRequest, OnReject};
 pub use policy::{AppliedPolicy, PolicyDocument, Violation};

@@ -3,14 +3,15 @@
 use chrono::{DateTime, Utc};
 use hanko_api::{Outcome, RequestStatus, VoteBlock, VoteChoice};
 
-use super::{Caller, NewRequest};
+use super::{Caller, Delegation, NewRequest};
 
 pub const MAX_COMMENT_CHARS: usize = hanko_api::MAX_COMMENT_CHARS;
 
-/// One person's vote, as recorded.
+/// One vote, as recorded: one per seat. A seat is a person's: their own vote, or their
+/// delegate's vote for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ballot {
-    /// The voter's email, lowercased: one vote per person.
+    /// The email of who cast it, lowercased (`subject` and `name` are theirs too).
     pub voter: String,
     pub subject: String,
     pub name: String,
@@ -21,6 +22,15 @@ pub struct Ballot {
     pub user_agent: Option<String>,
     /// The voter's passkey signature of this vote, when they signed with one.
     pub passkey: Option<hanko_api::PasskeySignature>,
+    /// Cast by `voter` as this person's delegate, in their seat ("carol for alice").
+    pub on_behalf_of: Option<String>,
+}
+
+impl Ballot {
+    /// Whose seat the vote fills: the person it was cast for, else the voter.
+    pub fn seat(&self) -> &str {
+        self.on_behalf_of.as_deref().unwrap_or(&self.voter)
+    }
 }
 
 /// The status a person should see: a pending request past its deadline is expired even
@@ -61,9 +71,45 @@ pub fn vote_block(
     if !req.allow_self_approval && req.is_requested_by(&caller.email) {
         return Some(VoteBlock::OwnRequest);
     }
-    if votes.iter().any(|v| v.voter == caller.email) {
+    if votes.iter().any(|v| v.seat() == caller.email) {
         return Some(VoteBlock::AlreadyVoted);
     }
+    status_block(req, stored, now)
+}
+
+/// Why `caller` may not vote in the seat of `d`'s delegator, or `None` when they may. The
+/// seat is the delegator's: it is filled once, by them or by their delegate; neither may
+/// approve a request either of them asked for (unless self-approval is allowed); and the
+/// delegation must be the caller's and in force at `now`. Only the delegator's own
+/// principals count (their email and the groups they had when they set it): a seat the
+/// delegator holds as someone else's delegate is never passed on.
+pub fn delegated_vote_block(
+    req: &NewRequest,
+    stored: RequestStatus,
+    votes: &[Ballot],
+    caller: &Caller,
+    d: &Delegation,
+    now: DateTime<Utc>,
+) -> Option<VoteBlock> {
+    if d.delegate.as_str() != caller.email || !d.active_at(now) {
+        return Some(VoteBlock::NotADelegate);
+    }
+    if !req.approvers.iter().any(|p| d.stands_for(p)) {
+        return Some(VoteBlock::NotAnApprover);
+    }
+    if !req.allow_self_approval
+        && (req.is_requested_by(&d.delegator) || req.is_requested_by(&caller.email))
+    {
+        return Some(VoteBlock::OwnRequest);
+    }
+    if votes.iter().any(|v| v.seat() == d.delegator) {
+        return Some(VoteBlock::AlreadyVoted);
+    }
+    status_block(req, stored, now)
+}
+
+/// Why nobody may vote on the request any more, or `None` while it is open.
+fn status_block(req: &NewRequest, stored: RequestStatus, now: DateTime<Utc>) -> Option<VoteBlock> {
     match effective_status(stored, req, now) {
         RequestStatus::Pending => None,
         RequestStatus::Approved | RequestStatus::Rejected => Some(VoteBlock::Decided),
@@ -73,7 +119,8 @@ pub fn vote_block(
 }
 
 /// The outcome once these votes are in: the first reject decides; otherwise the request
-/// is approved when `required` distinct people approved.
+/// is approved when `required` distinct seats approved (a person and their delegate
+/// fill one seat: the store keeps one vote per seat).
 pub fn tally(votes: &[Ballot], required: u32) -> Option<Outcome> {
     if votes.iter().any(|v| v.choice == VoteChoice::Reject) {
         return Some(Outcome::Rejected);
@@ -135,7 +182,143 @@ mod tests {
             source_ip: None,
             user_agent: None,
             passkey: None,
+            on_behalf_of: None,
         }
+    }
+
+    fn delegation(delegator: &str, groups: &[&str], delegate: &str) -> Delegation {
+        let now = Utc::now();
+        Delegation {
+            delegator: delegator.into(),
+            groups: groups.iter().map(|s| s.to_string()).collect(),
+            delegate: delegate.parse().unwrap(),
+            from: now - Duration::hours(1),
+            until: now + Duration::days(1),
+            created_at: now - Duration::hours(1),
+        }
+    }
+
+    fn for_(voter: &str, seat: &str, choice: VoteChoice) -> Ballot {
+        Ballot {
+            on_behalf_of: Some(seat.into()),
+            ..ballot(voter, choice)
+        }
+    }
+
+    #[test]
+    fn a_delegate_votes_in_the_delegator_s_seat_on_what_she_approves_by_email_or_group() {
+        let now = Utc::now();
+        let p = RequestStatus::Pending;
+        let carol = caller("carol@example.com", &[]);
+        let d = delegation("alice@example.com", &["ops"], "carol@example.com");
+        for approvers in [&["alice@example.com"][..], &["group:ops"][..]] {
+            let r = request(approvers, 1);
+            assert_eq!(delegated_vote_block(&r, p, &[], &carol, &d, now), None);
+        }
+        let other = request(&["bob@example.com", "group:dev"], 1);
+        assert_eq!(
+            delegated_vote_block(&other, p, &[], &carol, &d, now),
+            Some(VoteBlock::NotAnApprover)
+        );
+    }
+
+    #[test]
+    fn the_delegator_and_her_delegate_fill_one_seat() {
+        let now = Utc::now();
+        let p = RequestStatus::Pending;
+        let r = request(&["alice@example.com", "carol@example.com"], 2);
+        let alice = caller("alice@example.com", &[]);
+        let carol = caller("carol@example.com", &[]);
+        let d = delegation("alice@example.com", &[], "carol@example.com");
+        // Alice voted: carol cannot vote for her, but still has her own seat.
+        let votes = [ballot("alice@example.com", VoteChoice::Approve)];
+        assert_eq!(
+            delegated_vote_block(&r, p, &votes, &carol, &d, now),
+            Some(VoteBlock::AlreadyVoted)
+        );
+        assert_eq!(vote_block(&r, p, &votes, &carol, now), None);
+        // Carol voted for alice: alice cannot vote, carol still may as herself.
+        let votes = [for_(
+            "carol@example.com",
+            "alice@example.com",
+            VoteChoice::Approve,
+        )];
+        assert_eq!(
+            vote_block(&r, p, &votes, &alice, now),
+            Some(VoteBlock::AlreadyVoted)
+        );
+        assert_eq!(vote_block(&r, p, &votes, &carol, now), None);
+        // Two seats, two approvals.
+        let both = [
+            for_(
+                "carol@example.com",
+                "alice@example.com",
+                VoteChoice::Approve,
+            ),
+            ballot("carol@example.com", VoteChoice::Approve),
+        ];
+        assert_eq!(tally(&both, 2), Some(Outcome::Approved));
+    }
+
+    #[test]
+    fn a_delegate_cannot_approve_what_she_or_the_delegator_asked_for_unless_allowed() {
+        let now = Utc::now();
+        let p = RequestStatus::Pending;
+        let carol = caller("carol@example.com", &[]);
+        let d = delegation("alice@example.com", &[], "carol@example.com");
+        for requester in ["carol@example.com", "alice@example.com"] {
+            let mut r = NewRequest {
+                requested_by: Some(requester.parse().unwrap()),
+                ..request(&["alice@example.com"], 1)
+            };
+            assert_eq!(
+                delegated_vote_block(&r, p, &[], &carol, &d, now),
+                Some(VoteBlock::OwnRequest),
+                "{requester}"
+            );
+            r.allow_self_approval = true;
+            assert_eq!(delegated_vote_block(&r, p, &[], &carol, &d, now), None);
+        }
+    }
+
+    #[test]
+    fn a_delegation_counts_only_for_its_delegate_inside_its_window() {
+        let r = request(&["alice@example.com"], 1);
+        let p = RequestStatus::Pending;
+        let d = delegation("alice@example.com", &[], "carol@example.com");
+        let carol = caller("carol@example.com", &[]);
+        let dave = caller("dave@example.com", &[]);
+        assert_eq!(
+            delegated_vote_block(&r, p, &[], &dave, &d, Utc::now()),
+            Some(VoteBlock::NotADelegate)
+        );
+        assert_eq!(
+            delegated_vote_block(&r, p, &[], &carol, &d, d.until),
+            Some(VoteBlock::NotADelegate)
+        );
+        assert_eq!(
+            delegated_vote_block(&r, p, &[], &carol, &d, d.from - Duration::seconds(1)),
+            Some(VoteBlock::NotADelegate)
+        );
+    }
+
+    #[test]
+    fn a_seat_held_as_a_delegate_is_not_passed_on() {
+        // alice -> bob, bob -> carol: carol stands for bob's own principals only.
+        let r = request(&["alice@example.com"], 1);
+        let carol = caller("carol@example.com", &[]);
+        let bob_to_carol = delegation("bob@example.com", &[], "carol@example.com");
+        assert_eq!(
+            delegated_vote_block(
+                &r,
+                RequestStatus::Pending,
+                &[],
+                &carol,
+                &bob_to_carol,
+                Utc::now()
+            ),
+            Some(VoteBlock::NotAnApprover)
+        );
     }
 
     #[test]

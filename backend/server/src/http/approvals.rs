@@ -18,7 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, SourceIp};
 use crate::domain::rules;
-use crate::domain::{AppliedPolicy, Caller, RequestId};
+use crate::domain::{AppliedPolicy, Caller, Delegation, RequestId};
 use crate::service::VoteError;
 use crate::store::{ListQuery, Person, RequestSummary, StoredRequest};
 
@@ -61,9 +61,9 @@ fn decode_cursor(c: &str) -> Result<RequestId, ApiError> {
 }
 
 /// What the list of `caller` is limited to: `None` for an auditor (every request), else
-/// the requests they approve (by email or group) or asked for.
-fn sees_only_some(s: &AppState, caller: &Caller) -> Option<Person> {
-    (!s.policy.is_auditor(caller)).then(|| Person::from(caller))
+/// the requests they approve (by email or group), asked for, or approve as a delegate.
+fn sees_only_some(s: &AppState, caller: &Caller, person: &Person) -> Option<Person> {
+    (!s.policy.is_auditor(caller)).then(|| person.clone())
 }
 
 /// Whether `caller` may see the request `r`: one of its approvers (by email or group), its
@@ -73,6 +73,19 @@ pub(crate) fn may_see(s: &AppState, caller: &Caller, r: &StoredRequest) -> bool 
     s.policy.is_auditor(caller)
         || q.is_requested_by(&caller.email)
         || q.approvers.iter().any(|p| caller.is(p))
+}
+
+/// [`may_see`], or a delegate of one of its approvers while the delegation is in force.
+fn may_see_as_delegate(
+    s: &AppState,
+    caller: &Caller,
+    standing_in_for: &[Delegation],
+    r: &StoredRequest,
+) -> bool {
+    may_see(s, caller, r)
+        || standing_in_for
+            .iter()
+            .any(|d| r.request.approvers.iter().any(|p| d.stands_for(p)))
 }
 
 /// The query string of the list. The values are read as text and checked by the methods
@@ -136,7 +149,8 @@ impl ListParams {
 }
 
 /// Lists approval requests, newest first, a page at a time: those the caller approves (by
-/// email or group) or asked for; every request for an auditor.
+/// email or group) or asked for, and those approved by someone whose delegation to the
+/// caller is in force; every request for an auditor.
 #[utoipa::path(get, path = "/api/approvals", tag = "approvals", security(("bearer" = [])),
     params(ListParams),
     responses(
@@ -150,13 +164,18 @@ pub(crate) async fn list(
     caller: Caller,
     AppQuery(params): AppQuery<ListParams>,
 ) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let person = Person {
+        standing_in_for: super::delegation::standing_in_for(&s, &caller, now).await?,
+        ..Person::from(&caller)
+    };
     let q = ListQuery {
         status: params.status()?,
-        votable_by: params.mine()?.then(|| Person::from(&caller)),
-        visible_to: sees_only_some(&s, &caller),
+        votable_by: params.mine()?.then(|| person.clone()),
+        visible_to: sees_only_some(&s, &caller, &person),
         limit: params.limit()?,
         after: params.after()?,
-        now: Utc::now(),
+        now,
     };
     let crate::store::Page { items, more } = s.hanko.store.list_summaries(&q).await?;
     let next_cursor = if more {
@@ -171,8 +190,9 @@ pub(crate) async fn list(
     Ok(Json(page).into_response())
 }
 
-/// One request: everything a person needs to decide, and whether the caller may vote. Only
-/// for its approvers, its requester and auditors.
+/// One request: everything a person needs to decide, and whether the caller may vote (in
+/// their own seat, and in whose as their delegate). Only for its approvers, their
+/// delegates while the delegation is in force, its requester and auditors.
 #[utoipa::path(get, path = "/api/approvals/{id}", tag = "approvals", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "the request's id")),
     responses(
@@ -187,20 +207,22 @@ pub(crate) async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Approval>, ApiError> {
     let id = request_id(&id)?;
+    let delegations = super::delegation::standing_in_for(&s, &caller, Utc::now()).await?;
     let r = s
         .hanko
         .store
         .get(&id)
         .await?
-        .filter(|r| may_see(&s, &caller, r))
+        .filter(|r| may_see_as_delegate(&s, &caller, &delegations, r))
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(Approval {
         passkey_required: s.hanko.passkey_required(&r),
-        ..detail(&r, &caller)
+        ..detail(&r, &caller, &delegations)
     }))
 }
 
-/// Votes on a request: approve, or reject with a comment. The vote that completes the
+/// Votes on a request: approve, or reject with a comment; with `onBehalfOf`, in the seat
+/// of someone whose delegation to the caller is in force. The vote that completes the
 /// quorum (or the first reject) decides; the decision is signed and sent to the workflow.
 #[utoipa::path(post, path = "/api/approvals/{id}/decision", tag = "approvals", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "the request's id")),
@@ -208,9 +230,9 @@ pub(crate) async fn read(
     responses(
         (status = 200, description = "the vote is recorded; the updated request", body = Approval),
         (status = 401, description = "`unauthorized`: no token, or one not accepted", body = ErrorBody),
-        (status = 403, description = "`not_an_approver` (an auditor, who sees the request), `own_request`, `passkey_required` (the vote must carry the voter's passkey signature), `passkey_refused` (it is not an assertion or does not hold: another vote's challenge, a used or expired nonce, a removed passkey, another origin; nothing was recorded)", body = ErrorBody),
+        (status = 403, description = "`not_an_approver` (an auditor, who sees the request), `own_request` (for a delegate: a request she or the person she votes for asked for), `not_a_delegate` (`onBehalfOf` names someone whose delegation to the caller is not in force; answered 404 when the caller may not see the request), `passkey_required` (the vote must carry the voter's passkey signature), `passkey_refused` (it is not an assertion or does not hold: another vote's challenge, a used or expired nonce, a removed passkey, another origin; nothing was recorded)", body = ErrorBody),
         (status = 404, description = "`not_found`: no request has this id, or none the caller may see", body = ErrorBody),
-        (status = 409, description = "`already_voted`, `already_decided`, `busy` (try again)", body = ErrorBody),
+        (status = 409, description = "`already_voted` (in this seat: by the person or their delegate), `already_decided`, `busy` (try again)", body = ErrorBody),
         (status = 410, description = "`expired`, `closed`, `workflow_gone`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not sent as JSON", body = ErrorBody),
@@ -243,26 +265,28 @@ pub(crate) async fn decide(
             &caller,
             body.decision,
             body.comment.as_deref(),
+            body.on_behalf_of.as_deref(),
             body.passkey.as_ref(),
             source_ip,
             user_agent,
         )
         .await;
+    let delegations = super::delegation::standing_in_for(&s, &caller, Utc::now()).await?;
     match voted {
         Ok(r) => Ok(Json(Approval {
             passkey_required: s.hanko.passkey_required(&r),
-            ..detail(&r, &caller)
+            ..detail(&r, &caller, &delegations)
         })),
         // Someone who may not see the request is not told that it exists.
-        Err(VoteError::Blocked(VoteBlock::NotAnApprover)) => {
+        Err(VoteError::Blocked(block @ (VoteBlock::NotAnApprover | VoteBlock::NotADelegate))) => {
             let visible = s
                 .hanko
                 .store
                 .get(&id)
                 .await?
-                .is_some_and(|r| may_see(&s, &caller, &r));
+                .is_some_and(|r| may_see_as_delegate(&s, &caller, &delegations, &r));
             Err(if visible {
-                VoteError::Blocked(VoteBlock::NotAnApprover).into()
+                VoteError::Blocked(block).into()
             } else {
                 ApiError::not_found()
             })
@@ -280,6 +304,7 @@ fn votes_of(r: &StoredRequest) -> Vec<Vote> {
             decision: b.choice,
             comment: b.comment.clone(),
             decided_at: b.decided_at,
+            on_behalf_of: b.on_behalf_of.clone(),
         })
         .collect()
 }
@@ -319,10 +344,17 @@ pub fn summary(r: RequestSummary, now: chrono::DateTime<Utc>) -> ApprovalSummary
     }
 }
 
-pub fn detail(r: &StoredRequest, caller: &Caller) -> Approval {
+/// The request as `caller` sees it; `standing_in_for`: the delegations to them in force,
+/// whose seats they may vote in besides their own.
+pub fn detail(r: &StoredRequest, caller: &Caller, standing_in_for: &[Delegation]) -> Approval {
     let now = Utc::now();
     let q = &r.request;
     let block = rules::vote_block(q, r.status, &r.votes, caller, now);
+    let on_behalf_of = standing_in_for
+        .iter()
+        .filter(|d| rules::delegated_vote_block(q, r.status, &r.votes, caller, d, now).is_none())
+        .map(|d| d.delegator.clone())
+        .collect();
     Approval {
         id: r.id.to_string(),
         title: q.title.clone(),
@@ -355,6 +387,7 @@ pub fn detail(r: &StoredRequest, caller: &Caller) -> Approval {
         viewer: Viewer {
             can_vote: block.is_none(),
             reason: block,
+            on_behalf_of,
         },
         // What the policy says; the handlers add `HANKO_REQUIRE_PASSKEY`.
         passkey_required: q.policy.as_ref().is_some_and(|p| p.policy.require_passkey),

@@ -258,12 +258,13 @@ fn entry(r: &StoredRequest) -> AuditEntry {
                 user_agent: b.user_agent.clone(),
                 passkey_credential_id: b.passkey.as_ref().map(|p| p.credential_id.clone()),
                 user_verified: b.passkey.as_ref().map(|p| p.user_verified),
+                on_behalf_of: b.on_behalf_of.clone(),
             })
             .collect(),
     }
 }
 
-pub const CSV_COLUMNS: [&str; 24] = [
+pub const CSV_COLUMNS: [&str; 25] = [
     "request_id",
     "title",
     "status",
@@ -288,6 +289,7 @@ pub const CSV_COLUMNS: [&str; 24] = [
     "user_agent",
     "passkey_credential_id",
     "user_verified",
+    "on_behalf_of",
 ];
 
 fn time(t: DateTime<Utc>) -> String {
@@ -328,7 +330,7 @@ pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
             &escalated_to,
         ];
         if e.votes.is_empty() {
-            write_line(&mut out, request.into_iter().chain([""; 10]))?;
+            write_line(&mut out, request.into_iter().chain([""; 11]))?;
         }
         for v in &e.votes {
             let voted = time(v.decided_at);
@@ -337,7 +339,7 @@ pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
                 Some(false) => "false",
                 None => "",
             };
-            let vote: [&str; 10] = [
+            let vote: [&str; 11] = [
                 &v.approver,
                 &v.subject,
                 &v.name,
@@ -348,6 +350,7 @@ pub fn to_csv(items: &[AuditEntry]) -> csv::Result<Vec<u8>> {
                 v.user_agent.as_deref().unwrap_or_default(),
                 v.passkey_credential_id.as_deref().unwrap_or_default(),
                 verified,
+                v.on_behalf_of.as_deref().unwrap_or_default(),
             ];
             write_line(&mut out, request.into_iter().chain(vote))?;
         }
@@ -445,6 +448,7 @@ mod tests {
                 user_agent: None,
                 passkey_credential_id: Some("Y3JlZA".into()),
                 user_verified: Some(true),
+                on_behalf_of: None,
             }],
         };
         let unvoted = AuditEntry {
@@ -462,9 +466,9 @@ mod tests {
                  r1,\"売上, 11月\",approved,2026-11-01T10:00:00.000Z,,bob@example.com,\
                  2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,2026-11-01T09:10:02.000Z,\
                  group:leads carol@example.com,alice@example.com,dev|alice,Alice,\
-                 approve,'=cmd,2026-11-01T09:30:00.000Z,203.0.113.9,,Y3JlZA,true\r\n\
+                 approve,'=cmd,2026-11-01T09:30:00.000Z,203.0.113.9,,Y3JlZA,true,\r\n\
                  r2,\"売上, 11月\",expired,2026-11-01T10:00:00.000Z,,bob@example.com,\
-                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,,,,,,,,,,,,\r\n",
+                 2026-11-01T09:00:00.000Z,arn:x,arn:sm,,p,ab,,,,,,,,,,,,,\r\n",
                 CSV_COLUMNS.join(",")
             )
         );

@@ -203,6 +203,10 @@ pub fn block_error(b: VoteBlock) -> ApiError {
             code: "closed",
             message: "the workflow no longer waits for this request".into(),
         },
+        VoteBlock::NotADelegate => ApiError::Forbidden {
+            code: "not_a_delegate",
+            message: "you may vote for that person only as their delegate, while their delegation to you is in force".into(),
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod delegation;
 pub mod error;
 pub mod extract;
 pub mod limit;
@@ -163,6 +164,7 @@ pub fn router(state: AppState, console_dir: Option<PathBuf>) -> Router {
         .merge(approvals::router())
         .merge(audit::router())
         .merge(passkeys::router())
+        .merge(delegation::router())
         .merge(openapi::router())
         .fallback(|| async {
             ApiError::NotFound {

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::{approvals, audit, meta, passkeys, session};
+use super::{approvals, audit, delegation, meta, passkeys, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,6 +41,9 @@ use super::{approvals, audit, meta, passkeys, session};
         passkeys::register,
         passkeys::remove,
         passkeys::challenge,
+        delegation::read,
+        delegation::set,
+        delegation::end,
         openapi_json,
     ),
     components(schemas(StatusFilter)),
@@ -51,6 +54,7 @@ use super::{approvals, audit, meta, passkeys, session};
         (name = "approvals", description = "approval requests: list, read, decide"),
         (name = "audit", description = "signed decision records and the audit trail export"),
         (name = "passkeys", description = "the caller's passkeys, and the challenge a passkey signs for a vote"),
+        (name = "delegation", description = "while I am away, someone else decides for me"),
     )
 )]
 pub struct ApiDoc;

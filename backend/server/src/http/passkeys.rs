@@ -123,7 +123,13 @@ pub(crate) async fn challenge(
     let id = request_id(&id)?;
     match s
         .hanko
-        .passkey_challenge(&id, &caller, body.decision, body.comment.as_deref())
+        .passkey_challenge(
+            &id,
+            &caller,
+            body.decision,
+            body.comment.as_deref(),
+            body.on_behalf_of.as_deref(),
+        )
         .await
     {
         Ok(c) => Ok(Json(c)),

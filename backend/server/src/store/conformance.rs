@@ -20,6 +20,8 @@ use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
 
 mod passkeys;
 pub use passkeys::*;
+mod delegation;
+pub use delegation::*;
 
 /// One `#[tokio::test]` per check. `$fresh` is an expression giving a future of
 /// `(guard, store)`: the store is fresh and empty; the guard (a temp dir, an emulator)
@@ -63,6 +65,10 @@ macro_rules! store_conformance_tests {
             a_nonce_is_taken_once_by_its_person_before_it_expires,
             a_nonce_taken_by_racers_is_taken_once,
             a_votes_passkey_signature_is_kept_with_the_vote,
+            a_delegation_is_set_found_by_its_delegate_replaced_and_ended,
+            a_delegation_that_has_ended_is_not_found_by_its_delegate,
+            a_seat_holds_one_vote_by_its_person_or_their_delegate,
+            a_delegate_lists_what_the_delegator_approves_and_votes_on_her_open_seats,
         );
     };
     (@each $fresh:expr; $($check:ident),* $(,)?) => {
@@ -109,6 +115,7 @@ fn ballot(voter: &str, choice: VoteChoice) -> Ballot {
         source_ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
         passkey: None,
+        on_behalf_of: None,
     }
 }
 
@@ -130,6 +137,7 @@ fn person(email: &str, principals: &[&str]) -> Person {
             .iter()
             .map(|p| Principal::parse(p).expect("a principal"))
             .collect(),
+        standing_in_for: Vec::new(),
     }
 }
 

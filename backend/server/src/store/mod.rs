@@ -10,10 +10,11 @@ use hanko_api::{Delivery, Outcome, RequestStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::rules::Ballot;
-use crate::domain::{Email, NewRequest, Principal, RequestId, TaskToken};
+use crate::domain::{Delegation, Email, NewRequest, Principal, RequestId, TaskToken};
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod delegation;
 pub mod dynamo;
 pub mod passkeys;
 pub mod sqlite;
@@ -165,6 +166,9 @@ pub struct Person {
     pub email: String,
     /// Their email (when it is an address) and groups, as approvers are named.
     pub principals: Vec<Principal>,
+    /// The delegations to them in force now: they also see, and may vote in the seat of,
+    /// each delegator on the requests the delegator approves (see `store/delegation.rs`).
+    pub standing_in_for: Vec<Delegation>,
 }
 
 impl Person {
@@ -179,6 +183,7 @@ impl From<&crate::domain::Caller> for Person {
         Person {
             email: c.email.clone(),
             principals: c.principals(),
+            standing_in_for: Vec::new(),
         }
     }
 }
@@ -426,4 +431,21 @@ pub trait Store: PasskeyStore + Send + Sync + 'static {
 
     /// The chat messages posted about request `id`, by channel then `ts`.
     async fn chat_messages(&self, id: &RequestId) -> StoreResult<Vec<ChatMessage>>;
+
+    /// Sets `d.delegator`'s delegation, replacing the one they had (one per person).
+    async fn put_delegation(&self, d: &Delegation) -> StoreResult<()>;
+
+    /// `delegator`'s delegation, if one is set (whether or not in force).
+    async fn delegation_of(&self, delegator: &str) -> StoreResult<Option<Delegation>>;
+
+    /// Ends `delegator`'s delegation; `false` when there was none.
+    async fn delete_delegation(&self, delegator: &str) -> StoreResult<bool>;
+
+    /// The delegations to `delegate` that have not ended by `now` (`until > now`), in
+    /// force or starting later, by delegator.
+    async fn delegations_to(
+        &self,
+        delegate: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Delegation>>;
 }

@@ -133,7 +133,9 @@ async fn an_auditor_exports_who_decided_what_when_and_from_where_as_json_and_csv
     assert!(csv.text.starts_with('\u{feff}'), "a BOM for spreadsheets");
     let lines: Vec<&str> = csv.text.trim_end().split("\r\n").collect();
     assert_eq!(lines.len(), 3, "{}", csv.text);
-    assert!(lines[0].ends_with("source_ip,user_agent,passkey_credential_id,user_verified"));
+    assert!(
+        lines[0].ends_with("source_ip,user_agent,passkey_credential_id,user_verified,on_behalf_of")
+    );
     assert!(
         lines[1].contains("\"売上レポートの公開, 11月\""),
         "{}",

@@ -666,6 +666,49 @@ async fn a_slack_refusal_is_logged_with_its_error_and_counted_as_not_sent() {
 }
 
 #[tokio::test]
+async fn a_delegate_s_approval_changes_the_slack_message_to_say_carol_for_alice() {
+    let s = setup(Policies::Absent).await;
+    let id = take_in(&s, json!({"notify": [{"slack": "#deploys"}]})).await;
+    let now = chrono::Utc::now();
+    s.hanko
+        .store
+        .put_delegation(&hanko::domain::Delegation {
+            delegator: "alice@example.com".into(),
+            groups: vec![],
+            delegate: "carol@example.com".parse().unwrap(),
+            from: now - chrono::Duration::hours(1),
+            until: now + chrono::Duration::hours(1),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let carol = Caller {
+        subject: "carol".into(),
+        email: "carol@example.com".into(),
+        name: "Carol".into(),
+        ..alice()
+    };
+    s.hanko
+        .vote(
+            &id,
+            &carol,
+            VoteChoice::Approve,
+            None,
+            Some("alice@example.com"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let updates = s.fake.received("/api/chat.update");
+    let blocks = updates[0].body["blocks"].to_string();
+    assert!(
+        blocks.contains("Approved by carol@example.com for alice@example.com at "),
+        "{blocks}"
+    );
+}
+
+#[tokio::test]
 async fn an_approved_request_changes_its_slack_message_to_say_who_approved_it_and_when() {
     let s = setup(Policies::Absent).await;
     let id = take_in(&s, json!({"notify": [{"slack": "#deploys"}]})).await;
@@ -675,6 +718,7 @@ async fn an_approved_request_changes_its_slack_message_to_say_who_approved_it_an
             &alice(),
             VoteChoice::Approve,
             Some("ship it"),
+            None,
             None,
             None,
         )

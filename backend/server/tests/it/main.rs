@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod chat;
 mod decision_properties;
+mod delegation;
 mod events;
 mod jwt_attacks;
 mod lambda;

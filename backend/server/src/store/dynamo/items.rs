@@ -42,8 +42,9 @@ pub(super) fn viewer_pk(principal: &str) -> String {
     format!("VIEWER#{principal}")
 }
 
-fn vote_sk(voter: &str) -> String {
-    format!("VOTE#{voter}")
+/// The vote item of a seat: the voter's own email, or the email of whom they voted for.
+fn vote_sk(seat: &str) -> String {
+    format!("VOTE#{seat}")
 }
 
 pub(super) fn status_pk(status: RequestStatus) -> String {
@@ -215,6 +216,8 @@ pub(super) struct BallotItem {
     /// The vote's passkey signature (JSON of `hanko_api::PasskeySignature`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     passkey: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<String>,
 }
 
 impl From<&Ballot> for BallotItem {
@@ -232,6 +235,7 @@ impl From<&Ballot> for BallotItem {
                 .passkey
                 .as_ref()
                 .and_then(|p| serde_json::to_string(p).ok()),
+            on_behalf_of: b.on_behalf_of.clone(),
         }
     }
 }
@@ -249,11 +253,12 @@ impl From<BallotItem> for Ballot {
             user_agent: b.user_agent,
             // Written by Hanko from the type it reads back into.
             passkey: b.passkey.and_then(|j| serde_json::from_str(&j).ok()),
+            on_behalf_of: b.on_behalf_of,
         }
     }
 }
 
-/// The vote item: one per person and request, so a second vote fails its put.
+/// The vote item: one per seat and request, so a second vote in a seat fails its put.
 #[derive(Serialize)]
 pub(super) struct VoteItem<'a> {
     pk: String,
@@ -269,7 +274,7 @@ impl<'a> VoteItem<'a> {
     pub fn new(id: &'a str, b: &'a Ballot, ttl: i64) -> Self {
         Self {
             pk: request_pk(id),
-            sk: vote_sk(&b.voter),
+            sk: vote_sk(b.seat()),
             id,
             voter: &b.voter,
             choice: b.choice,
@@ -342,6 +347,7 @@ mod tests {
             source_ip: None,
             user_agent: Some("ua".into()),
             passkey: None,
+            on_behalf_of: None,
         }
     }
 

@@ -10,7 +10,9 @@
 //! | task token | `TOKEN#<sha256 of the token>` | `TOKEN` | - | expires + retention |
 //! | approver | `APPROVER#<principal>` | `<id>` | - | expires (no vote after it) |
 //! | viewer | `VIEWER#<principal>` | `<id>` | - | expires + retention |
-//! | vote | `REQ#<id>` | `VOTE#<voter email>` | - | vote + longest timeout + retention |
+//! | vote | `REQ#<id>` | `VOTE#<seat email>` (the voter's, or whom a delegate voted for) | - | vote + longest timeout + retention |
+//! | delegation | `DELEGATION#<delegator email>` | `DELEGATION` | - | until |
+//! | delegate's pointer | `DELEGATE#<delegate email>` | `<delegator email>` | - | until |
 //! | closure | `REQ#<id>` | `CLOSED` | gsi1 `CLOSED` / `<closed ms>#<id>` | closed + retention |
 //! | chat message | `REQ#<id>` | `CHAT#<channel>#<ts>` | - | posted + longest timeout + retention |
 //! | nudge (a reminder or the escalation to come, `nudge.rs`) | `REQ#<id>` | `NUDGE` | gsi2 `NUDGE` / `<next due ms>#<id>` while one is to come | due + retention |
@@ -74,6 +76,11 @@
 //!   the execution ARN comes from the projected `body`.
 //! - `decided_between`: `Query` gsi1 `CLOSED` between two times, oldest first, then
 //!   `BatchGetItem` of the requests.
+//! - `put_delegation`, `delete_delegation`: a consistent read of the delegation item, then
+//!   a transaction putting it on its `version` read and the delegate's pointer (an ended
+//!   copy over the old delegate's; `delete_delegation` puts both ended: nothing is
+//!   deleted); `delegation_of`: a consistent `GetItem`; `delegations_to`: a consistent
+//!   `Query` of `DELEGATE#<email>` (see `delegation`).
 //! - `add_chat_message`: `PutItem` (the same message twice is the same item);
 //!   `chat_messages`: a consistent `Query` of `REQ#<id>` with `sk` beginning `CHAT#`.
 //!
@@ -100,6 +107,7 @@
 //! and indexes, and its creation. This module: the [`Store`] itself.
 
 mod chat;
+mod delegation;
 mod expr;
 mod items;
 mod nudge;
@@ -132,7 +140,7 @@ use super::{
     token_hash,
 };
 use crate::domain::intake::MAX_TIMEOUT_SECONDS;
-use crate::domain::{Email, NewRequest, RequestId, TaskToken};
+use crate::domain::{Delegation, Email, NewRequest, RequestId, TaskToken};
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -840,5 +848,25 @@ impl Store for DynamoStore {
 
     async fn chat_messages(&self, id: &RequestId) -> StoreResult<Vec<ChatMessage>> {
         self.query_chat_messages(id.as_str()).await
+    }
+
+    async fn put_delegation(&self, d: &Delegation) -> StoreResult<()> {
+        self.write_delegation(d).await
+    }
+
+    async fn delegation_of(&self, delegator: &str) -> StoreResult<Option<Delegation>> {
+        self.read_delegation(delegator).await
+    }
+
+    async fn delete_delegation(&self, delegator: &str) -> StoreResult<bool> {
+        self.remove_delegation(delegator).await
+    }
+
+    async fn delegations_to(
+        &self,
+        delegate: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Delegation>> {
+        self.query_delegations_to(delegate, now).await
     }
 }

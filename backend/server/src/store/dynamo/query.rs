@@ -141,12 +141,13 @@ impl DynamoStore {
                         more: false,
                     });
                 }
-                (partitions(who.principal_texts(), approver_pk), true)
+                // Their own principals and those of whom they stand in for.
+                (partitions(who.seen_principal_texts(), approver_pk), true)
             }
             // What the caller may see: the viewer items of their email (as an approver
             // and as the requester) and of their groups; status and page in memory.
             (None, Some(who)) => {
-                let mut viewers = who.principal_texts();
+                let mut viewers = who.seen_principal_texts();
                 viewers.push(who.email.clone());
                 (partitions(viewers, viewer_pk), true)
             }
@@ -167,25 +168,11 @@ impl DynamoStore {
         };
         let votable = |r: &StoredRequest| match &q.votable_by {
             None => true,
-            Some(who) => {
-                live(r)
-                    && r.request
-                        .approvers
-                        .iter()
-                        .any(|a| who.principals.contains(a))
-                    && !r.votes.iter().any(|v| v.voter == who.email)
-                    && (r.request.allow_self_approval || !r.request.is_requested_by(&who.email))
-            }
+            Some(who) => live(r) && who.has_a_seat_on(r),
         };
         let seen = |r: &StoredRequest| match &q.visible_to {
             None => true,
-            Some(who) => {
-                r.request
-                    .approvers
-                    .iter()
-                    .any(|a| who.principals.contains(a))
-                    || r.request.is_requested_by(&who.email)
-            }
+            Some(who) => who.sees(&r.request),
         };
         let mut items = self
             .merged(sources, resolve, want, |r| {

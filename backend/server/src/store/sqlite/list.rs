@@ -37,21 +37,38 @@ pub(super) fn list_sql(columns: &str, q: &ListQuery) -> (String, Vec<Sql>) {
         }
     }
     if let Some(who) = &q.votable_by {
-        let principals = who.principal_texts();
-        let marks = vec!["?"; principals.len()].join(",");
-        sql.push_str(&format!(
-            " AND r.status = 'pending' AND r.expires_ms > ? \
-              AND r.id IN (SELECT request_id FROM approvers WHERE principal IN ({marks})) \
-              AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.request_id = r.id AND v.voter = ?) \
-              AND (r.allow_self = 1 OR r.requested_by IS NULL OR r.requested_by <> ?)"
-        ));
+        // A seat of theirs is open: their own, or that of someone they stand in for.
+        let seat = |principals: Vec<String>, requesters: usize| {
+            let marks = vec!["?"; principals.len()].join(",");
+            let not_theirs = vec!["?"; requesters].join(",");
+            format!(
+                "(r.id IN (SELECT request_id FROM approvers WHERE principal IN ({marks})) \
+                 AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.request_id = r.id AND v.seat = ?) \
+                 AND (r.allow_self = 1 OR r.requested_by IS NULL \
+                 OR r.requested_by NOT IN ({not_theirs})))"
+            )
+        };
+        let mut seats = vec![seat(who.principal_texts(), 1)];
         args.push(Sql::Integer(now));
-        args.extend(principals.into_iter().map(Sql::Text));
+        args.extend(who.principal_texts().into_iter().map(Sql::Text));
         args.push(Sql::Text(who.email.clone()));
         args.push(Sql::Text(who.email.clone()));
+        for d in &who.standing_in_for {
+            let principals: Vec<String> = d.principals().iter().map(ToString::to_string).collect();
+            seats.push(seat(principals.clone(), 2));
+            args.extend(principals.into_iter().map(Sql::Text));
+            args.push(Sql::Text(d.delegator.clone()));
+            args.push(Sql::Text(d.delegator.clone()));
+            args.push(Sql::Text(who.email.clone()));
+        }
+        sql.push_str(&format!(
+            " AND r.status = 'pending' AND r.expires_ms > ? AND ({})",
+            seats.join(" OR ")
+        ));
     }
     if let Some(who) = &q.visible_to {
-        let principals = who.principal_texts();
+        // Their own principals and those of whom they stand in for.
+        let principals = who.seen_principal_texts();
         // A correlated lookup per row (the primary key of `approvers` is (principal,
         // request_id)), never the whole set of what the caller approves: a page of
         // someone who sees most requests costs what it did, and hidden requests are
@@ -294,6 +311,7 @@ mod tests {
             visible_to: Some(Person {
                 email: "a@x.io".into(),
                 principals: vec!["a@x.io".parse().unwrap(), "group:ops".parse().unwrap()],
+                standing_in_for: Vec::new(),
             }),
             limit: 50,
             after: Some(id(9)),

@@ -25,9 +25,10 @@ use super::{
     Callback, ChatMessage, Claim, Inserted, ListQuery, NudgeClaim, Page, PendingCallback,
     RequestSummary, Store, StoreError, StoreResult, StoredRequest, VoteWrite, Waiting,
 };
-use crate::domain::{NewRequest, RequestId, TaskToken};
+use crate::domain::{Delegation, NewRequest, RequestId, TaskToken};
 
 mod chat;
+mod delegation;
 mod delivery;
 mod list;
 mod nudges;
@@ -262,6 +263,41 @@ impl Store for SqliteStore {
         let id = id.clone();
         self.read(Place::HereIfFree, move |conn| chat::list(conn, &id), Ok)
             .await
+    }
+
+    async fn put_delegation(&self, d: &Delegation) -> StoreResult<()> {
+        let d = d.clone();
+        self.with(move |conn| delegation::put(conn, &d)).await
+    }
+
+    async fn delegation_of(&self, delegator: &str) -> StoreResult<Option<Delegation>> {
+        let delegator = delegator.to_string();
+        self.read(
+            Place::HereIfFree,
+            move |conn| delegation::of(conn, &delegator),
+            Ok,
+        )
+        .await
+    }
+
+    async fn delete_delegation(&self, delegator: &str) -> StoreResult<bool> {
+        let delegator = delegator.to_string();
+        self.with(move |conn| delegation::delete(conn, &delegator))
+            .await
+    }
+
+    async fn delegations_to(
+        &self,
+        delegate: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Delegation>> {
+        let delegate = delegate.to_string();
+        self.read(
+            Place::HereIfFree,
+            move |conn| delegation::to(conn, &delegate, now),
+            Ok,
+        )
+        .await
     }
 }
 

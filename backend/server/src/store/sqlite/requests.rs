@@ -116,11 +116,12 @@ pub(super) fn record_vote(conn: &mut Connection, vote: Vote) -> StoreResult<bool
     }
     let passkey = b.passkey.as_ref().map(serde_json::to_string).transpose()?;
     let inserted = tx.execute(
-        "INSERT OR IGNORE INTO votes (request_id, voter, subject, name, choice, comment, \
-         decided_ms, source_ip, user_agent, passkey) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT OR IGNORE INTO votes (request_id, seat, voter, subject, name, choice, \
+         comment, decided_ms, source_ip, user_agent, on_behalf_of, passkey) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             id,
+            b.seat(),
             b.voter,
             b.subject,
             b.name,
@@ -129,6 +130,7 @@ pub(super) fn record_vote(conn: &mut Connection, vote: Vote) -> StoreResult<bool
             ms(b.decided_at),
             b.source_ip,
             b.user_agent,
+            b.on_behalf_of,
             passkey,
         ],
     )?;

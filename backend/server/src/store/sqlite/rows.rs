@@ -200,7 +200,8 @@ pub(super) fn votes_for(conn: &Connection, ids: &[String]) -> StoreResult<Vec<(S
     let marks = vec!["?"; ids.len()].join(",");
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT request_id, voter, subject, name, choice, comment, decided_ms, source_ip, \
-         user_agent, passkey FROM votes WHERE request_id IN ({marks}) ORDER BY decided_ms, voter"
+         user_agent, on_behalf_of, passkey FROM votes WHERE request_id IN ({marks}) \
+         ORDER BY decided_ms, voter"
     ))?;
     let rows = stmt.query_map(params_from_iter(ids.iter()), |r| {
         let ballot = Ballot {
@@ -212,13 +213,14 @@ pub(super) fn votes_for(conn: &Connection, ids: &[String]) -> StoreResult<Vec<(S
             decided_at: from_ms(r.get(6)?),
             source_ip: r.get(7)?,
             user_agent: r.get(8)?,
+            on_behalf_of: r.get(9)?,
             passkey: r
-                .get::<_, Option<String>>(9)?
+                .get::<_, Option<String>>(10)?
                 .map(|j| serde_json::from_str(&j))
                 .transpose()
                 .map_err(|e| {
                     rusqlite::Error::FromSqlConversionFailure(
-                        9,
+                        10,
                         rusqlite::types::Type::Text,
                         Box::new(e),
                     )

@@ -138,6 +138,42 @@ CREATE TABLE passkey_nonces (
 CREATE INDEX passkey_nonces_by_expiry ON passkey_nonces (expires_ms);
 ALTER TABLE votes ADD COLUMN passkey TEXT;
 "#,
+    // Delegation: a vote fills a seat, its voter's own or (`on_behalf_of`) the seat of
+    // the person the voter stands in for; one vote per seat. SQLite cannot change a
+    // primary key in place, so the votes move to a table keyed by seat. And the
+    // delegations themselves, one per delegator, found by their delegate.
+    r#"
+CREATE TABLE votes_by_seat (
+    request_id   TEXT NOT NULL REFERENCES requests (id),
+    seat         TEXT NOT NULL,
+    voter        TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    choice       TEXT NOT NULL,
+    comment      TEXT,
+    decided_ms   INTEGER NOT NULL,
+    source_ip    TEXT,
+    user_agent   TEXT,
+    on_behalf_of TEXT,
+    passkey      TEXT,
+    PRIMARY KEY (request_id, seat)
+) STRICT;
+INSERT INTO votes_by_seat (request_id, seat, voter, subject, name, choice, comment,
+    decided_ms, source_ip, user_agent, passkey)
+    SELECT request_id, voter, voter, subject, name, choice, comment, decided_ms, source_ip,
+    user_agent, passkey FROM votes;
+DROP TABLE votes;
+ALTER TABLE votes_by_seat RENAME TO votes;
+CREATE TABLE delegations (
+    delegator  TEXT PRIMARY KEY,
+    delegate   TEXT NOT NULL,
+    groups     TEXT NOT NULL,
+    from_ms    INTEGER NOT NULL,
+    until_ms   INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX delegations_by_delegate ON delegations (delegate, until_ms);
+"#,
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -303,6 +339,74 @@ mod tests {
             window.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
             vec![id(1), id(2)]
         );
+    }
+
+    #[tokio::test]
+    async fn an_older_database_keeps_its_votes_each_in_its_voter_s_own_seat() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hanko.db");
+        let req = crate::domain::intake::sample_request(&["a@x.io", "b@x.io"]);
+        {
+            let conn = Connection::open(&path).unwrap();
+            // Every migration but delegation's.
+            migrate_by_hand(&conn, MIGRATIONS.len() - 1);
+            conn.execute(
+                "INSERT INTO requests (id, token_hash, task_token, status, created_ms, \
+                 expires_ms, requested_by, allow_self, body, version) \
+                 VALUES (?5, 'a', 'a', 'pending', ?1, ?2, ?3, 0, ?4, 1)",
+                params![
+                    ms(req.created_at),
+                    ms(req.expires_at),
+                    req.requested_by,
+                    serde_json::to_string(&req).unwrap(),
+                    id(1),
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO votes (request_id, voter, subject, name, choice, comment, \
+                 decided_ms, source_ip, user_agent) \
+                 VALUES (?1, 'a@x.io', 'sub-a', 'A', 'approve', 'ok', ?2, NULL, 'ua')",
+                params![id(1), ms(req.created_at)],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let got = store.get(&id(1)).await.unwrap().unwrap();
+        assert_eq!(got.votes.len(), 1);
+        let vote = &got.votes[0];
+        assert_eq!(
+            (
+                vote.voter.as_str(),
+                vote.seat(),
+                vote.on_behalf_of.as_deref()
+            ),
+            ("a@x.io", "a@x.io", None)
+        );
+        assert_eq!(vote.comment.as_deref(), Some("ok"));
+        // Still one vote in that seat: a second one is refused, another seat is not.
+        let second = |voter: &str| crate::domain::rules::Ballot {
+            voter: voter.into(),
+            ..vote.clone()
+        };
+        let write = |b: crate::domain::rules::Ballot| {
+            let store = store.clone();
+            async move {
+                store
+                    .record_vote(crate::store::VoteWrite {
+                        id: &id(1),
+                        expected_version: 1,
+                        ballot: &b,
+                        decision: None,
+                        lease_until: req.created_at,
+                        now: req.created_at,
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(!write(second("a@x.io")).await);
+        assert!(write(second("b@x.io")).await);
     }
 
     #[tokio::test]
