@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::items::{Item, from_item, from_ms, num, s, to_item};
+use super::items::{Item, from_item, from_ms, num, to_item};
 use super::{DynamoStore, build_err};
 use crate::domain::{Delegation, Email};
 use crate::store::{StoreError, StoreResult};
@@ -219,34 +219,17 @@ impl DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Delegation>> {
         let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(delegate_pk(delegate)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.err("Query", e))?;
-            for item in page.items.unwrap_or_default() {
-                let item: DelegationItem = from_item(item)?;
-                if item.ended {
-                    continue;
-                }
-                let d = item.into_delegation()?;
-                // TTL deletes late: a delegation past its end may still be there.
-                if d.until > now {
-                    out.push(d);
-                }
+        for item in self.partition(delegate_pk(delegate), None).await? {
+            let item: DelegationItem = from_item(item)?;
+            if item.ended {
+                continue;
             }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
+            let d = item.into_delegation()?;
+            // TTL deletes late: a delegation past its end may still be there.
+            if d.until > now {
+                out.push(d);
             }
         }
+        Ok(out)
     }
 }

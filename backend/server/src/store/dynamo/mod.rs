@@ -204,6 +204,18 @@ impl DynamoStore {
             .transpose()
     }
 
+    /// Puts one item, whatever was there.
+    async fn put_item(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| self.err("PutItem", e))?;
+        Ok(())
+    }
+
     async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
         for chunk in items.chunks(25) {
             let mut writes: Vec<WriteRequest> = chunk

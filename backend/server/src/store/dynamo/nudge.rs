@@ -152,17 +152,6 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn put_item(&self, item: Item) -> StoreResult<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| self.err("PutItem", e))?;
-        Ok(())
-    }
-
     pub(super) async fn unschedule_nudges(&self, id: &RequestId) -> StoreResult<()> {
         self.put_item(self.nudge_item(id.as_str(), None)?).await
     }

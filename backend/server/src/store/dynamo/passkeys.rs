@@ -99,29 +99,12 @@ impl PasskeyStore for DynamoStore {
     }
 
     async fn passkeys(&self, person: &str) -> StoreResult<Vec<StoredPasskey>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :passkey)")
-                .expression_attribute_values(":pk", s(person_pk(person)))
-                .expression_attribute_values(":passkey", s(PASSKEY_PREFIX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.err("Query", e))?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item::<PasskeyItem>(item)?.into_passkey()?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
+        let mut out = self
+            .partition(person_pk(person), Some(PASSKEY_PREFIX))
+            .await?
+            .into_iter()
+            .map(|item| from_item::<PasskeyItem>(item)?.into_passkey())
+            .collect::<StoreResult<Vec<_>>>()?;
         out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(out)
     }

@@ -330,6 +330,43 @@ impl DynamoStore {
     }
 
     /// One page of a query, in key order (`forward`) or reverse.
+    /// Every item of the base table's partition `pk` (whose sort key begins with
+    /// `sk_prefix`, when given), read consistently, page after page.
+    pub(super) async fn partition(
+        &self,
+        pk: String,
+        sk_prefix: Option<&str>,
+    ) -> StoreResult<Vec<Item>> {
+        let mut values = HashMap::from([(":pk".to_string(), s(pk))]);
+        let condition = match sk_prefix {
+            Some(prefix) => {
+                values.insert(":prefix".to_string(), s(prefix));
+                "pk = :pk AND begins_with(sk, :prefix)"
+            }
+            None => "pk = :pk",
+        };
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.err("Query", e))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     async fn query_page(
         &self,
         src: &Source,
