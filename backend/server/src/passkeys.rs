@@ -83,7 +83,12 @@ fn webauthn(rp_id: &str, origin: &Url) -> WebauthnCore {
 /// The canonical form of a vote: a JSON array, written compact by serde_json, of
 /// `["hanko-vote-v1", request id, execution ARN, request digest (lowercase hex SHA-256 of
 /// the request as shown), "approve" | "reject", comment (trimmed) or null, approver email
-/// (lowercased), nonce]`. Its SHA-256 is the WebAuthn challenge.
+/// (lowercased), nonce]`, and for a delegate's vote a ninth element: the email of the person
+/// in whose seat it is cast. Its SHA-256 is the WebAuthn challenge.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the form's parts, each said once"
+)]
 pub fn canonical(
     request_id: &str,
     execution_arn: &str,
@@ -92,8 +97,9 @@ pub fn canonical(
     comment: Option<&str>,
     approver: &str,
     nonce: &str,
+    seat: Option<&str>,
 ) -> String {
-    json!([
+    let mut form = json!([
         CANONICAL_TAG,
         request_id,
         execution_arn,
@@ -102,8 +108,11 @@ pub fn canonical(
         comment,
         approver,
         nonce
-    ])
-    .to_string()
+    ]);
+    if let (Some(seat), Some(list)) = (seat, form.as_array_mut()) {
+        list.push(seat.into());
+    }
+    form.to_string()
 }
 
 /// SHA-256 of the canonical form: the challenge the passkey signs.
@@ -304,6 +313,7 @@ impl Hanko {
             comment.as_deref(),
             &caller.email,
             &nonce,
+            delegation.as_ref().map(|d| d.delegator.as_str()),
         );
         let builder = self
             .passkeys
@@ -359,6 +369,7 @@ impl Hanko {
         caller: &Caller,
         choice: VoteChoice,
         comment: Option<&str>,
+        seat: Option<&str>,
         assertion: Option<&PasskeyAssertion>,
     ) -> Result<Option<PasskeySignature>, VoteError> {
         let Some(assertion) = assertion else {
@@ -393,6 +404,7 @@ impl Hanko {
             comment,
             &caller.email,
             &assertion.nonce,
+            seat,
         );
         let state = assertion_state(&cred, &challenge(&canonical)).map_err(VoteError::Signing)?;
         let result = self
@@ -497,6 +509,7 @@ pub fn verify_recorded(
         vote.comment.as_deref(),
         &vote.approver,
         &p.nonce,
+        vote.on_behalf_of.as_deref(),
     );
     let state = assertion_state(&cred, &challenge(&canonical))?;
     webauthn(&p.rp_id, &origin)

@@ -456,8 +456,15 @@ impl Hanko {
             let comment = rules::check_comment(choice, comment).map_err(VoteError::BadComment)?;
             if signed.is_none() {
                 signed = Some(
-                    self.check_passkey(&req, caller, choice, comment.as_deref(), passkey)
-                        .await?,
+                    self.check_passkey(
+                        &req,
+                        caller,
+                        choice,
+                        comment.as_deref(),
+                        delegation.as_ref().map(|d| d.delegator.as_str()),
+                        passkey,
+                    )
+                    .await?,
                 );
             }
             let ballot = Ballot {

@@ -690,3 +690,52 @@ async fn hanko_verify_says_whose_passkey_signed_and_refuses_a_forged_one() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn a_delegates_passkey_signs_the_seat_she_votes_in_and_not_another() {
+    let t = test_app_governed(POLICY);
+    let id = t.seed("tok-pk-seat", json!({"approvers": null})).await;
+    let (alice, carol) = (
+        t.login("alice@example.com").await,
+        t.login("carol@example.com").await,
+    );
+    // Carol is a release manager herself, and alice's delegate.
+    let until = (chrono::Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
+    let set = t
+        .call(
+            "PUT",
+            "/api/me/delegation",
+            Some(&alice),
+            Some(json!({"delegate": "carol@example.com", "from": chrono::Utc::now().to_rfc3339(), "until": until})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    let mut phone = Device::new();
+    register(&t, &carol, &mut phone).await;
+
+    // A signature of her own seat's vote cannot fill alice's seat.
+    let own = json!({"decision": "approve", "comment": "fine"});
+    let for_alice =
+        json!({"decision": "approve", "comment": "fine", "onBehalfOf": "alice@example.com"});
+    let signed_own = sign(&t, &carol, &id, &own, &mut phone, ORIGIN).await;
+    assert_error(
+        &t.decide(&id, &carol, with_passkey(&for_alice, &signed_own))
+            .await,
+        StatusCode::FORBIDDEN,
+        "passkey_refused",
+    );
+    nothing_recorded(&t, &carol, &id).await;
+
+    // Signed for alice's seat, it is counted there, and the record verifies with the seat.
+    let signed_seat = sign(&t, &carol, &id, &for_alice, &mut phone, ORIGIN).await;
+    let voted = t
+        .decide(&id, &carol, with_passkey(&for_alice, &signed_seat))
+        .await;
+    assert_eq!(voted.status, StatusCode::OK, "{}", voted.text);
+    let signed = signed_decision(&t, &alice, &id).await;
+    let vote = &signed.record.approvals[0];
+    assert_eq!(vote.approver, "carol@example.com");
+    assert_eq!(vote.on_behalf_of.as_deref(), Some("alice@example.com"));
+    assert!(vote.passkey.is_some());
+    verify_decision(&signed.signature, &t.signer.jwks()).expect("both signatures hold");
+}
