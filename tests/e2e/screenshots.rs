@@ -11,6 +11,7 @@ use std::time::Duration;
 use hanko_e2e::browser::{Browser, BrowserOptions};
 use hanko_e2e::mail::Maildev;
 use hanko_e2e::oidc::OidcProvider;
+use hanko_e2e::webauthn::VirtualAuthenticator;
 use hanko_e2e::{Options, Stack, root};
 use serde_json::{Value, json};
 
@@ -162,6 +163,47 @@ async fn the_readmes_screenshots_are_taken_from_the_local_stack() {
         .unwrap();
     b.wait_for("#decision-result").await;
     save(&b, "request-decided-ja.png").await;
+    b.close().await;
+
+    // "While I am away" with carol standing in for alice, and the Passkeys page with one
+    // passkey (on `localhost`: a passkey's rpId cannot be an IP address).
+    let now = chrono::Utc::now();
+    let away = json!({
+        "delegate": "carol@example.com",
+        "from": now.to_rfc3339(),
+        "until": (now + chrono::Duration::days(5)).to_rfc3339(),
+    });
+    let r = stack
+        .http
+        .put(format!("{}/api/me/delegation", stack.base))
+        .bearer_auth(&alice)
+        .json(&away)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    let console = stack.base.replace("127.0.0.1", "localhost");
+    let b = Browser::start().await;
+    let _device = VirtualAuthenticator::add(&b.client).await;
+    b.client
+        .goto(&format!("{console}/away"))
+        .await
+        .unwrap();
+    b.log_in("alice@example.com", "alice-approves").await;
+    b.wait_for("#delegation-current-title").await;
+    save(&b, "away.png").await;
+    b.client
+        .goto(&format!("{console}/passkeys"))
+        .await
+        .unwrap();
+    b.wait_for("#passkey-name")
+        .await
+        .send_keys("Work laptop")
+        .await
+        .unwrap();
+    b.wait_for("#passkey-add").await.click().await.unwrap();
+    b.wait_for("#passkey-list .passkey-name").await;
+    save(&b, "passkeys.png").await;
     b.close().await;
 
     // The web mailbox with the newest mail open, and the provider's login form.
