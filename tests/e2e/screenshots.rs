@@ -185,17 +185,11 @@ async fn the_readmes_screenshots_are_taken_from_the_local_stack() {
     let console = stack.base.replace("127.0.0.1", "localhost");
     let b = Browser::start().await;
     let _device = VirtualAuthenticator::add(&b.client).await;
-    b.client
-        .goto(&format!("{console}/away"))
-        .await
-        .unwrap();
+    b.client.goto(&format!("{console}/away")).await.unwrap();
     b.log_in("alice@example.com", "alice-approves").await;
     b.wait_for("#delegation-current-title").await;
     save(&b, "away.png").await;
-    b.client
-        .goto(&format!("{console}/passkeys"))
-        .await
-        .unwrap();
+    b.client.goto(&format!("{console}/passkeys")).await.unwrap();
     b.wait_for("#passkey-name")
         .await
         .send_keys("Work laptop")

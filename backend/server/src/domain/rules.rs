@@ -71,14 +71,19 @@ pub fn vote_block(
     if !req.allow_self_approval && req.is_requested_by(&caller.email) {
         return Some(VoteBlock::OwnRequest);
     }
-    if votes.iter().any(|v| v.seat() == caller.email) {
+    // One vote per person too: a delegate who voted for someone has voted.
+    if votes
+        .iter()
+        .any(|v| v.seat() == caller.email || v.voter == caller.email)
+    {
         return Some(VoteBlock::AlreadyVoted);
     }
     status_block(req, stored, now)
 }
 
 /// Why `caller` may not vote in the seat of `d`'s delegator, or `None` when they may. The
-/// seat is the delegator's: it is filled once, by them or by their delegate; neither may
+/// seat is the delegator's: it is filled once, by them or by their delegate, and a delegate
+/// who voted in her own seat has voted (one vote per person); neither may
 /// approve a request either of them asked for (unless self-approval is allowed); and the
 /// delegation must be the caller's and in force at `now`. Only the delegator's own
 /// principals count (their email and the groups they had when they set it): a seat the
@@ -102,7 +107,12 @@ pub fn delegated_vote_block(
     {
         return Some(VoteBlock::OwnRequest);
     }
-    if votes.iter().any(|v| v.seat() == d.delegator) {
+    // The seat is filled once, and the delegate votes once: a quorum of two needs two
+    // people, however many seats one of them could fill.
+    if votes
+        .iter()
+        .any(|v| v.seat() == d.delegator || v.voter == caller.email)
+    {
         return Some(VoteBlock::AlreadyVoted);
     }
     status_block(req, stored, now)
@@ -237,7 +247,8 @@ mod tests {
             Some(VoteBlock::AlreadyVoted)
         );
         assert_eq!(vote_block(&r, p, &votes, &carol, now), None);
-        // Carol voted for alice: alice cannot vote, carol still may as herself.
+        // Carol voted for alice: alice cannot vote, and carol has voted (one person, one
+        // vote: a quorum of two needs two people).
         let votes = [for_(
             "carol@example.com",
             "alice@example.com",
@@ -247,17 +258,16 @@ mod tests {
             vote_block(&r, p, &votes, &alice, now),
             Some(VoteBlock::AlreadyVoted)
         );
-        assert_eq!(vote_block(&r, p, &votes, &carol, now), None);
-        // Two seats, two approvals.
-        let both = [
-            for_(
-                "carol@example.com",
-                "alice@example.com",
-                VoteChoice::Approve,
-            ),
-            ballot("carol@example.com", VoteChoice::Approve),
-        ];
-        assert_eq!(tally(&both, 2), Some(Outcome::Approved));
+        assert_eq!(
+            vote_block(&r, p, &votes, &carol, now),
+            Some(VoteBlock::AlreadyVoted)
+        );
+        // Carol voted as herself: she cannot fill alice's seat too.
+        let votes = [ballot("carol@example.com", VoteChoice::Approve)];
+        assert_eq!(
+            delegated_vote_block(&r, p, &votes, &carol, &d, now),
+            Some(VoteBlock::AlreadyVoted)
+        );
     }
 
     #[test]
