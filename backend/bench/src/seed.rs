@@ -38,18 +38,20 @@ pub fn seed(db: &Path, n: usize, pending_every: usize) -> anyhow::Result<Vec<Str
         let mut req = tx.prepare(
             "INSERT INTO requests (id, token_hash, task_token, status, created_ms, expires_ms, \
              requested_by, allow_self, body, outcome, decided_ms, signature, delivery, closed_ms, version, \
-             title, state_machine_name, execution_name, created_at, expires_at, required_approvals) \
+             title, state_machine_name, execution_name, created_at, expires_at, required_approvals, \
+             next_nudge_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?10, ?13, \
              json_extract(?8, '$.title'), json_extract(?8, '$.stateMachineName'), \
              json_extract(?8, '$.executionName'), json_extract(?8, '$.createdAt'), \
-             json_extract(?8, '$.expiresAt'), json_extract(?8, '$.requiredApprovals'))",
+             json_extract(?8, '$.expiresAt'), json_extract(?8, '$.requiredApprovals'), ?14)",
         )?;
         let mut appr =
             tx.prepare("INSERT INTO approvers (principal, request_id) VALUES (?1, ?2)")?;
         let mut vote = tx.prepare(
-            "INSERT INTO votes (request_id, voter, subject, name, choice, comment, decided_ms, \
-             source_ip, user_agent) VALUES (?1, 'carol@example.com', 'dev|carol@example.com', \
-             'Carol', ?2, ?3, ?4, '127.0.0.1', 'Mozilla/5.0 (bench)')",
+            "INSERT INTO votes (request_id, seat, voter, subject, name, choice, comment, \
+             decided_ms, source_ip, user_agent) VALUES (?1, 'carol@example.com', \
+             'carol@example.com', 'dev|carol@example.com', 'Carol', ?2, ?3, ?4, '127.0.0.1', \
+             'Mozilla/5.0 (bench)')",
         )?;
         for i in 0..n {
             let id = seed_id(base_ms, i);
@@ -87,6 +89,8 @@ pub fn seed(db: &Path, n: usize, pending_every: usize) -> anyhow::Result<Vec<Str
                 sig,
                 delivery,
                 if is_pending { 0 } else { 1 },
+                // As the store's insert: when the request's first reminder is due.
+                hanko::domain::nudge::next_due(&r, &[]).map(|at| at.timestamp_millis()),
             ])?;
             for a in &APPROVERS {
                 appr.execute(rusqlite::params![a, id])?;
