@@ -2,9 +2,9 @@
 //!
 //! The challenge the passkey signs is not a random number but the vote itself: the
 //! SHA-256 of its canonical form ([`canonical`]), which names the request, its execution,
-//! the hash of the request as shown, the choice, the comment, the approver, and a
-//! single-use nonce from the server (so one assertion cannot be replayed onto another
-//! vote). webauthn-rs-core does the relying party's checks: signature, rpId, origin, user
+//! the hash of the request as shown, the choice, the comment, the approver, a single-use
+//! nonce from the server (so one assertion cannot be replayed onto another vote), and for
+//! a delegate's vote the seat it fills. webauthn-rs-core does the relying party's checks: signature, rpId, origin, user
 //! verification, sign count. The decision record carries the assertion and the public key,
 //! so [`verify_recorded`] checks it again offline (`hanko verify`).
 
