@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::types::Target;
 use aws_sdk_sfn::types::ExecutionStatus;
-use aws_sdk_sqs::types::QueueAttributeName;
 use hanko::events::{
     ApprovalClosed, ApprovalDecided, ApprovalExpired, ApprovalRequested, VoteRecorded, WorkflowTold,
 };
@@ -34,25 +33,7 @@ impl EventQueue {
     async fn create(moto: &Moto) -> Self {
         let sqs = aws_sdk_sqs::Client::new(&moto.sdk);
         let events = aws_sdk_eventbridge::Client::new(&moto.sdk);
-        let url = sqs
-            .create_queue()
-            .queue_name("hanko-events")
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .unwrap();
+        let (url, queue_arn) = hanko_e2e::create_queue(&sqs, "hanko-events").await.unwrap();
         events.create_event_bus().name(BUS).send().await.unwrap();
         events
             .put_rule()

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use aws_sdk_sqs::types::QueueAttributeName;
 use hanko_e2e::{Options, Stack, example_input, root};
 use serde_json::{Value, json};
 
@@ -207,24 +206,8 @@ async fn move_by_hand(sqs: &aws_sdk_sqs::Client, from: &str, to: &str) -> usize 
 async fn a_request_redriven_from_the_dead_letter_queue_is_taken_once_and_decided() {
     let stack = Stack::start().await.expect("stack");
     let sqs = &stack.sqs;
-    let dlq = sqs
-        .create_queue()
-        .queue_name("hanko-intake-dlq")
-        .send()
+    let (dlq, dlq_arn) = hanko_e2e::create_queue(sqs, "hanko-intake-dlq")
         .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .unwrap();
     // A workflow whose message landed in the dead-letter queue (as after five failed
     // receives): its definition sends to the dead-letter queue instead.

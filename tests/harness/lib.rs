@@ -187,6 +187,33 @@ impl Moto {
     }
 }
 
+/// Creates the SQS queue `name`; answers its URL and its ARN (what a rule's target or a
+/// state machine names).
+pub async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await?
+        .queue_url()
+        .context("no queue URL")?
+        .to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("no queue ARN")?;
+    Ok((url, arn))
+}
+
 /// The AWS configuration the tests use: region ap-northeast-1, static credentials.
 pub async fn sdk_for(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
