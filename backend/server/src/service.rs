@@ -763,14 +763,7 @@ impl Hanko {
                     .partition(|d| d.kind == NudgeKind::Escalation);
             if escalations.is_empty() && reminders.is_empty() {
                 // Listed as due with nothing due: set its next time right.
-                self.store
-                    .claim_nudges(NudgeClaim {
-                        id: &id,
-                        keys: &[],
-                        next_due: nudge::next_due(&stored.request, &sent),
-                        escalated: None,
-                        now,
-                    })
+                self.claim_nudges(&id, &stored.request, &mut sent, Vec::new(), None, now)
                     .await?;
                 continue;
             }
@@ -779,17 +772,9 @@ impl Hanko {
             if !escalations.is_empty()
                 && let Some(escalated) = nudge::escalated(&req, now)
             {
-                let keys = [ESCALATION_KEY.to_string()];
-                sent.extend(keys.iter().cloned());
+                let keys = vec![ESCALATION_KEY.to_string()];
                 let claimed = self
-                    .store
-                    .claim_nudges(NudgeClaim {
-                        id: &id,
-                        keys: &keys,
-                        next_due: nudge::next_due(&req, &sent),
-                        escalated: Some(&escalated),
-                        now,
-                    })
+                    .claim_nudges(&id, &req, &mut sent, keys, Some(&escalated), now)
                     .await?;
                 if !claimed {
                     continue; // another sweeper has it
@@ -804,17 +789,9 @@ impl Hanko {
             }
             if let Some(last) = reminders.last() {
                 // Reminders due together (a sweeper that was down) make one mail.
-                let keys: Vec<String> = reminders.iter().map(|r| r.key.clone()).collect();
-                sent.extend(keys.iter().cloned());
+                let keys = reminders.iter().map(|r| r.key.clone()).collect();
                 let claimed = self
-                    .store
-                    .claim_nudges(NudgeClaim {
-                        id: &id,
-                        keys: &keys,
-                        next_due: nudge::next_due(&req, &sent),
-                        escalated: None,
-                        now,
-                    })
+                    .claim_nudges(&id, &req, &mut sent, keys, None, now)
                     .await?;
                 if claimed {
                     let voted: Vec<String> = stored.votes.iter().map(|b| b.voter.clone()).collect();
@@ -830,6 +807,29 @@ impl Hanko {
             }
         }
         Ok(())
+    }
+
+    /// Claims `keys` of request `id` ([`Store::claim_nudges`]), adding them to `sent`, with
+    /// the next due time of `req`'s nudges left after them.
+    async fn claim_nudges(
+        &self,
+        id: &RequestId,
+        req: &NewRequest,
+        sent: &mut Vec<String>,
+        keys: Vec<String>,
+        escalated: Option<&NewRequest>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        sent.extend(keys.iter().cloned());
+        self.store
+            .claim_nudges(NudgeClaim {
+                id,
+                keys: &keys,
+                next_due: nudge::next_due(req, sent),
+                escalated,
+                now,
+            })
+            .await
     }
 
     /// Writes [`metrics::OLDEST_UNDELIVERED_DECISION_AGE`]: 0 when no callback is owed. A
