@@ -215,10 +215,8 @@ pub(crate) async fn read(
         .await?
         .filter(|r| may_see_as_delegate(&s, &caller, &delegations, r))
         .ok_or_else(ApiError::not_found)?;
-    Ok(Json(Approval {
-        passkey_required: s.hanko.passkey_required(&r),
-        ..detail(&r, &caller, &delegations)
-    }))
+    let passkey_required = s.hanko.passkey_required(&r);
+    Ok(Json(detail(&r, &caller, &delegations, passkey_required)))
 }
 
 /// Votes on a request: approve, or reject with a comment; with `onBehalfOf`, in the seat
@@ -273,10 +271,10 @@ pub(crate) async fn decide(
         .await;
     let delegations = super::delegation::standing_in_for(&s, &caller, Utc::now()).await?;
     match voted {
-        Ok(r) => Ok(Json(Approval {
-            passkey_required: s.hanko.passkey_required(&r),
-            ..detail(&r, &caller, &delegations)
-        })),
+        Ok(r) => {
+            let passkey_required = s.hanko.passkey_required(&r);
+            Ok(Json(detail(&r, &caller, &delegations, passkey_required)))
+        }
         // Someone who may not see the request is not told that it exists.
         Err(VoteError::Blocked(block @ (VoteBlock::NotAnApprover | VoteBlock::NotADelegate))) => {
             let visible = s
@@ -345,8 +343,14 @@ pub fn summary(r: RequestSummary, now: chrono::DateTime<Utc>) -> ApprovalSummary
 }
 
 /// The request as `caller` sees it; `standing_in_for`: the delegations to them in force,
-/// whose seats they may vote in besides their own.
-pub fn detail(r: &StoredRequest, caller: &Caller, standing_in_for: &[Delegation]) -> Approval {
+/// whose seats they may vote in besides their own; `passkey_required`: whether a vote on
+/// it must be signed ([`crate::service::Hanko::passkey_required`]).
+pub fn detail(
+    r: &StoredRequest,
+    caller: &Caller,
+    standing_in_for: &[Delegation],
+    passkey_required: bool,
+) -> Approval {
     let now = Utc::now();
     let q = &r.request;
     let block = rules::vote_block(q, r.status, &r.votes, caller, now);
@@ -389,7 +393,6 @@ pub fn detail(r: &StoredRequest, caller: &Caller, standing_in_for: &[Delegation]
             reason: block,
             on_behalf_of,
         },
-        // What the policy says; the handlers add `HANKO_REQUIRE_PASSKEY`.
-        passkey_required: q.policy.as_ref().is_some_and(|p| p.policy.require_passkey),
+        passkey_required,
     }
 }
